@@ -1,0 +1,13 @@
+#include "bench/impls.hpp"
+
+namespace trainbench {
+
+void register_all_impls() {
+  static const bool done = [] {
+    register_memory_impls(registry());
+    return true;
+  }();
+  (void)done;
+}
+
+}  // namespace trainbench

@@ -1,0 +1,158 @@
+// trainbench: how fast does this GPU really train, and why?
+// Exit codes: 0 success; 1 a verification or check failed; 2 usage or environment error.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "bench/impls.hpp"
+#include "bench/runner.hpp"
+#include "bench/suites.hpp"
+#include "harness/build_info.hpp"
+#include "harness/chips.hpp"
+#include "harness/device.hpp"
+#include "harness/error.hpp"
+
+namespace trainbench {
+namespace {
+
+std::string join_args(int argc, char** argv) {
+  std::string out;
+  for (int i = 0; i < argc; ++i) out += (i ? " " : "") + std::string(argv[i]);
+  return out;
+}
+
+std::string opt(const std::optional<double>& v, const char* fmt_spec = "{:g}") {
+  return v ? fmt::format(fmt::runtime(fmt_spec), *v) : "-";
+}
+
+int cmd_device(int index, bool json) {
+  const Device device(index);
+  const DeviceInfo& d = device.info();
+  const ChipSpec* chip = ChipTable::builtin().match(d.name);
+  if (json) {
+    nlohmann::ordered_json j;
+    j["device"] = d;
+    j["chip"] = chip ? nlohmann::ordered_json(*chip) : nlohmann::ordered_json(nullptr);
+    j["conditions"] = device.conditions();
+    fmt::print("{}\n", j.dump(2));
+    return kExitOk;
+  }
+  const GpuConditions c = device.conditions();
+  fmt::print("GPU {}: {}\n", d.index, d.name);
+  fmt::print("  compute capability   {}.{} ({})\n", d.cc_major, d.cc_minor, d.arch_string());
+  fmt::print("  SMs                  {}\n", d.sm_count);
+  fmt::print("  memory               {:.1f} GiB, {}-bit bus, max memory clock {} MHz\n",
+             static_cast<double>(d.memory_bytes) / (1ull << 30), d.mem_bus_width_bits, d.mem_clock_max_mhz);
+  fmt::print("  L2                   {:.1f} MiB\n", static_cast<double>(d.l2_bytes) / (1 << 20));
+  fmt::print("  max SM clock         {} MHz\n", d.sm_clock_max_mhz);
+  fmt::print("  power limit          {} W\n", opt(d.power_limit_w, "{:.0f}"));
+  fmt::print("  ECC                  {}\n", d.ecc_enabled ? (*d.ecc_enabled ? "on" : "off") : "unknown");
+  fmt::print("  driver               {} (CUDA driver API {}, runtime {})\n",
+             d.driver_version.empty() ? "unknown" : d.driver_version, d.driver_api_version, d.runtime_version);
+  fmt::print("  NVML                 {}\n", d.nvml_status);
+  if (c.sm_clock_mhz)
+    fmt::print("  now                  SM {} MHz, memory {} MHz, {} C, {} W, throttle: {}\n", *c.sm_clock_mhz,
+               c.mem_clock_mhz.value_or(0), c.temperature_c.value_or(0), opt(c.power_w, "{:.0f}"),
+               c.throttle_reasons ? throttle_reason_names(*c.throttle_reasons) : "unknown");
+  if (chip)
+    fmt::print("  chip spec            {} ({}): BF16 {} TFLOP/s, FP8 {} TFLOP/s, HBM {} TB/s\n", chip->id, chip->name,
+               opt(chip->bf16_dense_tflops), opt(chip->fp8_dense_tflops), opt(chip->hbm_tbps));
+  else
+    fmt::print("  chip spec            none matches \"{}\" in harness/data/chips.json\n", d.name);
+  return kExitOk;
+}
+
+int cmd_list() {
+  register_all_impls();
+  fmt::print("Suites (trainbench run --suite NAME):\n");
+  for (const auto& s : suites())
+    fmt::print("  {:<10} {} benchmark(s): {}\n", s.name,
+               [&] { std::size_t n = 0; for (const auto& e : s.entries) n += e.impls.size(); return n; }(),
+               s.description);
+  fmt::print("\nOps:\n");
+  fmt::print("  {:<10} bytes moved = 2 x bytes (read once, written once); judged against HBM bandwidth\n", "copy");
+  fmt::print("\nImpls:\n");
+  for (const auto& i : registry().all()) {
+    const std::string arch = i.max_arch == i.min_arch ? fmt::format("sm_{}a", i.min_arch)
+                                                       : fmt::format("sm_{}+", i.min_arch);
+    fmt::print("  {:<20} {:<6} {:<7} {}{}\n", i.name, i.family, arch, i.vendor ? "[vendor] " : "", i.description);
+  }
+  fmt::print("\nChips (harness/data/chips.json; dense peaks):\n");
+  fmt::print("  {:<16} {:<34} {:>9} {:>9} {:>8} {:>8}\n", "id", "name", "BF16 TF", "FP8 TF", "HBM TB/s", "TDP W");
+  for (const auto& c : ChipTable::builtin().chips())
+    fmt::print("  {:<16} {:<34} {:>9} {:>9} {:>8} {:>8}\n", c.id, c.name, opt(c.bf16_dense_tflops),
+               opt(c.fp8_dense_tflops), opt(c.hbm_tbps), opt(c.tdp_w));
+  return kExitOk;
+}
+
+int main_impl(int argc, char** argv) {
+  CLI::App app{"trainbench: measures how fast this GPU trains large models (GEMM, attention, FP8, memory roof)\n"
+               "Exit codes: 0 success; 1 a verification or check failed; 2 usage or environment error."};
+  app.set_version_flag("--version", fmt::format("trainbench {} (commit {}, built with CUDA {})", version(),
+                                                git_commit().substr(0, 12), cuda_toolkit_version()));
+  std::string log_level = "info";
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+  app.require_subcommand(1);
+
+  auto* device_cmd = app.add_subcommand("device", "Print the GPU's fingerprint and matched chip spec (needs a GPU)");
+  bool device_json = false;
+  int device_index = 0;
+  device_cmd->add_flag("--json", device_json, "Print JSON");
+  device_cmd->add_option("--device", device_index, "GPU index")->check(CLI::NonNegativeNumber);
+
+  app.add_subcommand("list", "List suites, ops, impls and chips (works without a GPU)");
+
+  auto* run_cmd = app.add_subcommand("run", "Verify, then time a suite on the GPU and write a results file");
+  RunOptions run;
+  run_cmd->add_option("--suite", run.suite, "Suite to run (see `trainbench list`)")->capture_default_str();
+  run_cmd->add_option("--filter", run.filter, "Only benchmarks whose name matches this regular expression");
+  run_cmd->add_option("--out", run.out, "Results file (default: results-<chip>-<suite>-<time>.json)");
+  run_cmd->add_flag("--force", run.force, "Overwrite --out if it exists");
+  run_cmd->add_flag("--hot", run.hot, "Keep L2 warm between samples (default: flush it)");
+  run_cmd->add_option("--noise", run.noise_target, "Relative noise target that ends sampling")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  run_cmd->add_option("--budget", run.budget_s, "Seconds of sampling per benchmark at most (after min samples)")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  run_cmd->add_option("--min-samples", run.min_samples, "Samples taken at least")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  run_cmd->add_option("--device", run.device, "GPU index")->check(CLI::NonNegativeNumber);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? kExitOk : kExitUsage;
+  }
+
+  auto logger = spdlog::stderr_color_mt("trainbench");
+  logger->set_pattern("[%H:%M:%S] %^%l%$ %v");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::from_str(log_level));
+
+  try {
+    if (*device_cmd) return cmd_device(device_index, device_json);
+    if (app.got_subcommand("list")) return cmd_list();
+    if (*run_cmd) {
+      run.command = join_args(argc, argv);
+      return run_suite(run);
+    }
+  } catch (const Error& e) {
+    spdlog::error("{}", e.what());
+    return e.code();
+  }
+  return kExitUsage;
+}
+
+}  // namespace
+}  // namespace trainbench
+
+int main(int argc, char** argv) {
+  try {
+    return trainbench::main_impl(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "trainbench: internal error: %s\n", e.what());
+    return trainbench::kExitUsage;
+  }
+}

@@ -1,0 +1,279 @@
+#include "bench/runner.hpp"
+
+#include <benchmark/benchmark.h>
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <ctime>
+#include <filesystem>
+#include <map>
+#include <regex>
+
+#include "bench/impls.hpp"
+#include "bench/report.hpp"
+#include "bench/suites.hpp"
+#include "harness/build_info.hpp"
+#include "harness/error.hpp"
+#include "harness/measure.hpp"
+
+namespace trainbench {
+namespace {
+
+struct Planned {
+  std::string name;
+  Op op;
+  const Impl* impl;
+};
+
+std::string local_time(const char* format) {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  localtime_r(&now, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, format, &tm);
+  return buf;
+}
+
+nlohmann::ordered_json benchmark_context(const benchmark::BenchmarkReporter::Context& c) {
+  nlohmann::ordered_json j;
+  j["date"] = local_time("%Y-%m-%dT%H:%M:%S%z");
+  j["host_name"] = c.sys_info.name;
+  j["executable"] = benchmark::BenchmarkReporter::Context::executable_name;
+  j["num_cpus"] = c.cpu_info.num_cpus;
+  j["mhz_per_cpu"] = static_cast<int>(c.cpu_info.cycles_per_second / 1e6);
+  j["cpu_scaling_enabled"] = c.cpu_info.scaling == benchmark::CPUInfo::Scaling::ENABLED;
+  j["caches"] = nlohmann::ordered_json::array();
+  for (const auto& cache : c.cpu_info.caches)
+    j["caches"].push_back({{"type", cache.type}, {"level", cache.level}, {"size", cache.size},
+                           {"num_sharing", cache.num_sharing}});
+  j["load_avg"] = c.cpu_info.load_avg;
+  j["library_build_type"] = "release";
+  j["json_schema_version"] = 1;
+  return j;
+}
+
+// Receives Google Benchmark's runs: fills the standard fields of our records and prints progress.
+class CollectingReporter : public benchmark::BenchmarkReporter {
+ public:
+  CollectingReporter(std::map<std::string, BenchmarkResult>& records, std::size_t total)
+      : records_(records), total_(total), start_(std::chrono::steady_clock::now()) {}
+
+  bool ReportContext(const Context& context) override {
+    context_ = benchmark_context(context);
+    return true;
+  }
+
+  void ReportRuns(const std::vector<Run>& runs) override {
+    for (const auto& run : runs) {
+      if (run.run_type != Run::RT_Iteration) continue;
+      auto& b = records_[run.benchmark_name()];
+      b.name = run.benchmark_name();
+      b.family_index = run.family_index;
+      b.per_family_instance_index = run.per_family_instance_index;
+      b.repetitions = run.repetitions;
+      b.repetition_index = run.repetition_index < 0 ? 0 : run.repetition_index;
+      b.iterations = run.iterations;
+      b.real_time_us = run.error_occurred ? 0 : run.GetAdjustedRealTime();
+      b.cpu_time_us = run.error_occurred ? 0 : run.GetAdjustedCPUTime();
+      b.error_occurred = run.error_occurred;
+      if (run.error_occurred) b.error_message = run.error_message;
+      ++done_;
+      const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+      const double eta = elapsed / static_cast<double>(done_) * static_cast<double>(total_ - done_);
+      spdlog::info("[{}/{}] {}: {} (elapsed {:.0f} s, ETA {:.0f} s)", done_, total_, b.name, progress_status(b),
+                   elapsed, eta);
+    }
+  }
+
+  const nlohmann::ordered_json& context() const { return context_; }
+
+ private:
+  static std::string progress_status(const BenchmarkResult& b) {
+    if (b.error_occurred) return "ERROR " + b.error_message;
+    if (b.roof == "hbm") return fmt::format("{:.1f} GB/s, median {:.1f} us", b.gbps, b.median_s * 1e6);
+    return fmt::format("{:.1f} TFLOP/s, median {:.1f} us", b.tflops, b.median_s * 1e6);
+  }
+
+  std::map<std::string, BenchmarkResult>& records_;
+  std::size_t total_;
+  std::size_t done_ = 0;
+  std::chrono::steady_clock::time_point start_;
+  nlohmann::ordered_json context_;
+};
+
+std::vector<double> seconds(const std::vector<Sample>& s) {
+  std::vector<double> out;
+  for (const auto& x : s) out.push_back(x.seconds);
+  return out;
+}
+std::vector<double> clocks(const std::vector<Sample>& s) {
+  std::vector<double> out;
+  for (const auto& x : s) out.push_back(x.sm_clock_mhz);
+  return out;
+}
+
+}  // namespace
+
+void derive_throughput(BenchmarkResult& b, double flops, double bytes, Roof roof, const ChipSpec* chip) {
+  b.flops = flops;
+  b.bytes = bytes;
+  b.roof = roof_name(roof);
+  b.tflops = b.median_s > 0 ? flops / b.median_s / 1e12 : 0;
+  b.gbps = b.median_s > 0 ? bytes / b.median_s / 1e9 : 0;
+  b.peak = chip ? spec_peak(*chip, roof) : std::nullopt;
+  const double achieved = roof == Roof::Memory ? b.gbps : b.tflops;
+  b.pct_of_peak = (b.peak && *b.peak > 0 && b.timed) ? std::optional<double>(100.0 * achieved / *b.peak) : std::nullopt;
+}
+
+int run_suite(const RunOptions& options) {
+  register_all_impls();
+  const Suite& suite = find_suite(options.suite);
+  std::optional<std::regex> filter;
+  if (!options.filter.empty()) {
+    try {
+      filter.emplace(options.filter, std::regex::ECMAScript);
+    } catch (const std::regex_error& e) {
+      throw Error(fmt::format("--filter \"{}\" is not a valid regular expression ({})", options.filter, e.what()));
+    }
+  }
+  if (!options.out.empty() && std::filesystem::exists(options.out) && !options.force)
+    throw Error(fmt::format("{} exists; pass --force to overwrite it, or choose another --out", options.out));
+  if (options.noise_target <= 0 || options.budget_s <= 0 || options.min_samples < 1)
+    throw Error("--noise must be > 0, --budget > 0 and --min-samples >= 1");
+
+  const Device device(options.device);
+  const DeviceInfo& info = device.info();
+  const ChipSpec* chip = ChipTable::builtin().match(info.name);
+  if (chip) spdlog::info("GPU {} ({}, {} SMs) matched chip spec \"{}\"", info.name, info.arch_string(), info.sm_count, chip->id);
+  else spdlog::warn("GPU {} matches no chip in harness/data/chips.json: % of peak will be empty", info.name);
+
+  std::vector<Planned> plan;
+  for (const auto& entry : suite.entries) {
+    for (const auto& impl_name : entry.impls) {
+      const Impl& impl = registry().find(impl_name);
+      const std::string name = benchmark_name(entry.op, impl.name);
+      if (filter && !std::regex_search(name, *filter)) continue;
+      if (const auto why = unavailable_reason(impl, info); !why.empty()) {
+        spdlog::warn("{}: unavailable on this GPU ({})", name, why);
+        continue;
+      }
+      if (const auto why = impl.unsupported(entry.op); !why.empty()) {
+        spdlog::warn("{}: unsupported shape ({})", name, why);
+        continue;
+      }
+      plan.push_back({name, entry.op, &impl});
+    }
+  }
+  if (plan.empty())
+    throw Error(fmt::format("no benchmark of suite \"{}\" matches --filter \"{}\" on this GPU; `trainbench list` "
+                            "shows the suites and impls", options.suite, options.filter));
+
+  std::string out = options.out;
+  if (out.empty())
+    out = fmt::format("results-{}-{}-{}.json", chip ? chip->id : "unknown-gpu", options.suite, local_time("%Y%m%d-%H%M%S"));
+
+  cudaStream_t stream = nullptr;
+  TB_CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+  GpuTimer timer(info, stream, !options.hot);
+  MeasureOptions mopts;
+  mopts.hot = options.hot;
+  mopts.policy.noise_target = options.noise_target;
+  mopts.policy.budget_s = options.budget_s;
+  mopts.policy.min_samples = options.min_samples;
+
+  std::map<std::string, BenchmarkResult> records;
+  for (const auto& p : plan) {
+    benchmark::RegisterBenchmark(p.name.c_str(), [&, p](benchmark::State& state) {
+      BenchmarkResult& b = records[p.name];
+      b.op = op_family(p.op);
+      b.impl = p.impl->name;
+      b.shape = op_shape(p.op);
+      derive_throughput(b, op_flops(p.op), op_bytes(p.op), op_roof(p.op), chip);
+      std::string error;
+      try {
+        auto c = p.impl->make(p.op, info);
+        const Measurement m = measure(*c, device, mopts, timer, stream);
+        b.verified = m.verification.passed;
+        b.verify_error = m.verification.error;
+        b.verify_tolerance = m.verification.tolerance;
+        b.verify_detail = m.verification.detail;
+        b.conditions_before = m.before;
+        b.conditions_after = m.after;
+        if (!m.samples) {
+          error = fmt::format("verification failed: error {:.3g} > tolerance {:.3g} ({})", m.verification.error,
+                              m.verification.tolerance, m.verification.detail);
+        } else {
+          const SampleSet& s = *m.samples;
+          b.timed = true;
+          b.median_s = s.summary.median;
+          b.min_s = s.summary.min;
+          b.max_s = s.summary.max;
+          b.mean_s = s.summary.mean;
+          b.noise = s.summary.noise;
+          b.stop_reason = stop_reason_name(s.reason);
+          b.throttled = s.throttled;
+          b.samples_s = seconds(s.kept);
+          b.samples_sm_clock_mhz = clocks(s.kept);
+          b.discarded_samples_s = seconds(s.discarded);
+          b.discarded_sm_clock_mhz = clocks(s.discarded);
+          b.sm_clock_mhz = summarize(b.samples_sm_clock_mhz).median;
+          derive_throughput(b, op_flops(p.op), op_bytes(p.op), op_roof(p.op), chip);
+        }
+      } catch (const Error& e) {
+        error = e.what();
+        cudaGetLastError();
+      }
+      if (!error.empty()) {
+        state.SkipWithError(error.c_str());
+        for (auto _ : state) {
+        }
+        return;
+      }
+      for (auto _ : state) state.SetIterationTime(b.median_s);
+      state.counters["TFLOP/s"] = b.tflops;
+      state.counters["GB/s"] = b.gbps;
+    })->UseManualTime()->Iterations(1)->Unit(benchmark::kMicrosecond);
+  }
+
+  std::string program = "trainbench";
+  char* gb_argv[] = {program.data(), nullptr};
+  int gb_argc = 1;
+  benchmark::Initialize(&gb_argc, gb_argv);
+  CollectingReporter reporter(records, plan.size());
+  spdlog::info("running {} benchmark(s) of suite \"{}\" ({}), results to {}", plan.size(), options.suite,
+               options.hot ? "L2 hot" : "L2 cold", out);
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  benchmark::ClearRegisteredBenchmarks();
+  benchmark::Shutdown();
+  cudaStreamDestroy(stream);
+
+  Results results;
+  results.context.benchmark_context = reporter.context();
+  results.context.schema_version = kResultsSchemaVersion;
+  results.context.trainbench_version = std::string(version());
+  results.context.git_commit = std::string(git_commit());
+  results.context.cuda_toolkit = std::string(cuda_toolkit_version());
+  results.context.command = options.command;
+  results.context.device = info;
+  if (chip) results.context.chip = *chip;
+  results.context.measurement = MeasurementSettings{options.hot,      options.noise_target,          options.budget_s,
+                                                    options.min_samples, mopts.policy.throttle_fraction,
+                                                    timer.flush_bytes(), mopts.warmup_launches};
+  for (const auto& p : plan) results.benchmarks.push_back(records.at(p.name));
+
+  print_table(results, stdout);
+  write_results_file(out, results, options.force);
+  spdlog::info("wrote {}", out);
+
+  bool verification_failed = false, could_not_run = false;
+  for (const auto& b : results.benchmarks) {
+    if (!b.error_occurred) continue;
+    (b.verify_detail.empty() ? could_not_run : verification_failed) = true;
+  }
+  if (verification_failed) return kExitCheckFailed;
+  return could_not_run ? kExitUsage : kExitOk;
+}
+
+}  // namespace trainbench

@@ -1,0 +1,32 @@
+// `trainbench run`: a suite's (op, impl) pairs as Google Benchmark benchmarks with manual time,
+// each measured by the harness's rules, collected into a results file.
+#pragma once
+#include <string>
+
+#include "harness/ops.hpp"
+#include "harness/results.hpp"
+
+namespace trainbench {
+
+struct RunOptions {
+  std::string suite = "quick";
+  std::string filter;  // ECMAScript regex searched in benchmark names; empty: all
+  std::string out;     // results file; empty: results-<chip>-<suite>-<time>.json
+  bool force = false;
+  bool hot = false;
+  double noise_target = 0.005;
+  double budget_s = 2.0;
+  int min_samples = 10;
+  int device = 0;
+  std::string command;  // the command line, recorded in the file
+};
+
+// Runs and writes the results file. Returns the exit code: 0, 1 if a verification failed,
+// 2 if a benchmark could not run (out of memory, ...). Throws Error for usage and environment
+// errors before anything runs.
+int run_suite(const RunOptions& options);
+
+// Fills the derived fields of a result (throughput, % of peak) from its op, median and chip.
+void derive_throughput(BenchmarkResult& b, double flops, double bytes, Roof roof, const ChipSpec* chip);
+
+}  // namespace trainbench

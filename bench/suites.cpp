@@ -1,0 +1,53 @@
+#include "bench/suites.hpp"
+
+#include <fmt/format.h>
+
+#include "harness/error.hpp"
+
+namespace trainbench {
+namespace {
+
+constexpr std::uint64_t MiB = 1ull << 20;
+
+std::vector<SuiteEntry> memory_entries(std::initializer_list<std::uint64_t> sizes) {
+  std::vector<SuiteEntry> out;
+  for (auto bytes : sizes) out.push_back({Copy{bytes}, {"memory.copy", "memory.cudaMemcpy"}});
+  return out;
+}
+
+std::vector<Suite> make_suites() {
+  std::vector<Suite> all;
+  // Sizes well past any L2 (50 MB on H100, 60 MB on H200, 126 MB on B200).
+  all.push_back({"memory", "the memory roof: copy kernel vs cudaMemcpy D2D, 256 MiB to 4 GiB",
+                 memory_entries({256 * MiB, 1024 * MiB, 4096 * MiB})});
+  all.push_back({"quick", "a few minutes on an H100: one point of each op family",
+                 memory_entries({1024 * MiB})});
+  std::vector<SuiteEntry> full;
+  for (const auto& s : all)
+    if (s.name == "memory") full.insert(full.end(), s.entries.begin(), s.entries.end());
+  all.push_back({"full", "every suite above, once", full});
+  return all;
+}
+
+}  // namespace
+
+const std::vector<Suite>& suites() {
+  static const std::vector<Suite> all = make_suites();
+  return all;
+}
+
+const Suite& find_suite(const std::string& name) {
+  std::vector<std::string> names;
+  for (const auto& s : suites()) {
+    if (s.name == name) return s;
+    names.push_back(s.name);
+  }
+  throw Error(fmt::format("unknown suite \"{}\"; known suites: {} (`trainbench list` describes them)", name,
+                          fmt::join(names, ", ")));
+}
+
+std::string benchmark_name(const Op& op, const std::string& impl) {
+  return op_family(op) + "/" + impl + "/" + op_label(op);
+}
+
+}  // namespace trainbench

@@ -1,0 +1,40 @@
+#include "harness/measure.hpp"
+
+#include <chrono>
+#include <cmath>
+
+#include "harness/error.hpp"
+
+namespace trainbench {
+
+Measurement measure(Case& c, const Device& device, const MeasureOptions& options, GpuTimer& timer,
+                    cudaStream_t stream) {
+  Measurement m;
+  m.before = device.conditions();
+
+  c.prepare(stream);
+  c.poison(stream);
+  c.launch(stream);
+  TB_CUDA_CHECK(cudaGetLastError());
+  TB_CUDA_CHECK(cudaStreamSynchronize(stream));
+  m.verification = c.check(stream);
+  m.verification.passed = std::isfinite(m.verification.error) && m.verification.error <= m.verification.tolerance;
+  if (!m.verification.passed) {
+    m.after = device.conditions();
+    return m;
+  }
+
+  for (int i = 0; i < options.warmup_launches; ++i) c.launch(stream);
+  TB_CUDA_CHECK(cudaStreamSynchronize(stream));
+
+  SamplingPolicy policy = options.policy;
+  if (policy.reference_clock_mhz == 0) policy.reference_clock_mhz = device.info().sm_clock_max_mhz;
+  const auto t0 = std::chrono::steady_clock::now();
+  m.samples = collect_samples(
+      policy, [&] { return timer.time([&](cudaStream_t s) { c.launch(s); }); },
+      [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); });
+  m.after = device.conditions();
+  return m;
+}
+
+}  // namespace trainbench

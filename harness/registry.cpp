@@ -1,0 +1,39 @@
+#include "harness/registry.hpp"
+
+#include <fmt/format.h>
+
+#include "harness/error.hpp"
+
+namespace trainbench {
+
+std::string unavailable_reason(const Impl& impl, const DeviceInfo& device) {
+  const int arch = device.arch();
+  if (arch < impl.min_arch || (impl.max_arch && arch > impl.max_arch)) {
+    const std::string need = impl.max_arch == impl.min_arch ? fmt::format("sm_{}a", impl.min_arch)
+                             : impl.max_arch ? fmt::format("sm_{} to sm_{}", impl.min_arch, impl.max_arch)
+                                             : fmt::format("sm_{} or newer", impl.min_arch);
+    return fmt::format("needs {}; this GPU is {}", need, device.arch_string());
+  }
+  return "";
+}
+
+void Registry::add(Impl impl) {
+  for (const auto& existing : impls_)
+    if (existing.name == impl.name) throw Error("impl \"" + impl.name + "\" is registered twice");
+  impls_.push_back(std::move(impl));
+}
+
+const Impl& Registry::find(const std::string& name) const {
+  for (const auto& impl : impls_)
+    if (impl.name == name) return impl;
+  std::vector<std::string> names;
+  for (const auto& impl : impls_) names.push_back(impl.name);
+  throw Error(fmt::format("unknown impl \"{}\"; known: {}", name, fmt::join(names, ", ")));
+}
+
+Registry& registry() {
+  static Registry instance;
+  return instance;
+}
+
+}  // namespace trainbench

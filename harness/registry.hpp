@@ -1,0 +1,61 @@
+// The registry: every way to compute an op (ours and the vendor's), registered the same way.
+// The harness knows kernels only through it.
+#pragma once
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <cuda_runtime_api.h>
+
+#include "harness/device.hpp"
+#include "harness/ops.hpp"
+
+namespace trainbench {
+
+struct Verification {
+  double error = 0;      // the impl's own metric: bytes differing, or a relative norm error
+  double tolerance = 0;  // passes when error <= tolerance (and is finite)
+  bool passed = false;
+  std::string detail;    // how the error was measured
+};
+
+// One impl bound to one op: buffers allocated, ready to fill, launch and check.
+class Case {
+ public:
+  virtual ~Case() = default;
+  virtual void prepare(cudaStream_t stream) = 0;  // random inputs from a fixed seed, never zeros
+  virtual void poison(cudaStream_t stream) = 0;   // outputs set to NaN / 0xFF before verifying
+  virtual void launch(cudaStream_t stream) = 0;   // the timed work: enqueue only, never sync
+  virtual Verification check(cudaStream_t stream) = 0;  // after one launch, against a reference
+};
+
+struct Impl {
+  std::string name;    // "memory.copy", "gemm.cublas"
+  std::string family;  // the op family it computes: "copy"
+  std::string description;
+  bool vendor = false;  // a vendor library baseline
+  int min_arch = 80;    // compute capability x 10
+  int max_arch = 0;     // 0: no upper bound; 90 for sm_90a-only kernels
+  // Empty when the impl computes this op; otherwise why not (e.g. "K must be a multiple of 8").
+  std::function<std::string(const Op&)> unsupported = [](const Op&) { return std::string(); };
+  std::function<std::unique_ptr<Case>(const Op&, const DeviceInfo&)> make;
+};
+
+// Empty when the impl can run on this device; otherwise why not.
+std::string unavailable_reason(const Impl& impl, const DeviceInfo& device);
+
+class Registry {
+ public:
+  void add(Impl impl);  // throws on a duplicate name
+  const Impl& find(const std::string& name) const;  // throws Error listing the names
+  const std::vector<Impl>& all() const { return impls_; }
+
+ private:
+  std::vector<Impl> impls_;
+};
+
+// The program's registry, filled once by register_all_impls() (bench/impls.cpp).
+Registry& registry();
+
+}  // namespace trainbench

@@ -1,0 +1,96 @@
+// Results files: Google Benchmark JSON (`context`, `benchmarks` with its standard fields, so
+// its tools read them) with trainbench's keys beside the standard ones. Described in
+// results/README.md; written and read back losslessly.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "harness/chips.hpp"
+#include "harness/device.hpp"
+#include "harness/stats.hpp"
+
+namespace trainbench {
+
+struct MeasurementSettings {
+  bool hot = false;
+  double noise_target = 0.005;
+  double budget_s = 2.0;
+  int min_samples = 10;
+  double throttle_fraction = 0.75;
+  std::uint64_t l2_flush_bytes = 0;
+  int warmup_launches = 3;
+};
+
+struct RunContext {
+  nlohmann::ordered_json benchmark_context;  // Google Benchmark's own context keys, as it gave them
+  int schema_version = 0;
+  std::string trainbench_version;
+  std::string git_commit;
+  std::string cuda_toolkit;
+  std::string command;  // the command line that produced the file
+  DeviceInfo device;
+  std::optional<ChipSpec> chip;  // the spec sheet "% of peak" used; empty if the GPU matched none
+  MeasurementSettings measurement;
+};
+
+struct BenchmarkResult {
+  // Google Benchmark's standard fields
+  std::string name;  // "copy/memory.copy/bytes:1073741824"
+  std::int64_t family_index = 0;
+  std::int64_t per_family_instance_index = 0;
+  std::string run_type = "iteration";
+  std::int64_t repetitions = 1;
+  std::int64_t repetition_index = 0;
+  std::int64_t iterations = 1;
+  double real_time_us = 0;  // the median sample
+  double cpu_time_us = 0;
+  bool error_occurred = false;
+  std::string error_message;
+
+  // trainbench's
+  std::string op;
+  std::string impl;
+  nlohmann::ordered_json shape;
+  double flops = 0;
+  double bytes = 0;
+  bool verified = false;
+  double verify_error = 0;
+  double verify_tolerance = 0;
+  std::string verify_detail;
+  bool timed = false;  // false when verification failed or the case could not run
+  double median_s = 0, min_s = 0, max_s = 0, mean_s = 0, noise = 0;
+  double tflops = 0;   // flops / median
+  double gbps = 0;     // bytes / median, 1e9
+  std::string roof;    // "hbm", "bf16", ...
+  std::optional<double> peak;         // spec-sheet value of the roof (TFLOP/s, or GB/s for hbm)
+  std::optional<double> pct_of_peak;  // 100 x throughput / peak
+  double sm_clock_mhz = 0;            // median effective SM clock over the kept samples
+  std::string stop_reason;
+  bool throttled = false;
+  std::vector<double> samples_s;
+  std::vector<double> samples_sm_clock_mhz;
+  std::vector<double> discarded_samples_s;  // set aside: taken below the clock floor
+  std::vector<double> discarded_sm_clock_mhz;
+  GpuConditions conditions_before, conditions_after;
+};
+
+struct Results {
+  RunContext context;
+  std::vector<BenchmarkResult> benchmarks;
+};
+
+nlohmann::ordered_json results_to_json(const Results& results);
+// Throws Error naming `origin` and what is wrong (missing key, wrong type, other schema).
+Results results_from_json(const nlohmann::json& doc, const std::string& origin);
+
+// Writes atomically (a temporary file renamed into place). Refuses, with exit code 2 and
+// nothing touched, when `path` exists and `force` is false.
+void write_results_file(const std::string& path, const Results& results, bool force);
+// Throws Error naming the file for unreadable, truncated or malformed content.
+Results read_results_file(const std::string& path);
+
+}  // namespace trainbench

@@ -1,0 +1,106 @@
+// The command line as a user meets it: exit codes (0 ok, 1 check failed, 2 usage or environment)
+// and messages, on this machine. The no-GPU messages are checked where there is no GPU.
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include <cuda_runtime_api.h>
+
+namespace {
+
+struct Outcome {
+  int code = -1;
+  std::string output;  // stdout and stderr together
+};
+
+Outcome run(const std::string& args) {
+  const std::string command = std::string(TRAINBENCH_EXE) + " " + args + " 2>&1";
+  Outcome o;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (!pipe) return o;
+  char buf[4096];
+  std::size_t n;
+  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) o.output.append(buf, n);
+  const int status = pclose(pipe);
+  o.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return o;
+}
+
+bool gpu_present() {
+  int count = 0;
+  const bool ok = cudaGetDeviceCount(&count) == cudaSuccess && count > 0;
+  cudaGetLastError();
+  return ok;
+}
+
+bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+TEST(Cli, VersionAndHelpExitZero) {
+  const Outcome v = run("--version");
+  EXPECT_EQ(v.code, 0) << v.output;
+  EXPECT_TRUE(contains(v.output, "trainbench 0.")) << v.output;
+  const Outcome h = run("--help");
+  EXPECT_EQ(h.code, 0) << h.output;
+  EXPECT_TRUE(contains(h.output, "Exit codes")) << h.output;
+  for (const char* sub : {"device", "list", "run"}) EXPECT_TRUE(contains(h.output, sub)) << sub;
+}
+
+TEST(Cli, UsageErrorsExitTwo) {
+  EXPECT_EQ(run("").code, 2);
+  EXPECT_EQ(run("frobnicate").code, 2);
+  EXPECT_EQ(run("--log-level loud list").code, 2);
+  EXPECT_EQ(run("run --noise -1").code, 2);
+}
+
+TEST(Cli, ListWorksWithoutAGpu) {
+  const Outcome o = run("list");
+  EXPECT_EQ(o.code, 0) << o.output;
+  for (const char* item : {"memory", "quick", "memory.copy", "memory.cudaMemcpy", "h100-sxm", "h200-sxm", "mi300x"})
+    EXPECT_TRUE(contains(o.output, item)) << item << "\n" << o.output;
+}
+
+TEST(Cli, UnknownSuiteNamesTheKnownOnes) {
+  const Outcome o = run("run --suite nonesuch");
+  EXPECT_EQ(o.code, 2) << o.output;
+  EXPECT_TRUE(contains(o.output, "nonesuch")) << o.output;
+  EXPECT_TRUE(contains(o.output, "quick")) << o.output;
+}
+
+TEST(Cli, BadFilterIsAUsageError) {
+  const Outcome o = run("run --filter '('");
+  EXPECT_EQ(o.code, 2) << o.output;
+  EXPECT_TRUE(contains(o.output, "--filter")) << o.output;
+}
+
+TEST(Cli, RunRefusesToOverwriteWithoutForce) {
+  const auto path = std::filesystem::temp_directory_path() / "trainbench-cli-existing.json";
+  { std::ofstream(path) << "keep me"; }
+  const Outcome o = run("run --suite memory --out " + path.string());
+  EXPECT_EQ(o.code, 2) << o.output;
+  EXPECT_TRUE(contains(o.output, "--force")) << o.output;
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  EXPECT_EQ(s.str(), "keep me");
+  std::filesystem::remove(path);
+}
+
+TEST(Cli, WithoutAGpuDeviceAndRunExitTwoWithOneClearSentence) {
+  if (gpu_present()) GTEST_SKIP() << "a GPU is present here; the no-GPU messages are checked on machines without one";
+  for (const char* args : {"device", "device --json", "run", "run --suite quick"}) {
+    const Outcome o = run(args);
+    EXPECT_EQ(o.code, 2) << args << "\n" << o.output;
+    EXPECT_TRUE(contains(o.output, "no usable NVIDIA GPU")) << args << "\n" << o.output;
+    EXPECT_TRUE(contains(o.output, "trainbench list")) << args << "\n" << o.output;  // what works instead
+  }
+}
+
+}  // namespace

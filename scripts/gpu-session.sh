@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# On a GPU machine, in one go (fits a 10-minute slot on an H100): build Release with tests, run the
+# GPU tests, run compute-sanitizer over them, then time the quick and memory suites. Everything
+# (logs, results files) lands in the folder given as the argument.
+#     scripts/gpu-session.sh OUTDIR [SUITE ...]      (default suites: memory)
+# Needs the C++ dependencies found by CMake (scripts/install-deps.sh, or a prefix on
+# CMAKE_PREFIX_PATH where no package registry is reachable).
+set -uo pipefail
+out="${1:?usage: scripts/gpu-session.sh OUTDIR [SUITE ...]}"
+shift
+suites=("$@")
+((${#suites[@]})) || suites=(memory)
+root="$(cd "$(dirname "$0")/.." && pwd)"
+mkdir -p "$out"
+export PATH="/usr/local/cuda/bin:$PATH"
+status=0
+step() { echo "== $* ($(date +%H:%M:%S))"; }
+
+step "build"
+cmake -S "$root" -B "$root/build/gpu" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90a-real >"$out/build.log" 2>&1 &&
+  cmake --build "$root/build/gpu" -j "$(nproc)" >>"$out/build.log" 2>&1 || { tail -40 "$out/build.log"; exit 2; }
+tb="$root/build/gpu/trainbench"
+"$tb" device | tee "$out/device.txt"
+"$tb" device --json >"$out/device.json"
+
+step "gpu tests"
+(cd "$root/build/gpu" && ctest -L gpu --output-on-failure -V) >"$out/gpu-tests.log" 2>&1 || status=1
+grep -E "tests passed|Failed|SKIPPED" "$out/gpu-tests.log" | tail -5
+
+if command -v compute-sanitizer >/dev/null 2>&1; then
+  for tool in memcheck racecheck synccheck; do
+    step "compute-sanitizer $tool"
+    compute-sanitizer --tool "$tool" --error-exitcode 3 "$root/build/gpu/tests/trainbench_gpu_tests" \
+      --gtest_filter='CopyImpls.*' >"$out/sanitizer-$tool.log" 2>&1 || status=1
+    tail -2 "$out/sanitizer-$tool.log"
+  done
+fi
+
+for suite in "${suites[@]}"; do
+  step "suite $suite"
+  "$tb" run --suite "$suite" --out "$out/$suite.json" --force 2>&1 | tee "$out/run-$suite.log" || status=1
+done
+step "done (status $status)"
+exit "$status"

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what trainbench needs to build and test, where it is missing: the Debian packages of
+# its C++ dependencies (GoogleTest, Google Benchmark, spdlog, fmt, nlohmann-json, CLI11) and CMake.
+# The CUDA toolkit (nvcc, cuBLAS, ...) is expected at /usr/local/cuda or on PATH.
+set -euo pipefail
+
+debs=(cmake g++ git
+      libgtest-dev libgmock-dev libbenchmark-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev)
+missing=()
+for p in "${debs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "installing Debian packages: ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v nvcc >/dev/null 2>&1; then
+  if [ -x /usr/local/cuda/bin/nvcc ]; then
+    echo "nvcc is at /usr/local/cuda/bin; the build scripts add it to PATH"
+  else
+    echo "error: no CUDA toolkit found (nvcc is neither on PATH nor in /usr/local/cuda/bin); install CUDA 12.4 or newer" >&2
+    exit 2
+  fi
+fi

@@ -72,6 +72,10 @@ int cmd_list() {
                s.description);
   fmt::print("\nOps:\n");
   fmt::print("  {:<10} bytes moved = 2 x bytes (read once, written once); judged against HBM bandwidth\n", "copy");
+  fmt::print("  {:<10} FLOPs = 2 M N K; layouts tn (forward), nn (dgrad), nt (wgrad); judged against BF16 peak\n",
+             "gemm");
+  fmt::print("  {:<10} FLOPs = 4 B Hq Sq Sk D, halved when causal, x2.5 for the backward; against BF16 peak\n",
+             "attention");
   fmt::print("\nImpls:\n");
   for (const auto& i : registry().all()) {
     const std::string arch = i.max_arch == i.min_arch ? fmt::format("sm_{}a", i.min_arch)

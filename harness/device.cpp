@@ -50,17 +50,23 @@ void get_optional(const nlohmann::json& j, const char* key, std::optional<T>& v)
 }
 }  // namespace
 
-Device::Device(int index) {
+std::string gpu_unavailable_reason() {
   int count = 0;
   const cudaError_t status = cudaGetDeviceCount(&count);
   if (status != cudaSuccess) {
     cudaGetLastError();  // clear the sticky status for whoever asks next
     // Static cudart reports a missing libcuda as "driver insufficient"; say which it is.
-    const bool no_driver = status == cudaErrorInsufficientDriver && !driver_library_present();
-    throw Error(no_gpu_message(no_driver ? "no NVIDIA driver is installed (libcuda.so.1 not found)"
-                                         : cudaGetErrorString(status)));
+    if (status == cudaErrorInsufficientDriver && !driver_library_present())
+      return "no NVIDIA driver is installed (libcuda.so.1 not found)";
+    return cudaGetErrorString(status);
   }
-  if (count == 0) throw Error(no_gpu_message("no CUDA-capable device is detected"));
+  return count == 0 ? "no CUDA-capable device is detected" : "";
+}
+
+Device::Device(int index) {
+  if (const std::string why = gpu_unavailable_reason(); !why.empty()) throw Error(no_gpu_message(why));
+  int count = 0;
+  TB_CUDA_CHECK(cudaGetDeviceCount(&count));
   if (index < 0 || index >= count)
     throw Error(fmt::format("GPU index {} does not exist: this machine has {} GPU(s), indices 0 to {}",
                             index, count, count - 1));

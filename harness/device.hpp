@@ -41,6 +41,9 @@ void from_json(const nlohmann::json& j, DeviceInfo& d);
 void to_json(nlohmann::ordered_json& j, const GpuConditions& c);
 void from_json(const nlohmann::json& j, GpuConditions& c);
 
+// Empty when a usable GPU and driver are present; otherwise what is missing.
+std::string gpu_unavailable_reason();
+
 // The message given when no usable GPU is present: what is missing and what works anyway.
 std::string no_gpu_message(const std::string& cuda_reason);
 

@@ -5,6 +5,75 @@
 #include "harness/error.hpp"
 
 namespace trainbench {
+namespace {
+
+double dtype_bytes(const std::string& dtype) {
+  if (dtype == "bf16" || dtype == "f16") return 2;
+  if (dtype == "f32") return 4;
+  if (dtype == "e4m3" || dtype == "e5m2" || dtype == "s8") return 1;
+  throw Error(fmt::format("unknown dtype \"{}\"; known: bf16, f16, f32, e4m3, e5m2, s8", dtype));
+}
+
+void require_one_of(const std::string& what, const std::string& value, std::initializer_list<const char*> allowed) {
+  for (const char* a : allowed)
+    if (value == a) return;
+  std::string list;
+  for (const char* a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+  throw Error(fmt::format("{} \"{}\" is not one of {}", what, value, list));
+}
+
+}  // namespace
+
+Copy Copy::from_shape(const nlohmann::json& shape) { return Copy{shape.at("bytes").get<std::uint64_t>()}; }
+
+double Gemm::bytes_moved() const {
+  const double in = dtype_bytes(dtype), out = dtype_bytes(out_dtype);
+  return (double(m) * double(k) + double(k) * double(n)) * in + double(m) * double(n) * out;
+}
+
+Gemm Gemm::from_shape(const nlohmann::json& shape) {
+  Gemm g;
+  shape.at("m").get_to(g.m);
+  shape.at("n").get_to(g.n);
+  shape.at("k").get_to(g.k);
+  g.layout = shape.value("layout", g.layout);
+  g.dtype = shape.value("dtype", g.dtype);
+  g.out_dtype = shape.value("out_dtype", g.out_dtype);
+  require_one_of("gemm layout", g.layout, {"tn", "nn", "nt"});
+  dtype_bytes(g.dtype);
+  dtype_bytes(g.out_dtype);
+  return g;
+}
+
+double Attention::flops() const {
+  const double fwd = 4.0 * double(batch) * double(heads_q) * double(seq_q) * double(seq_kv) * double(head_dim) *
+                     (causal ? 0.5 : 1.0);
+  return pass == "bwd" ? 2.5 * fwd : fwd;
+}
+
+double Attention::bytes_moved() const {
+  const double q = double(batch) * double(seq_q) * double(heads_q) * double(head_dim) * 2;    // Q, O, dQ, dO
+  const double kv = double(batch) * double(seq_kv) * double(heads_kv) * double(head_dim) * 2;  // K, V, dK, dV
+  const double lse = double(batch) * double(heads_q) * double(seq_q) * 4;
+  if (pass == "bwd") return 3 * q + 2 * kv + lse + q + 2 * kv;  // read Q, O, dO, K, V, LSE; write dQ, dK, dV
+  return q + 2 * kv + q + lse;                                  // read Q, K, V; write O, LSE
+}
+
+Attention Attention::from_shape(const nlohmann::json& shape) {
+  Attention a;
+  shape.at("batch").get_to(a.batch);
+  shape.at("heads_q").get_to(a.heads_q);
+  shape.at("heads_kv").get_to(a.heads_kv);
+  shape.at("seq_q").get_to(a.seq_q);
+  shape.at("seq_kv").get_to(a.seq_kv);
+  shape.at("head_dim").get_to(a.head_dim);
+  shape.at("causal").get_to(a.causal);
+  shape.at("pass").get_to(a.pass);
+  require_one_of("attention pass", a.pass, {"fwd", "bwd"});
+  if (a.heads_kv == 0 || a.heads_q % a.heads_kv != 0)
+    throw Error(fmt::format("heads_kv ({}) must divide heads_q ({})", a.heads_kv, a.heads_q));
+  return a;
+}
 
 std::string op_family(const Op& op) {
   return std::visit([](const auto& o) { return std::string(o.family); }, op);
@@ -20,10 +89,7 @@ nlohmann::ordered_json op_shape(const Op& op) {
 }
 
 Roof op_roof(const Op& op) {
-  return std::visit([](const auto& o) -> Roof {
-    using T = std::decay_t<decltype(o)>;
-    if constexpr (std::is_same_v<T, Copy>) return Roof::Memory;
-  }, op);
+  return std::visit([](const auto& o) { return o.roof; }, op);
 }
 
 const char* roof_name(Roof roof) {
@@ -50,10 +116,14 @@ std::string op_label(const Op& op) {
 Op op_from_json(const std::string& family, const nlohmann::json& shape) {
   try {
     if (family == Copy::family) return Copy::from_shape(shape);
+    if (family == Gemm::family) return Gemm::from_shape(shape);
+    if (family == Attention::family) return Attention::from_shape(shape);
   } catch (const nlohmann::json::exception& e) {
     throw Error(fmt::format("op \"{}\" has a malformed shape {} ({})", family, shape.dump(), e.what()));
+  } catch (const Error& e) {
+    throw Error(fmt::format("op \"{}\" has an invalid shape {}: {}", family, shape.dump(), e.what()));
   }
-  throw Error(fmt::format("unknown op family \"{}\"; known: copy", family));
+  throw Error(fmt::format("unknown op family \"{}\"; known: copy, gemm, attention", family));
 }
 
 std::optional<double> spec_peak(const ChipSpec& chip, Roof roof) {

@@ -11,21 +11,66 @@
 
 namespace trainbench {
 
+// The spec-sheet ceiling an op is judged against.
+enum class Roof { Memory, Bf16, Fp8, Tf32, Int8 };
+
 // Device-to-device copy of `bytes`: reads them once and writes them once.
 struct Copy {
   std::uint64_t bytes = 0;
 
   static constexpr const char* family = "copy";
+  static constexpr Roof roof = Roof::Memory;
   double flops() const { return 0.0; }
   double bytes_moved() const { return 2.0 * static_cast<double>(bytes); }
   nlohmann::ordered_json shape() const { return {{"bytes", bytes}}; }
-  static Copy from_shape(const nlohmann::json& shape) { return Copy{shape.at("bytes").get<std::uint64_t>()}; }
+  static Copy from_shape(const nlohmann::json& shape);
 };
 
-using Op = std::variant<Copy>;
+// C[m, n] = A[m, k] . B[k, n], BF16 inputs, FP32 accumulation, BF16 (or FP32) output.
+// `layout` names the operands' storage in cuBLAS's column-major convention, which maps onto the
+// three GEMMs of a linear layer with row-major tensors (X: tokens x in, W: out x in):
+//   "tn"  forward  Y  = X W^T   (m = tokens, n = out, k = in;  both operands K-major)
+//   "nn"  dgrad    dX = dY W    (m = tokens, n = in,  k = out)
+//   "nt"  wgrad    dW = dY^T X  (m = out,    n = in,  k = tokens)
+struct Gemm {
+  std::uint64_t m = 0, n = 0, k = 0;
+  std::string layout = "tn";
+  std::string dtype = "bf16";      // inputs
+  std::string out_dtype = "bf16";  // "bf16" or "f32"
 
-// The spec-sheet ceiling an op is judged against.
-enum class Roof { Memory, Bf16, Fp8, Tf32, Int8 };
+  static constexpr const char* family = "gemm";
+  static constexpr Roof roof = Roof::Bf16;
+  double flops() const { return 2.0 * double(m) * double(n) * double(k); }
+  // Each operand read once and the output written once: the compulsory traffic.
+  double bytes_moved() const;
+  nlohmann::ordered_json shape() const {
+    return {{"m", m}, {"n", n}, {"k", k}, {"layout", layout}, {"dtype", dtype}, {"out_dtype", out_dtype}};
+  }
+  static Gemm from_shape(const nlohmann::json& shape);
+};
+
+// Scaled dot-product attention, BF16, layout (batch, seq, heads, head_dim). heads_kv divides
+// heads_q (GQA; 1 is MQA). The forward also writes the log-sum-exp (FP32) the backward reads;
+// the backward returns dQ, dK, dV.
+struct Attention {
+  std::uint64_t batch = 1, heads_q = 1, heads_kv = 1, seq_q = 0, seq_kv = 0, head_dim = 128;
+  bool causal = false;
+  std::string pass = "fwd";  // "fwd" or "bwd"
+
+  static constexpr const char* family = "attention";
+  static constexpr Roof roof = Roof::Bf16;
+  // Forward 4 B Hq Sq Sk D (two matmuls), halved when causal; backward 2.5x the forward
+  // (five matmuls to two).
+  double flops() const;
+  double bytes_moved() const;
+  nlohmann::ordered_json shape() const {
+    return {{"batch", batch},   {"heads_q", heads_q}, {"heads_kv", heads_kv}, {"seq_q", seq_q},
+            {"seq_kv", seq_kv}, {"head_dim", head_dim}, {"causal", causal},   {"pass", pass}};
+  }
+  static Attention from_shape(const nlohmann::json& shape);
+};
+
+using Op = std::variant<Copy, Gemm, Attention>;
 
 std::string op_family(const Op& op);
 double op_flops(const Op& op);

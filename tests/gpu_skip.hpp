@@ -2,16 +2,10 @@
 #pragma once
 #include <gtest/gtest.h>
 
-#include <cuda_runtime_api.h>
+#include "harness/device.hpp"
 
-#define TB_REQUIRE_GPU()                                                                       \
-  do {                                                                                         \
-    int tb_count_ = 0;                                                                         \
-    const cudaError_t tb_status_ = cudaGetDeviceCount(&tb_count_);                             \
-    if (tb_status_ != cudaSuccess || tb_count_ == 0) {                                         \
-      cudaGetLastError();                                                                      \
-      GTEST_SKIP() << "no usable GPU: "                                                        \
-                   << (tb_status_ != cudaSuccess ? cudaGetErrorString(tb_status_)              \
-                                                 : "no CUDA-capable device is detected");      \
-    }                                                                                          \
+#define TB_REQUIRE_GPU()                                                                  \
+  do {                                                                                    \
+    if (const std::string tb_why_ = ::trainbench::gpu_unavailable_reason(); !tb_why_.empty()) \
+      GTEST_SKIP() << "no usable GPU: " << tb_why_;                                       \
   } while (0)

@@ -10,7 +10,7 @@
 #include <sstream>
 #include <string>
 
-#include <cuda_runtime_api.h>
+#include "harness/device.hpp"
 
 namespace {
 
@@ -32,12 +32,7 @@ Outcome run(const std::string& args) {
   return o;
 }
 
-bool gpu_present() {
-  int count = 0;
-  const bool ok = cudaGetDeviceCount(&count) == cudaSuccess && count > 0;
-  cudaGetLastError();
-  return ok;
-}
+bool gpu_present() { return trainbench::gpu_unavailable_reason().empty(); }
 
 bool contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;

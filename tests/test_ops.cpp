@@ -23,6 +23,50 @@ TEST(CopyOp, ShapeRoundTrips) {
   EXPECT_EQ(std::get<Copy>(back).bytes, 12345u);
 }
 
+TEST(GemmOp, TwoMnkFlopsAndCompulsoryBytes) {
+  const Gemm g{8192, 8192, 8192, "tn", "bf16", "bf16"};
+  EXPECT_DOUBLE_EQ(g.flops(), 2.0 * 8192.0 * 8192.0 * 8192.0);
+  EXPECT_DOUBLE_EQ(g.bytes_moved(), 3.0 * 8192.0 * 8192.0 * 2);
+  const Gemm f32{128, 256, 64, "nt", "bf16", "f32"};
+  EXPECT_DOUBLE_EQ(f32.bytes_moved(), (128.0 * 64 + 64.0 * 256) * 2 + 128.0 * 256 * 4);
+  EXPECT_EQ(op_roof(Op{g}), Roof::Bf16);
+  EXPECT_EQ(op_label(Op{g}), "m:8192/n:8192/k:8192/layout:tn/dtype:bf16/out_dtype:bf16");
+  const Gemm back = std::get<Gemm>(op_from_json("gemm", g.shape()));
+  EXPECT_EQ(back.shape(), g.shape());
+  EXPECT_THROW(op_from_json("gemm", nlohmann::json{{"m", 1}, {"n", 1}, {"k", 1}, {"layout", "tt"}}), Error);
+  EXPECT_THROW(op_from_json("gemm", nlohmann::json{{"m", 1}, {"n", 1}, {"k", 1}, {"dtype", "f64"}}), Error);
+}
+
+TEST(AttentionOp, FlopsFollowTheConventions) {
+  // Llama-3 70B at TP=8: 8 query heads and 1 KV head per GPU, head_dim 128, seq 8192.
+  Attention a{1, 8, 1, 8192, 8192, 128, false, "fwd"};
+  const double full = 4.0 * 1 * 8 * 8192.0 * 8192.0 * 128;
+  EXPECT_DOUBLE_EQ(a.flops(), full);
+  a.causal = true;
+  EXPECT_DOUBLE_EQ(a.flops(), full / 2);
+  a.pass = "bwd";
+  EXPECT_DOUBLE_EQ(a.flops(), 2.5 * full / 2);
+}
+
+TEST(AttentionOp, BytesCountQkvOutputsAndLse) {
+  const Attention f{2, 16, 4, 1024, 1024, 64, true, "fwd"};
+  const double q = 2.0 * 1024 * 16 * 64 * 2, kv = 2.0 * 1024 * 4 * 64 * 2, lse = 2.0 * 16 * 1024 * 4;
+  EXPECT_DOUBLE_EQ(f.bytes_moved(), 2 * q + 2 * kv + lse);
+  Attention b = f;
+  b.pass = "bwd";
+  EXPECT_DOUBLE_EQ(b.bytes_moved(), 4 * q + 4 * kv + lse);
+  const Attention back = std::get<Attention>(op_from_json("attention", f.shape()));
+  EXPECT_EQ(back.shape(), f.shape());
+}
+
+TEST(AttentionOp, HeadsKvMustDivideHeadsQ) {
+  Attention a{1, 12, 5, 128, 128, 64, false, "fwd"};
+  EXPECT_THROW(op_from_json("attention", a.shape()), Error);
+  a.heads_kv = 4;
+  a.pass = "sideways";
+  EXPECT_THROW(op_from_json("attention", a.shape()), Error);
+}
+
 TEST(Ops, UnknownFamilyAndMalformedShapeAreErrors) {
   EXPECT_THROW(op_from_json("conv", nlohmann::json::object()), Error);
   EXPECT_THROW(op_from_json("copy", nlohmann::json{{"size", 1}}), Error);

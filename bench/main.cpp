@@ -5,6 +5,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "bench/cmd_compare.hpp"
 #include "bench/impls.hpp"
 #include "bench/runner.hpp"
 #include "bench/suites.hpp"
@@ -123,6 +124,11 @@ int main_impl(int argc, char** argv) {
       ->capture_default_str()->check(CLI::PositiveNumber);
   run_cmd->add_option("--device", run.device, "GPU index")->check(CLI::NonNegativeNumber);
 
+  CompareOptions compare;
+  auto* compare_cmd = add_compare_command(app, compare);
+  CheckCommandOptions check;
+  auto* check_cmd = add_check_command(app, check);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -138,6 +144,8 @@ int main_impl(int argc, char** argv) {
   try {
     if (*device_cmd) return cmd_device(device_index, device_json);
     if (app.got_subcommand("list")) return cmd_list();
+    if (*compare_cmd) return run_compare(compare);
+    if (*check_cmd) return run_check(check);
     if (*run_cmd) {
       run.command = join_args(argc, argv);
       return run_suite(run);

@@ -152,6 +152,13 @@ BenchmarkResult benchmark_from(const nlohmann::json& j) {
 
 }  // namespace
 
+std::string benchmark_key(const BenchmarkResult& b) {
+  return b.op + "|" + b.impl + "|" + nlohmann::json(b.shape).dump();  // json sorts keys: order-free
+}
+
+double headline_throughput(const BenchmarkResult& b) { return b.roof == "hbm" ? b.gbps : b.tflops; }
+const char* headline_unit(const BenchmarkResult& b) { return b.roof == "hbm" ? "GB/s" : "TFLOP/s"; }
+
 ojson results_to_json(const Results& r) {
   ojson context = r.context.benchmark_context.is_object() ? r.context.benchmark_context : ojson::object();
   ojson tb;

@@ -83,6 +83,12 @@ struct Results {
   std::vector<BenchmarkResult> benchmarks;
 };
 
+// What identifies a benchmark across files: (op, impl, shape).
+std::string benchmark_key(const BenchmarkResult& b);
+// The benchmark's headline throughput: GB/s for memory-bound ops (roof "hbm"), else TFLOP/s.
+double headline_throughput(const BenchmarkResult& b);
+const char* headline_unit(const BenchmarkResult& b);
+
 nlohmann::ordered_json results_to_json(const Results& results);
 // Throws Error naming `origin` and what is wrong (missing key, wrong type, other schema).
 Results results_from_json(const nlohmann::json& doc, const std::string& origin);

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs what trainbench needs to build and test, where it is missing: the Debian packages of
-# its C++ dependencies (GoogleTest, Google Benchmark, spdlog, fmt, nlohmann-json, CLI11) and CMake.
+# its C++ dependencies (GoogleTest, Google Benchmark and its tools, spdlog, fmt, nlohmann-json,
+# CLI11) and CMake; from PyPI, for the python3 on PATH, matplotlib (scripts/plot.py) and scipy
+# (Google Benchmark's compare.py).
 # The CUDA toolkit (nvcc, cuBLAS, ...) is expected at /usr/local/cuda or on PATH.
 set -euo pipefail
 
 debs=(cmake g++ git
-      libgtest-dev libgmock-dev libbenchmark-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev)
+      libgtest-dev libgmock-dev libbenchmark-dev libbenchmark-tools libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev)
 missing=()
 for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -16,6 +18,16 @@ if ((${#missing[@]})); then
   echo "installing Debian packages: ${missing[*]}"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+pips=(matplotlib scipy)
+missing_py=()
+for m in "${pips[@]}"; do
+  python3 -c "import $m" 2>/dev/null || missing_py+=("$m")
+done
+if ((${#missing_py[@]})); then
+  echo "installing from PyPI: ${missing_py[*]}"
+  python3 -m pip install -q --disable-pip-version-check "${missing_py[@]}"
 fi
 
 if ! command -v nvcc >/dev/null 2>&1; then

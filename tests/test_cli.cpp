@@ -2,8 +2,6 @@
 // and messages, on this machine. The no-GPU messages are checked where there is no GPU.
 #include <gtest/gtest.h>
 
-#include <sys/wait.h>
-
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -11,32 +9,15 @@
 #include <string>
 
 #include "harness/device.hpp"
+#include "tests/run_command.hpp"
 
 namespace {
 
-struct Outcome {
-  int code = -1;
-  std::string output;  // stdout and stderr together
-};
-
-Outcome run(const std::string& args) {
-  const std::string command = std::string(TRAINBENCH_EXE) + " " + args + " 2>&1";
-  Outcome o;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (!pipe) return o;
-  char buf[4096];
-  std::size_t n;
-  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) o.output.append(buf, n);
-  const int status = pclose(pipe);
-  o.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return o;
-}
+using trainbench::testing::contains;
+using trainbench::testing::Outcome;
+Outcome run(const std::string& args) { return trainbench::testing::run_trainbench(args); }
 
 bool gpu_present() { return trainbench::gpu_unavailable_reason().empty(); }
-
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
 
 TEST(Cli, VersionAndHelpExitZero) {
   const Outcome v = run("--version");

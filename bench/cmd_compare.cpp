@@ -1,0 +1,77 @@
+#include "bench/cmd_compare.hpp"
+
+#include <cstdio>
+
+#include <fmt/format.h>
+
+#include "harness/error.hpp"
+
+namespace trainbench {
+namespace {
+
+std::vector<NamedResults> read_all(const std::vector<std::string>& paths) {
+  std::vector<NamedResults> out;
+  for (const auto& p : paths) out.push_back({p, read_results_file(p)});
+  return out;
+}
+
+}  // namespace
+
+double parse_fraction(const std::string& text, const char* what) {
+  std::string t = text;
+  const bool percent = !t.empty() && t.back() == '%';
+  if (percent) t.pop_back();
+  try {
+    std::size_t used = 0;
+    const double v = std::stod(t, &used);
+    if (used != t.size()) throw std::invalid_argument(text);
+    return percent ? v / 100 : v;
+  } catch (const std::exception&) {
+    throw Error(fmt::format("{} \"{}\" is not a number; write it as 5% or 0.05", what, text));
+  }
+}
+
+CLI::App* add_compare_command(CLI::App& app, CompareOptions& o) {
+  auto* cmd = app.add_subcommand("compare", "Put results files side by side: throughput, ratio to the first, "
+                                            "% of each chip's peak, geomean per op family (no GPU needed)");
+  cmd->add_option("files", o.files, "Results files; the first is the reference")->required()->expected(2, -1);
+  cmd->add_option("--format", o.format, "table, markdown, csv or json")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"table", "markdown", "csv", "json"}));
+  return cmd;
+}
+
+int run_compare(const CompareOptions& o) {
+  const auto files = read_all(o.files);
+  const std::string text = render_comparison(compare_results(files), table_format_from_name(o.format));
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  return kExitOk;
+}
+
+CLI::App* add_check_command(CLI::App& app, CheckCommandOptions& o) {
+  auto* cmd = app.add_subcommand(
+      "check", "CI regression check: exit 1 when a benchmark got significantly slower than the baseline; prints a "
+               "Markdown summary (no GPU needed)");
+  cmd->add_option("--baseline", o.baseline, "Baseline results file(s); several = repetitions as separate processes")
+      ->required();
+  cmd->add_option("--current", o.current, "Current results file(s); several = repetitions as separate processes")
+      ->required();
+  cmd->add_option("--max-regression", o.max_regression, "Slowdown of the median that counts, e.g. 5% or 0.05")
+      ->capture_default_str();
+  cmd->add_option("--alpha", o.check.alpha, "Significance level of the Mann-Whitney U test")->capture_default_str();
+  cmd->add_flag("--allow-different-device", o.check.allow_different_device,
+                "Check files from different GPUs against each other");
+  return cmd;
+}
+
+int run_check(CheckCommandOptions o) {
+  o.check.max_regression = parse_fraction(o.max_regression, "--max-regression");
+  const auto baseline = read_all(o.baseline);
+  const auto current = read_all(o.current);
+  const CheckReport report = check_results(baseline, current, o.check);
+  const std::string text = check_markdown(report);
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  return report.failed() ? kExitCheckFailed : kExitOk;
+}
+
+}  // namespace trainbench

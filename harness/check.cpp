@@ -1,0 +1,213 @@
+#include "harness/check.hpp"
+
+#include <algorithm>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "harness/error.hpp"
+#include "harness/significance.hpp"
+#include "harness/stats.hpp"
+
+namespace trainbench {
+namespace {
+
+// One benchmark's results on one side, over every process (file) that ran it.
+struct Side {
+  std::string name;
+  std::vector<double> seconds, cycles;
+  std::vector<double> process_medians;
+  std::vector<double> clocks;
+  bool cycles_known = true;
+  bool all_timed = true;
+  std::string failure;  // why a process gave no number
+};
+
+std::map<std::string, Side> gather(const std::vector<NamedResults>& files, std::vector<std::string>& order) {
+  std::map<std::string, Side> sides;
+  for (const auto& file : files) {
+    for (const auto& b : file.results.benchmarks) {
+      const std::string key = benchmark_key(b);
+      auto [it, inserted] = sides.try_emplace(key);
+      if (inserted) order.push_back(key);
+      Side& s = it->second;
+      s.name = b.name;
+      if (!b.timed) {
+        s.all_timed = false;
+        if (s.failure.empty()) s.failure = b.error_message.empty() ? "not timed" : b.error_message;
+        continue;
+      }
+      s.process_medians.push_back(b.median_s);
+      for (std::size_t i = 0; i < b.samples_s.size(); ++i) {
+        s.seconds.push_back(b.samples_s[i]);
+        const double mhz = i < b.samples_sm_clock_mhz.size() ? b.samples_sm_clock_mhz[i] : 0.0;
+        if (mhz <= 0) s.cycles_known = false;
+        s.clocks.push_back(mhz);
+        s.cycles.push_back(b.samples_s[i] * mhz * 1e6);
+      }
+    }
+  }
+  return sides;
+}
+
+std::string device_of(const std::vector<NamedResults>& files, bool allow_different, const char* side) {
+  const std::string first = files.front().results.context.device.name;
+  for (const auto& f : files)
+    if (f.results.context.device.name != first && !allow_different)
+      throw Error(fmt::format("the {} files come from different GPUs: {} is \"{}\" but {} is \"{}\"; pass "
+                              "--allow-different-device to check them anyway",
+                              side, files.front().path, first, f.path, f.results.context.device.name));
+  return first;
+}
+
+double relative_change(double base, double cur) { return base > 0 ? (cur - base) / base : 0.0; }
+
+}  // namespace
+
+const char* verdict_name(Verdict v) {
+  switch (v) {
+    case Verdict::Regression: return "regression";
+    case Verdict::Failed: return "failed";
+    case Verdict::ClockOnly: return "slower clock";
+    case Verdict::Improvement: return "improvement";
+    case Verdict::Unchanged: return "unchanged";
+    case Verdict::Missing: return "missing";
+    case Verdict::New: return "new";
+  }
+  return "?";
+}
+
+int CheckReport::count(Verdict v) const {
+  return static_cast<int>(std::count_if(rows.begin(), rows.end(), [v](const CheckRow& r) { return r.verdict == v; }));
+}
+
+CheckReport check_results(const std::vector<NamedResults>& baseline, const std::vector<NamedResults>& current,
+                          const CheckOptions& options) {
+  if (baseline.empty() || current.empty()) throw Error("check needs at least one baseline and one current file");
+  if (!(options.max_regression > 0) || !(options.alpha > 0 && options.alpha < 1))
+    throw Error("--max-regression must be > 0 and --alpha between 0 and 1");
+  CheckReport report;
+  report.options = options;
+  report.baseline_device = device_of(baseline, options.allow_different_device, "baseline");
+  report.current_device = device_of(current, options.allow_different_device, "current");
+  if (report.baseline_device != report.current_device && !options.allow_different_device)
+    throw Error(fmt::format("baseline ran on \"{}\" but current on \"{}\": a check compares one kind of GPU with "
+                            "itself; pass --allow-different-device to compare anyway, or use `trainbench compare`",
+                            report.baseline_device, report.current_device));
+
+  std::vector<std::string> base_order, cur_order;
+  const auto base = gather(baseline, base_order);
+  const auto cur = gather(current, cur_order);
+
+  for (const auto& key : cur_order) {
+    const Side& c = cur.at(key);
+    CheckRow row;
+    row.name = c.name;
+    row.current_processes = static_cast<int>(c.process_medians.size());
+    row.current_samples = c.seconds.size();
+    const auto b_it = base.find(key);
+    if (!c.all_timed) {
+      row.verdict = Verdict::Failed;
+      row.note = c.failure;
+      report.rows.push_back(row);
+      continue;
+    }
+    if (b_it == base.end() || b_it->second.seconds.empty()) {
+      row.verdict = Verdict::New;
+      if (b_it != base.end()) row.note = "the baseline has no number for it (" + b_it->second.failure + ")";
+      report.rows.push_back(row);
+      continue;
+    }
+    const Side& b = b_it->second;
+    row.baseline_processes = static_cast<int>(b.process_medians.size());
+    row.baseline_samples = b.seconds.size();
+    row.baseline_median_s = summarize(b.seconds).median;
+    row.current_median_s = summarize(c.seconds).median;
+    row.change = relative_change(row.baseline_median_s, row.current_median_s);
+    row.p_value = mann_whitney_u(b.seconds, c.seconds).p_value;
+    row.cycles_known = b.cycles_known && c.cycles_known;
+    if (row.cycles_known) {
+      row.baseline_clock_mhz = summarize(b.clocks).median;
+      row.current_clock_mhz = summarize(c.clocks).median;
+      row.cycle_change = relative_change(summarize(b.cycles).median, summarize(c.cycles).median);
+      row.cycle_p_value = mann_whitney_u(b.cycles, c.cycles).p_value;
+    }
+    const bool significant = row.p_value < options.alpha;
+    const bool processes_apart = *std::min_element(c.process_medians.begin(), c.process_medians.end()) >
+                                 *std::max_element(b.process_medians.begin(), b.process_medians.end());
+    const bool processes_apart_faster = *std::max_element(c.process_medians.begin(), c.process_medians.end()) <
+                                        *std::min_element(b.process_medians.begin(), b.process_medians.end());
+    if (row.change > options.max_regression && significant) {
+      if (!processes_apart) {
+        row.verdict = Verdict::Unchanged;
+        row.note = "slower overall, but some current process was as fast as a baseline process (between-process noise)";
+      } else if (row.cycles_known &&
+                 !(row.cycle_change > options.max_regression && row.cycle_p_value < options.alpha)) {
+        row.verdict = Verdict::ClockOnly;
+        row.note = fmt::format("not slower in cycles ({:+.1f}%): SM clock {:.0f} -> {:.0f} MHz", 100 * row.cycle_change,
+                               row.baseline_clock_mhz, row.current_clock_mhz);
+      } else {
+        row.verdict = Verdict::Regression;
+        if (!row.cycles_known) row.note = "SM clock not recorded: not confirmed in cycle space";
+      }
+    } else if (row.change < -options.max_regression && significant && processes_apart_faster) {
+      row.verdict = Verdict::Improvement;
+    } else {
+      row.verdict = Verdict::Unchanged;
+    }
+    report.rows.push_back(row);
+  }
+  for (const auto& key : base_order) {
+    if (cur.count(key)) continue;
+    CheckRow row;
+    row.name = base.at(key).name;
+    row.verdict = Verdict::Missing;
+    row.baseline_processes = static_cast<int>(base.at(key).process_medians.size());
+    report.rows.push_back(row);
+  }
+  return report;
+}
+
+std::string check_markdown(const CheckReport& r) {
+  std::string out;
+  const int regressions = r.count(Verdict::Regression) + r.count(Verdict::Failed);
+  out += fmt::format("## trainbench check: {}\n\n",
+                     regressions ? fmt::format("{} regression(s)", regressions) : std::string("no regression"));
+  out += fmt::format("Baseline on {}, current on {}. A regression: median slower by more than {:.1f}%, Mann-Whitney "
+                     "p < {:g}, also in cycles (time x SM clock).\n\n",
+                     r.baseline_device, r.current_device, 100 * r.options.max_regression, r.options.alpha);
+  out += fmt::format("| regressions | failed | slower clock only | improvements | unchanged | missing | new |\n"
+                     "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n"
+                     "| {} | {} | {} | {} | {} | {} | {} |\n",
+                     r.count(Verdict::Regression), r.count(Verdict::Failed), r.count(Verdict::ClockOnly),
+                     r.count(Verdict::Improvement), r.count(Verdict::Unchanged), r.count(Verdict::Missing),
+                     r.count(Verdict::New));
+  auto timed_table = [&](Verdict v, const char* title) {
+    if (!r.count(v)) return;
+    out += fmt::format("\n### {}\n\n| benchmark | baseline us | current us | change | p | change in cycles | "
+                       "processes | note |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n",
+                       title);
+    for (const auto& row : r.rows) {
+      if (row.verdict != v) continue;
+      out += fmt::format("| {} | {:.2f} | {:.2f} | {:+.1f}% | {:.2g} | {} | {} vs {} | {} |\n", row.name,
+                         row.baseline_median_s * 1e6, row.current_median_s * 1e6, 100 * row.change, row.p_value,
+                         row.cycles_known ? fmt::format("{:+.1f}%", 100 * row.cycle_change) : "-",
+                         row.baseline_processes, row.current_processes, row.note);
+    }
+  };
+  auto name_list = [&](Verdict v, const char* title) {
+    if (!r.count(v)) return;
+    out += fmt::format("\n### {}\n\n", title);
+    for (const auto& row : r.rows)
+      if (row.verdict == v) out += fmt::format("- {}{}\n", row.name, row.note.empty() ? "" : ": " + row.note);
+  };
+  timed_table(Verdict::Regression, "Regressions");
+  name_list(Verdict::Failed, "Failed (verification or run)");
+  timed_table(Verdict::ClockOnly, "Slower only because the clock was lower");
+  timed_table(Verdict::Improvement, "Improvements");
+  name_list(Verdict::Missing, "Missing from the current results");
+  name_list(Verdict::New, "New in the current results");
+  return out;
+}
+
+}  // namespace trainbench

@@ -1,0 +1,86 @@
+#include "harness/significance.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+namespace trainbench {
+namespace {
+
+// Number of arrangements with each value of U for samples of sizes n1, n2 (no ties), by the
+// recurrence f(n1, n2, u) = f(n1 - 1, n2, u - n2) + f(n1, n2 - 1, u).
+std::vector<double> u_distribution(int n1, int n2) {
+  // table[i][j] = counts vector for sizes (i, j)
+  std::vector<std::vector<std::vector<double>>> table(n1 + 1, std::vector<std::vector<double>>(n2 + 1));
+  for (int i = 0; i <= n1; ++i) {
+    for (int j = 0; j <= n2; ++j) {
+      auto& f = table[i][j];
+      f.assign(static_cast<std::size_t>(i * j + 1), 0.0);
+      if (i == 0 || j == 0) {
+        f[0] = 1;
+        continue;
+      }
+      const auto& left = table[i - 1][j];  // the largest value belongs to sample 1: it beats all j
+      const auto& down = table[i][j - 1];  // ... or to sample 2
+      for (std::size_t u = 0; u < f.size(); ++u) {
+        if (u >= static_cast<std::size_t>(j) && u - j < left.size()) f[u] += left[u - j];
+        if (u < down.size()) f[u] += down[u];
+      }
+    }
+  }
+  return table[n1][n2];
+}
+
+}  // namespace
+
+MannWhitney mann_whitney_u(const std::vector<double>& a, const std::vector<double>& b) {
+  MannWhitney r;
+  const std::size_t n1 = a.size(), n2 = b.size();
+  if (n1 == 0 || n2 == 0) return r;
+
+  // Midranks of the pooled sample.
+  std::vector<std::pair<double, int>> pooled;
+  pooled.reserve(n1 + n2);
+  for (double v : a) pooled.emplace_back(v, 0);
+  for (double v : b) pooled.emplace_back(v, 1);
+  std::sort(pooled.begin(), pooled.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
+  double rank_sum_a = 0, tie_term = 0;
+  bool ties = false;
+  for (std::size_t i = 0; i < pooled.size();) {
+    std::size_t j = i;
+    while (j < pooled.size() && pooled[j].first == pooled[i].first) ++j;
+    const double midrank = 0.5 * static_cast<double>(i + 1 + j);  // ranks i+1 .. j
+    const double t = static_cast<double>(j - i);
+    if (t > 1) {
+      ties = true;
+      tie_term += t * t * t - t;
+    }
+    for (std::size_t k = i; k < j; ++k)
+      if (pooled[k].second == 0) rank_sum_a += midrank;
+    i = j;
+  }
+  const double dn1 = static_cast<double>(n1), dn2 = static_cast<double>(n2);
+  r.u = rank_sum_a - dn1 * (dn1 + 1) / 2;
+  const double mean_u = dn1 * dn2 / 2;
+
+  if (!ties && n1 <= 8 && n2 <= 8) {
+    const std::vector<double> f = u_distribution(static_cast<int>(n1), static_cast<int>(n2));
+    const double total = std::accumulate(f.begin(), f.end(), 0.0);
+    // Two-sided: twice the tail beyond the larger of U and n1 n2 - U.
+    const auto u_big = static_cast<std::size_t>(std::llround(std::max(r.u, dn1 * dn2 - r.u)));
+    double tail = 0;
+    for (std::size_t u = u_big; u < f.size(); ++u) tail += f[u];
+    r.p_value = std::min(1.0, 2 * tail / total);
+    r.exact = true;
+    return r;
+  }
+
+  const double n = dn1 + dn2;
+  const double variance = dn1 * dn2 / 12 * ((n + 1) - tie_term / (n * (n - 1)));
+  if (variance <= 0) return r;  // every value equal: no evidence of a difference
+  const double z = (std::abs(r.u - mean_u) - 0.5) / std::sqrt(variance);
+  r.p_value = std::min(1.0, std::erfc(std::max(z, 0.0) / std::sqrt(2.0)));
+  return r;
+}
+
+}  // namespace trainbench

@@ -38,12 +38,22 @@ CLI::App* add_compare_command(CLI::App& app, CompareOptions& o) {
   cmd->add_option("--format", o.format, "table, markdown, csv or json")
       ->capture_default_str()
       ->check(CLI::IsMember({"table", "markdown", "csv", "json"}));
+  cmd->add_option("--pair", o.pairs,
+                  "OURS=THEIRS: match impl THEIRS in the later files with OURS in the first "
+                  "(e.g. gemm.cublas=torch.matmul for a peer's results); repeatable");
   return cmd;
 }
 
 int run_compare(const CompareOptions& o) {
+  std::map<std::string, std::string> pairs;
+  for (const auto& p : o.pairs) {
+    const auto eq = p.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == p.size())
+      throw Error(fmt::format("--pair \"{}\" is not of the form OURS=THEIRS (e.g. gemm.cublas=torch.matmul)", p));
+    pairs[p.substr(eq + 1)] = p.substr(0, eq);
+  }
   const auto files = read_all(o.files);
-  const std::string text = render_comparison(compare_results(files), table_format_from_name(o.format));
+  const std::string text = render_comparison(compare_results(files, pairs), table_format_from_name(o.format));
   std::fwrite(text.data(), 1, text.size(), stdout);
   return kExitOk;
 }

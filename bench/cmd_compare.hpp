@@ -13,6 +13,7 @@ namespace trainbench {
 struct CompareOptions {
   std::vector<std::string> files;
   std::string format = "table";
+  std::vector<std::string> pairs;  // "OURS=THEIRS"
 };
 CLI::App* add_compare_command(CLI::App& app, CompareOptions& options);
 int run_compare(const CompareOptions& options);

@@ -32,7 +32,7 @@ nlohmann::ordered_json optional_json(const std::optional<double>& v) {
 
 }  // namespace
 
-Comparison compare_results(const std::vector<NamedResults>& files) {
+Comparison compare_results(const std::vector<NamedResults>& files, const std::map<std::string, std::string>& pairs) {
   if (files.size() < 2) throw Error("compare needs at least two results files");
   Comparison c;
   const std::size_t n = files.size();
@@ -41,7 +41,9 @@ Comparison compare_results(const std::vector<NamedResults>& files) {
   for (std::size_t f = 0; f < n; ++f) {
     c.files.push_back(files[f].path);
     c.devices.push_back(device_label(files[f].results));
-    for (const auto& b : files[f].results.benchmarks) {
+    for (const auto& original : files[f].results.benchmarks) {
+      BenchmarkResult b = original;
+      if (const auto p = pairs.find(b.impl); f > 0 && p != pairs.end()) b.impl = p->second;
       const std::string key = benchmark_key(b);
       auto [it, inserted] = rows.try_emplace(key);
       CompareRow& row = it->second;

@@ -39,8 +39,11 @@ struct Comparison {
   std::map<std::string, Geomean> geomean;
 };
 
-// At least two files; rows keep the order of the first file in which they appear.
-Comparison compare_results(const std::vector<NamedResults>& files);
+// At least two files; rows keep the order of the first file in which they appear. `pairs` maps
+// an impl of the later files onto one of the first (e.g. torch.matmul -> gemm.cublas), so that a
+// peer's results line up with ours at the same shapes.
+Comparison compare_results(const std::vector<NamedResults>& files,
+                           const std::map<std::string, std::string>& pairs = {});
 
 enum class TableFormat { Table, Markdown, Csv, Json };
 TableFormat table_format_from_name(const std::string& name);  // throws Error naming the choices

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # On a GPU machine, in one go (fits a 10-minute slot on an H100): build Release with tests, run the
-# GPU tests, run compute-sanitizer over them, then time the quick and memory suites. Everything
-# (logs, results files) lands in the folder given as the argument.
+# GPU tests, run compute-sanitizer over them, time the given suites, run the PyTorch peer on the
+# same shapes (where PyTorch is installed) and compare. Everything (logs, results files) lands in
+# the folder given as the argument.
 #     scripts/gpu-session.sh OUTDIR [SUITE ...]      (default suites: memory)
 # Needs the C++ dependencies found by CMake (scripts/install-deps.sh, or a prefix on
 # CMAKE_PREFIX_PATH where no package registry is reachable).
@@ -31,7 +32,7 @@ if command -v compute-sanitizer >/dev/null 2>&1; then
   for tool in memcheck racecheck synccheck; do
     step "compute-sanitizer $tool"
     compute-sanitizer --tool "$tool" --error-exitcode 3 "$root/build/gpu/tests/trainbench_gpu_tests" \
-      --gtest_filter='CopyImpls.*' >"$out/sanitizer-$tool.log" 2>&1 || status=1
+      --gtest_filter='-*TimerTest*' >"$out/sanitizer-$tool.log" 2>&1 || status=1
     tail -2 "$out/sanitizer-$tool.log"
   done
 fi
@@ -39,6 +40,14 @@ fi
 for suite in "${suites[@]}"; do
   step "suite $suite"
   "$tb" run --suite "$suite" --out "$out/$suite.json" --force 2>&1 | tee "$out/run-$suite.log" || status=1
+  if [ -f "$out/$suite.json" ] && python3 -c "import torch" 2>/dev/null; then
+    step "PyTorch peer on the $suite shapes"
+    python3 "$root/scripts/peers/torch_peer.py" --like "$out/$suite.json" --out "$out/$suite-torch.json" --force \
+      2>&1 | tee "$out/peer-$suite.log" || status=1
+    [ -f "$out/$suite-torch.json" ] && "$tb" compare "$out/$suite.json" "$out/$suite-torch.json" \
+      --pair memory.cudaMemcpy=torch.copy --pair gemm.cublas=torch.matmul --pair attention.cudnn=torch.sdpa.cudnn \
+      | tee "$out/compare-$suite-torch.txt"
+  fi
 done
 step "done (status $status)"
 exit "$status"

@@ -6,6 +6,7 @@
 namespace trainbench {
 
 void register_memory_impls(Registry& r);
+void register_quant_impls(Registry& r);
 
 // Idempotent: fills registry() on the first call.
 void register_all_impls();

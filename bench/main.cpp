@@ -77,6 +77,8 @@ int cmd_list() {
              "gemm");
   fmt::print("  {:<10} FLOPs = 4 B Hq Sq Sk D, halved when causal, x2.5 for the backward; against BF16 peak\n",
              "attention");
+  fmt::print("  {:<10} BF16 -> E4M3 with 1x128 / 128x128 / per-tensor scales; 3 bytes per element + scales; "
+             "judged against HBM bandwidth\n", "quantize");
   fmt::print("\nImpls:\n");
   for (const auto& i : registry().all()) {
     const std::string arch = i.max_arch == i.min_arch ? fmt::format("sm_{}a", i.min_arch)

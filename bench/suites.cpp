@@ -20,11 +20,21 @@ std::vector<Suite> make_suites() {
   // Sizes well past any L2 (50 MB on H100, 60 MB on H200, 126 MB on B200).
   all.push_back({"memory", "the memory roof: copy kernel vs cudaMemcpy D2D, 256 MiB to 4 GiB",
                  memory_entries({256 * MiB, 1024 * MiB, 4096 * MiB})});
-  all.push_back({"quick", "a few minutes on an H100: one point of each op family",
-                 memory_entries({1024 * MiB})});
+  // The FP8 operands of DeepSeek-V3's GEMMs (arXiv 2412.19437): activations 1x128 (and the
+  // transposed copy wgrad reads), weights 128x128, and a per-tensor cast for comparison.
+  all.push_back({"quant", "BF16 -> FP8 E4M3 quantization at DeepSeek-V3's operand shapes",
+                 {{Quantize{4096, 7168, "1x128", false}, {"quant.e4m3"}},
+                  {Quantize{4096, 16384, "1x128", false}, {"quant.e4m3"}},
+                  {Quantize{4096, 7168, "1x128", true}, {"quant.e4m3"}},
+                  {Quantize{7168, 16384, "128x128", false}, {"quant.e4m3"}},
+                  {Quantize{2112, 7168, "128x128", false}, {"quant.e4m3"}},
+                  {Quantize{8192, 8192, "tensor", false}, {"quant.e4m3"}}}});
+  std::vector<SuiteEntry> quick = memory_entries({1024 * MiB});
+  quick.push_back({Quantize{4096, 7168, "1x128", false}, {"quant.e4m3"}});
+  all.push_back({"quick", "a few minutes on an H100: one point of each op family", quick});
   std::vector<SuiteEntry> full;
   for (const auto& s : all)
-    if (s.name == "memory") full.insert(full.end(), s.entries.begin(), s.entries.end());
+    if (s.name != "quick") full.insert(full.end(), s.entries.begin(), s.entries.end());
   all.push_back({"full", "every suite above, once", full});
   return all;
 }

@@ -59,6 +59,25 @@ double Attention::bytes_moved() const {
   return q + 2 * kv + q + lse;                                  // read Q, K, V; write O, LSE
 }
 
+std::uint64_t Quantize::scale_count() const {
+  const auto groups = [](std::uint64_t n) { return (n + 127) / 128; };
+  if (granularity == "tensor") return 1;
+  if (granularity == "128x128") return groups(rows) * groups(cols);
+  return transpose ? groups(rows) * cols : groups(cols) * rows;
+}
+
+Quantize Quantize::from_shape(const nlohmann::json& shape) {
+  Quantize q;
+  shape.at("rows").get_to(q.rows);
+  shape.at("cols").get_to(q.cols);
+  shape.at("granularity").get_to(q.granularity);
+  shape.at("transpose").get_to(q.transpose);
+  require_one_of("quantize granularity", q.granularity, {"1x128", "128x128", "tensor"});
+  if (q.transpose && q.granularity != "1x128")
+    throw Error("a transposed quantize is grouped 1x128 along rows; other granularities are not transposed");
+  return q;
+}
+
 Attention Attention::from_shape(const nlohmann::json& shape) {
   Attention a;
   shape.at("batch").get_to(a.batch);
@@ -118,12 +137,13 @@ Op op_from_json(const std::string& family, const nlohmann::json& shape) {
     if (family == Copy::family) return Copy::from_shape(shape);
     if (family == Gemm::family) return Gemm::from_shape(shape);
     if (family == Attention::family) return Attention::from_shape(shape);
+    if (family == Quantize::family) return Quantize::from_shape(shape);
   } catch (const nlohmann::json::exception& e) {
     throw Error(fmt::format("op \"{}\" has a malformed shape {} ({})", family, shape.dump(), e.what()));
   } catch (const Error& e) {
     throw Error(fmt::format("op \"{}\" has an invalid shape {}: {}", family, shape.dump(), e.what()));
   }
-  throw Error(fmt::format("unknown op family \"{}\"; known: copy, gemm, attention", family));
+  throw Error(fmt::format("unknown op family \"{}\"; known: copy, gemm, attention, quantize", family));
 }
 
 std::optional<double> spec_peak(const ChipSpec& chip, Roof roof) {

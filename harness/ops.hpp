@@ -70,7 +70,28 @@ struct Attention {
   static Attention from_shape(const nlohmann::json& shape);
 };
 
-using Op = std::variant<Copy, Gemm, Attention>;
+// BF16 -> FP8 E4M3 with FP32 scales, x row-major [rows, cols] with cols the GEMM's reduction
+// dimension. granularity "1x128" (one scale per row and 128 columns: activations; `transpose`
+// writes q as [cols, rows] grouped along rows, the operand layout wgrad needs), "128x128" (one per
+// 128x128 block: weights) or "tensor" (one for all). Memory-bound: judged in GB/s.
+struct Quantize {
+  std::uint64_t rows = 0, cols = 0;
+  std::string granularity = "1x128";
+  bool transpose = false;
+
+  static constexpr const char* family = "quantize";
+  static constexpr Roof roof = Roof::Memory;
+  double flops() const { return 0.0; }
+  std::uint64_t scale_count() const;
+  // Read 2 bytes and write 1 per element, write the FP32 scales.
+  double bytes_moved() const { return 3.0 * double(rows) * double(cols) + 4.0 * double(scale_count()); }
+  nlohmann::ordered_json shape() const {
+    return {{"rows", rows}, {"cols", cols}, {"granularity", granularity}, {"transpose", transpose}};
+  }
+  static Quantize from_shape(const nlohmann::json& shape);
+};
+
+using Op = std::variant<Copy, Gemm, Attention, Quantize>;
 
 std::string op_family(const Op& op);
 double op_flops(const Op& op);

@@ -67,6 +67,22 @@ TEST(AttentionOp, HeadsKvMustDivideHeadsQ) {
   EXPECT_THROW(op_from_json("attention", a.shape()), Error);
 }
 
+TEST(QuantizeOp, BytesCountElementsAndScales) {
+  const Quantize act{4096, 7168, "1x128", false};
+  EXPECT_EQ(act.scale_count(), 4096u * 56u);
+  EXPECT_DOUBLE_EQ(act.bytes_moved(), 3.0 * 4096 * 7168 + 4.0 * 4096 * 56);
+  const Quantize tail{100, 300, "1x128", true};  // groups along rows: ceil(100 / 128) = 1 per column
+  EXPECT_EQ(tail.scale_count(), 300u);
+  EXPECT_EQ((Quantize{7168, 16384, "128x128", false}.scale_count()), 56u * 128u);
+  EXPECT_EQ((Quantize{8192, 8192, "tensor", false}.scale_count()), 1u);
+  EXPECT_EQ(op_roof(Op{act}), Roof::Memory);
+  EXPECT_DOUBLE_EQ(op_flops(Op{act}), 0.0);
+  const Quantize back = std::get<Quantize>(op_from_json("quantize", tail.shape()));
+  EXPECT_EQ(back.shape(), tail.shape());
+  EXPECT_THROW(op_from_json("quantize", Quantize{128, 128, "128x128", true}.shape()), Error);
+  EXPECT_THROW(op_from_json("quantize", Quantize{128, 128, "1x64", false}.shape()), Error);
+}
+
 TEST(Ops, UnknownFamilyAndMalformedShapeAreErrors) {
   EXPECT_THROW(op_from_json("conv", nlohmann::json::object()), Error);
   EXPECT_THROW(op_from_json("copy", nlohmann::json{{"size", 1}}), Error);

@@ -1,0 +1,114 @@
+#include "harness/verify.hpp"
+
+#include <bit>
+#include <cmath>
+#include <limits>
+
+#include <cuda_bf16.h>
+
+#include "harness/device_buffer.hpp"
+#include "harness/error.hpp"
+
+namespace trainbench {
+namespace {
+
+constexpr int kBlocks = 1024, kThreads = 256;
+
+__device__ std::uint32_t mix32(std::uint64_t x) {
+  // splitmix64 finalizer, folded to 32 bits
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  x ^= x >> 31;
+  return static_cast<std::uint32_t>(x);
+}
+
+__global__ void fill_uniform_bf16_kernel(__nv_bfloat16* dst, std::size_t count, std::uint64_t seed) {
+  for (std::size_t i = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x; i < count;
+       i += static_cast<std::size_t>(gridDim.x) * blockDim.x) {
+    // 24 random bits -> [-1, 1); the one draw that lands on exactly 0 becomes 0.5.
+    const float u = static_cast<float>(mix32(seed * 0x100000001b3ull + i) >> 8) * 0x1p-23f - 1.f;
+    dst[i] = __float2bfloat16_rn(u == 0.f ? 0.5f : u);
+  }
+}
+
+template <typename T>
+__device__ float as_float(T v) {
+  if constexpr (sizeof(T) == 4) return v;
+  else return __bfloat162float(v);
+}
+
+__global__ void sum_squares_kernel(const float* want, std::size_t count, double* sum) {
+  double local = 0;
+  for (std::size_t i = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x; i < count;
+       i += static_cast<std::size_t>(gridDim.x) * blockDim.x)
+    local += double(want[i]) * double(want[i]);
+  atomicAdd(sum, local);
+}
+
+struct Worst {
+  unsigned long long key;  // (error bits << 32) | low 32 bits of the index: max key = max error
+  unsigned long long nonfinite;
+};
+
+template <typename T>
+__global__ void max_error_kernel(const T* got, const float* want, std::size_t count, float rms, Worst* worst) {
+  unsigned long long key = 0, nonfinite = 0;
+  for (std::size_t i = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x; i < count;
+       i += static_cast<std::size_t>(gridDim.x) * blockDim.x) {
+    const float g = as_float(got[i]), w = want[i];
+    if (!isfinite(g)) {
+      ++nonfinite;
+      continue;
+    }
+    const float e = fabsf(g - w) / (fabsf(w) + rms);
+    // Non-negative floats order like their bit patterns.
+    const unsigned long long k = (static_cast<unsigned long long>(__float_as_uint(e)) << 32) | (i & 0xffffffffull);
+    if (k > key) key = k;
+  }
+  if (key) atomicMax(&worst->key, key);
+  if (nonfinite) atomicAdd(&worst->nonfinite, nonfinite);
+}
+
+}  // namespace
+
+void fill_uniform_bf16(void* dst, std::size_t count, std::uint64_t seed, cudaStream_t stream) {
+  fill_uniform_bf16_kernel<<<kBlocks, kThreads, 0, stream>>>(static_cast<__nv_bfloat16*>(dst), count, seed);
+  TB_CUDA_CHECK(cudaGetLastError());
+}
+
+ReferenceComparison compare_with_reference(const void* got, FloatType type, const float* want, std::size_t count,
+                                           cudaStream_t stream) {
+  DeviceBuffer sum(sizeof(double), "the reference's sum of squares");
+  TB_CUDA_CHECK(cudaMemsetAsync(sum.get(), 0, sizeof(double), stream));
+  sum_squares_kernel<<<kBlocks, kThreads, 0, stream>>>(want, count, sum.as<double>());
+  TB_CUDA_CHECK(cudaGetLastError());
+  double host_sum = 0;
+  TB_CUDA_CHECK(cudaMemcpyAsync(&host_sum, sum.get(), sizeof(double), cudaMemcpyDeviceToHost, stream));
+  TB_CUDA_CHECK(cudaStreamSynchronize(stream));
+
+  ReferenceComparison out;
+  out.rms_reference = count ? std::sqrt(host_sum / static_cast<double>(count)) : 0.0;
+  // A reference of all zeros cannot happen with inputs that are never zero; guard the division anyway.
+  const float rms = out.rms_reference > 0 ? static_cast<float>(out.rms_reference) : 1.f;
+
+  DeviceBuffer worst(sizeof(Worst), "the comparison's result");
+  TB_CUDA_CHECK(cudaMemsetAsync(worst.get(), 0, sizeof(Worst), stream));
+  if (type == FloatType::F32)
+    max_error_kernel<<<kBlocks, kThreads, 0, stream>>>(static_cast<const float*>(got), want, count, rms, worst.as<Worst>());
+  else
+    max_error_kernel<<<kBlocks, kThreads, 0, stream>>>(static_cast<const __nv_bfloat16*>(got), want, count, rms,
+                                                       worst.as<Worst>());
+  TB_CUDA_CHECK(cudaGetLastError());
+  Worst host{};
+  TB_CUDA_CHECK(cudaMemcpyAsync(&host, worst.get(), sizeof(Worst), cudaMemcpyDeviceToHost, stream));
+  TB_CUDA_CHECK(cudaStreamSynchronize(stream));
+
+  out.nonfinite = host.nonfinite;
+  const float error = std::bit_cast<float>(static_cast<std::uint32_t>(host.key >> 32));
+  out.max_error = out.nonfinite ? std::numeric_limits<double>::infinity() : double(error);
+  out.worst_index = host.key & 0xffffffffull;
+  return out;
+}
+
+}  // namespace trainbench

@@ -1,0 +1,30 @@
+// Verification helpers for floating-point outputs: bounded random inputs and a comparison against
+// a reference computed on the GPU. (Exact byte comparisons live in harness/device_buffer.hpp.)
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include <cuda_runtime_api.h>
+
+namespace trainbench {
+
+enum class FloatType { Bf16, F32 };
+
+// Fills `count` BF16 values, uniform in [-1, 1] from a hash of (seed, index): reproducible,
+// bounded (so sums of k products stay far from overflow), and never exactly zero.
+void fill_uniform_bf16(void* dst, std::size_t count, std::uint64_t seed, cudaStream_t stream);
+
+struct ReferenceComparison {
+  // max over elements of |got - want| / (|want| + rms(want)): a relative error that stays
+  // meaningful where the reference is near zero. +inf when any output is NaN or infinite.
+  double max_error = 0;
+  double rms_reference = 0;
+  std::uint64_t nonfinite = 0;  // outputs that are NaN or infinite (poison left unwritten)
+  std::uint64_t worst_index = 0;  // where max_error occurs (its low 32 bits)
+};
+
+// Compares `count` outputs of type `type` with an FP32 reference; synchronizes the stream.
+ReferenceComparison compare_with_reference(const void* got, FloatType type, const float* want, std::size_t count,
+                                           cudaStream_t stream);
+
+}  // namespace trainbench

@@ -5,6 +5,7 @@ namespace trainbench {
 void register_all_impls() {
   static const bool done = [] {
     register_memory_impls(registry());
+    register_gemm_impls(registry());
     register_quant_impls(registry());
     return true;
   }();

@@ -2,7 +2,7 @@
 # Installs what trainbench needs to build and test, where it is missing: the Debian packages of
 # its C++ dependencies (GoogleTest, Google Benchmark and its tools, spdlog, fmt, nlohmann-json,
 # CLI11) and CMake; from PyPI, for the python3 on PATH, matplotlib (scripts/plot.py) and scipy
-# (Google Benchmark's compare.py).
+# (Google Benchmark's compare.py), cuobjdump and nvdisasm (the SASS tests).
 # The CUDA toolkit (nvcc, cuBLAS, ...) is expected at /usr/local/cuda or on PATH.
 set -euo pipefail
 
@@ -28,6 +28,17 @@ done
 if ((${#missing_py[@]})); then
   echo "installing from PyPI: ${missing_py[*]}"
   python3 -m pip install -q --disable-pip-version-check "${missing_py[@]}"
+fi
+
+# cuobjdump and the nvdisasm it runs (the SASS tests), from PyPI where the toolkit lacks them;
+# tests/test_sass.cpp finds them in the packages' nvidia/cu*/bin.
+pypi_tool() {
+  python3 -c "import glob, nvidia, sys; sys.exit(not any(glob.glob(p + '/*/bin/$1') for p in nvidia.__path__))" 2>/dev/null
+}
+if ! { [ -x /usr/local/cuda/bin/cuobjdump ] && [ -x /usr/local/cuda/bin/nvdisasm ]; } &&
+   ! { pypi_tool cuobjdump && pypi_tool nvdisasm; }; then
+  echo "installing from PyPI: nvidia-cuda-cuobjdump nvidia-cuda-nvdisasm"
+  python3 -m pip install -q --disable-pip-version-check nvidia-cuda-cuobjdump nvidia-cuda-nvdisasm
 fi
 
 if ! command -v nvcc >/dev/null 2>&1; then

@@ -1,0 +1,55 @@
+// PTX wrappers for the sm_80 tensor-core path: cp.async, ldmatrix, mma.sync.
+// Destination first, as in the instructions themselves. Shared-memory operands are 32-bit
+// shared-window addresses (smem_addr), which is what the instructions take.
+#pragma once
+#include <cstdint>
+
+namespace trainbench::kernels::ptx {
+
+__device__ __forceinline__ std::uint32_t smem_addr(const void* p) {
+  return static_cast<std::uint32_t>(__cvta_generic_to_shared(p));
+}
+
+// 16 bytes global -> shared, bypassing L1 (.cg). When `valid` is false nothing is read and the
+// 16 bytes are zero-filled (src-size 0): out-of-bounds chunks of a tile contribute zeros.
+__device__ __forceinline__ void cp_async_16(std::uint32_t dst, const void* src, bool valid) {
+  const int src_bytes = valid ? 16 : 0;
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(src_bytes) : "memory");
+}
+
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
+
+// Waits until at most `kPending` committed groups are still in flight (this thread's copies only:
+// a __syncthreads() must follow before other threads read them).
+template <int kPending>
+__device__ __forceinline__ void cp_async_wait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(kPending) : "memory");
+}
+
+// Four 8x8 b16 matrices; lanes 8q..8q+7 give the row addresses of matrix q, and d[q] receives
+// this lane's two elements of matrix q (row lane/4, columns 2(lane%4), +1).
+__device__ __forceinline__ void ldmatrix_x4(std::uint32_t (&d)[4], std::uint32_t addr) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(d[0]), "=r"(d[1]), "=r"(d[2]), "=r"(d[3])
+               : "r"(addr));
+}
+
+// As ldmatrix_x4, each matrix transposed: d[q] holds (rows 2(lane%4), +1; column lane/4).
+__device__ __forceinline__ void ldmatrix_x4_trans(std::uint32_t (&d)[4], std::uint32_t addr) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(d[0]), "=r"(d[1]), "=r"(d[2]), "=r"(d[3])
+               : "r"(addr));
+}
+
+// d += a . b for one m16n8k16 tile: BF16 a (16x16, row-major fragment), b (16x8, column
+// fragment), FP32 accumulators d.
+__device__ __forceinline__ void mma_m16n8k16_bf16(float (&d)[4], const std::uint32_t (&a)[4],
+                                                  const std::uint32_t (&b)[2]) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+      "{%0, %1, %2, %3};\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+
+}  // namespace trainbench::kernels::ptx

@@ -1,0 +1,201 @@
+// gemm.mma, version 2: tensor cores through mma.sync (sm_80 and later: A100, L40, H100).
+//
+// What it changes from version 1 (SIMT):
+// - The multiply runs on tensor cores: mma.sync m16n8k16, BF16 in, FP32 accumulators.
+// - Operands reach registers through ldmatrix (.trans for M- or N-major operands), so every
+//   layout lands in the same fragments; shared memory is XOR-swizzled per 16-byte chunk
+//   (chunk ^ row % 8) so that both the cp.async writes and the ldmatrix reads of 8 rows hit 8
+//   distinct bank groups.
+// - Global loads are cp.async (16 bytes, L1 bypassed) in a 3-stage pipeline: two k-tiles are in
+//   flight while the tensor cores work on the third. Out-of-bounds chunks are zero-filled
+//   (src-size 0), which handles M, N and K tails that are multiples of 8.
+// Tiles: 128 (m) x 128 (n) x 64 (k) per 256-thread CTA, 8 warps as 4 (m) x 2 (n), each warp
+// 32 (m) x 64 (n) = 4 x 4 mma tiles, 64 FP32 accumulators per thread; 96 KiB of shared memory.
+//
+// The kernel computes C^T = op(B)^T op(A)^T row-major, which is C column-major: the mma's
+// row operand ("A" fragment) comes from B (index j, the n dimension) and its column operand
+// ("B" fragment) from A (index i, m), so each thread's accumulator pairs are adjacent in
+// memory and leave as 4-byte (BF16) or 8-byte (FP32) stores.
+//
+// Measured: pending a GPU run (no number has been taken on any chip yet).
+#include "kernels/common/ptx.cuh"
+#include "kernels/common/swizzle.cuh"
+#include "kernels/gemm/dispatch.cuh"
+#include "kernels/gemm/gemm.cuh"
+
+#include <cstddef>
+#include <cstdint>
+
+namespace trainbench::kernels {
+namespace {
+
+constexpr int kTileI = 128;  // rows of C (m), from A
+constexpr int kTileJ = 128;  // columns of C (n), from B
+constexpr int kTileK = 64;
+constexpr int kStages = 3;
+constexpr int kThreads = 256;
+constexpr int kWarpsI = 4, kWarpsJ = 2;
+constexpr int kWarpI = kTileI / kWarpsI;  // 32: four n8 mma tiles
+constexpr int kWarpJ = kTileJ / kWarpsJ;  // 64: four m16 mma tiles
+constexpr int kFragsI = kWarpI / 8, kFragsJ = kWarpJ / 16;
+constexpr int kOperandTileBytes = kTileI * kTileK * 2;  // 16 KiB: one operand, one stage
+constexpr int kStageBytes = 2 * kOperandTileBytes;
+constexpr int kSmemBytes = kStages * kStageBytes;
+constexpr int kChunksPerThread = kOperandTileBytes / 16 / kThreads;
+static_assert(kTileI == kTileJ, "one loader serves both operand tiles");
+static_assert(kWarpsI * kWarpsJ * 32 == kThreads);
+static_assert(kTileK % 16 == 0 && kOperandTileBytes % (16 * kThreads) == 0);
+
+// One operand's k-tile into shared memory. `rows` is the operand's extent outside K (m for A,
+// n for B). K-major: global g[r k + p], tile [rows][k]. Otherwise: global g[p rows + r], tile
+// [k][rows]. Consecutive threads take consecutive 16-byte chunks of a row: coalesced.
+template <bool kKMajor>
+__device__ __forceinline__ void load_tile(std::uint32_t tile, const __nv_bfloat16* g, int rows, int k, int row0,
+                                          int k0, int tid) {
+#pragma unroll
+  for (int it = 0; it < kChunksPerThread; ++it) {
+    const int c = tid + it * kThreads;
+    if constexpr (kKMajor) {
+      constexpr int kChunks = kTileK / 8;
+      const int r = c / kChunks, ch = c % kChunks;
+      const int gr = row0 + r, gk = k0 + ch * 8;
+      const bool valid = gr < rows && gk < k;
+      ptx::cp_async_16(tile + swizzle_xor_chunk<kChunks>(r, ch), valid ? g + std::size_t(gr) * k + gk : g, valid);
+    } else {
+      constexpr int kChunks = kTileI / 8;
+      const int kk = c / kChunks, ch = c % kChunks;
+      const int gk = k0 + kk, gr = row0 + ch * 8;
+      const bool valid = gk < k && gr < rows;
+      ptx::cp_async_16(tile + swizzle_xor_chunk<kChunks>(kk, ch), valid ? g + std::size_t(gk) * rows + gr : g, valid);
+    }
+  }
+}
+
+// The row-operand fragment of one m16n8k16 mma: 16 rows (j) from `row` on, k16 step `ks`.
+template <bool kKMajor>
+__device__ __forceinline__ void load_row_fragment(std::uint32_t (&frag)[4], std::uint32_t tile, int row, int ks,
+                                                  int lane) {
+  if constexpr (kKMajor) {
+    // lanes 0-15: rows 0-15 at k 0-7; lanes 16-31: rows 0-15 at k 8-15
+    ptx::ldmatrix_x4(frag, tile + swizzle_xor_chunk<kTileK / 8>(row + (lane & 15), 2 * ks + (lane >> 4)));
+  } else {
+    // matrix q: rows +8(q&1), k +8(q>>1), stored [k][row] and transposed on the way in
+    const int q = lane >> 3, r = lane & 7;
+    ptx::ldmatrix_x4_trans(frag, tile + swizzle_xor_chunk<kTileJ / 8>(16 * ks + r + 8 * (q >> 1), row / 8 + (q & 1)));
+  }
+}
+
+// The column-operand fragments of two adjacent n8 mma tiles: 16 columns (i) from `col` on.
+// frag[0..1] belong to the first n8 tile, frag[2..3] to the second.
+template <bool kKMajor>
+__device__ __forceinline__ void load_col_fragments(std::uint32_t (&frag)[4], std::uint32_t tile, int col, int ks,
+                                                   int lane) {
+  // matrix q: columns +8(q>>1), k +8(q&1)
+  const int q = lane >> 3, r = lane & 7;
+  if constexpr (kKMajor) {
+    ptx::ldmatrix_x4(frag, tile + swizzle_xor_chunk<kTileK / 8>(col + r + 8 * (q >> 1), 2 * ks + (q & 1)));
+  } else {
+    ptx::ldmatrix_x4_trans(frag, tile + swizzle_xor_chunk<kTileI / 8>(16 * ks + r + 8 * (q & 1), col / 8 + (q >> 1)));
+  }
+}
+
+template <typename OutT>
+__device__ __forceinline__ void store_pair(OutT* c, float v0, float v1) {
+  if constexpr (sizeof(OutT) == 4) *reinterpret_cast<float2*>(c) = make_float2(v0, v1);
+  else *reinterpret_cast<__nv_bfloat162*>(c) = __floats2bfloat162_rn(v0, v1);
+}
+
+template <GemmLayout kLayout, typename OutT>
+__global__ void __launch_bounds__(kThreads)
+gemm_mma_sm80_kernel(const __nv_bfloat16* __restrict__ a, const __nv_bfloat16* __restrict__ b,
+                     OutT* __restrict__ c, int m, int n, int k) {
+  constexpr bool kAKMajor = a_k_major(kLayout), kBKMajor = b_k_major(kLayout);
+  extern __shared__ __align__(1024) unsigned char smem[];
+  const std::uint32_t smem_base = ptx::smem_addr(smem);
+  const int tid = threadIdx.x, lane = tid % 32, warp = tid / 32;
+  const int i0 = blockIdx.x * kTileI, j0 = blockIdx.y * kTileJ;
+  const int warp_i = (warp % kWarpsI) * kWarpI, warp_j = (warp / kWarpsI) * kWarpJ;
+  const int k_tiles = (k + kTileK - 1) / kTileK;
+
+  // Stage s: B's tile (the mma row operand) first, then A's.
+  const auto b_tile = [&](int s) { return smem_base + static_cast<std::uint32_t>(s * kStageBytes); };
+  const auto a_tile = [&](int s) { return b_tile(s) + kOperandTileBytes; };
+  const auto load_stage = [&](int kt) {
+    const int s = kt % kStages;
+    load_tile<kBKMajor>(b_tile(s), b, n, k, j0, kt * kTileK, tid);
+    load_tile<kAKMajor>(a_tile(s), a, m, k, i0, kt * kTileK, tid);
+  };
+
+  // Prologue: kStages - 1 k-tiles in flight. Every iteration commits one group (empty past the
+  // end) so that wait_group<kStages - 2> always means "k-tile kt has landed".
+#pragma unroll
+  for (int kt = 0; kt < kStages - 1; ++kt) {
+    if (kt < k_tiles) load_stage(kt);
+    ptx::cp_async_commit();
+  }
+
+  float acc[kFragsJ][kFragsI][4] = {};
+  for (int kt = 0; kt < k_tiles; ++kt) {
+    ptx::cp_async_wait<kStages - 2>();
+    __syncthreads();  // k-tile kt visible to all; everyone is done with the stage refilled next
+    if (kt + kStages - 1 < k_tiles) load_stage(kt + kStages - 1);
+    ptx::cp_async_commit();
+
+    const int s = kt % kStages;
+#pragma unroll
+    for (int ks = 0; ks < kTileK / 16; ++ks) {
+      std::uint32_t row_frag[kFragsJ][4];
+      std::uint32_t col_frag[kFragsI][2];
+#pragma unroll
+      for (int fj = 0; fj < kFragsJ; ++fj) load_row_fragment<kBKMajor>(row_frag[fj], b_tile(s), warp_j + 16 * fj, ks, lane);
+#pragma unroll
+      for (int fi = 0; fi < kFragsI; fi += 2) {
+        std::uint32_t pair[4];
+        load_col_fragments<kAKMajor>(pair, a_tile(s), warp_i + 8 * fi, ks, lane);
+        col_frag[fi][0] = pair[0];
+        col_frag[fi][1] = pair[1];
+        col_frag[fi + 1][0] = pair[2];
+        col_frag[fi + 1][1] = pair[3];
+      }
+#pragma unroll
+      for (int fj = 0; fj < kFragsJ; ++fj)
+#pragma unroll
+        for (int fi = 0; fi < kFragsI; ++fi) ptx::mma_m16n8k16_bf16(acc[fj][fi], row_frag[fj], col_frag[fi]);
+    }
+  }
+  ptx::cp_async_wait<0>();
+
+  // Accumulator (fj, fi): d[0..1] at (j = lane/4, i = 2(lane%4) + 0..1), d[2..3] at j + 8.
+  // m is a multiple of 8 and i even, so i < m implies i + 1 < m.
+  const int g = lane / 4, t = lane % 4;
+#pragma unroll
+  for (int fj = 0; fj < kFragsJ; ++fj)
+#pragma unroll
+    for (int fi = 0; fi < kFragsI; ++fi) {
+      const int i = i0 + warp_i + 8 * fi + 2 * t;
+#pragma unroll
+      for (int half = 0; half < 2; ++half) {
+        const int j = j0 + warp_j + 16 * fj + g + 8 * half;
+        if (i < m && j < n)
+          store_pair(c + std::size_t(j) * m + i, acc[fj][fi][2 * half], acc[fj][fi][2 * half + 1]);
+      }
+    }
+}
+
+}  // namespace
+
+void gemm_mma_sm80(const GemmArgs& args, cudaStream_t stream) {
+  dispatch_gemm(args, [&]<GemmLayout kLayout, typename OutT>() {
+    const auto kernel = gemm_mma_sm80_kernel<kLayout, OutT>;
+    // Above 48 KiB of dynamic shared memory needs an opt-in, once per kernel (errors surface at
+    // the launch, which the caller checks).
+    static const cudaError_t opt_in =
+        cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmemBytes);
+    (void)opt_in;
+    const dim3 grid((args.m + kTileI - 1) / kTileI, (args.n + kTileJ - 1) / kTileJ);
+    kernel<<<grid, kThreads, kSmemBytes, stream>>>(args.a, args.b, static_cast<OutT*>(args.c), args.m, args.n,
+                                                   args.k);
+  });
+}
+
+}  // namespace trainbench::kernels

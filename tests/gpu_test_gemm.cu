@@ -1,0 +1,195 @@
+// Every gemm impl verified against the oracle at awkward shapes (tails in m, n and k, tiny and
+// long-k problems), in every layout and both output types; the oracle itself checked against a
+// double-precision host computation; an unwritten output caught by the poison.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <vector>
+
+#include <cuda_bf16.h>
+
+#include "bench/impls.hpp"
+#include "harness/device.hpp"
+#include "harness/device_buffer.hpp"
+#include "harness/error.hpp"
+#include "harness/verify.hpp"
+#include "kernels/gemm/gemm.cuh"
+#include "tests/gpu_skip.hpp"
+
+namespace trainbench {
+namespace {
+
+struct Shape {
+  std::uint64_t m, n, k;
+};
+// Multiples of 8 that are not multiples of any tile: every impl must take these.
+const Shape kAligned[] = {{8, 8, 8},      {16, 24, 8},      {136, 264, 72},  {264, 136, 8},
+                          {128, 128, 4096}, {1000, 1000, 1000}, {1000, 1008, 992}, {992, 1000, 1008}};
+// Odd shapes, for the impls that take any shape.
+const Shape kOdd[] = {{1, 1, 1}, {7, 13, 5}, {33, 65, 17}, {129, 3, 257}};
+
+std::vector<std::string> gemm_impl_names() {
+  register_all_impls();
+  std::vector<std::string> names;
+  for (const auto& impl : registry().all())
+    if (impl.family == "gemm") names.push_back(impl.name);
+  return names;
+}
+
+class Stream {
+ public:
+  Stream() { TB_CUDA_CHECK(cudaStreamCreateWithFlags(&s_, cudaStreamNonBlocking)); }
+  ~Stream() { cudaStreamDestroy(s_); }
+  Stream(const Stream&) = delete;
+  Stream& operator=(const Stream&) = delete;
+  operator cudaStream_t() const { return s_; }
+
+ private:
+  cudaStream_t s_ = nullptr;
+};
+
+Verification verify_once(const Impl& impl, const Gemm& g, const DeviceInfo& info, cudaStream_t stream) {
+  auto c = impl.make(g, info);
+  c->prepare(stream);
+  c->poison(stream);
+  c->launch(stream);
+  TB_CUDA_CHECK(cudaGetLastError());
+  TB_CUDA_CHECK(cudaStreamSynchronize(stream));
+  return c->check(stream);
+}
+
+class GemmImpl : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(GemmImpl, VerifiesInEveryLayoutAndOutputAtAwkwardShapes) {
+  TB_REQUIRE_GPU();
+  const Impl& impl = registry().find(GetParam());
+  const Device device(0);
+  if (const auto why = unavailable_reason(impl, device.info()); !why.empty()) GTEST_SKIP() << impl.name << ": " << why;
+  const Stream stream;
+  int verified = 0;
+  for (const bool aligned : {true, false})
+    for (const Shape& s : aligned ? std::vector<Shape>(std::begin(kAligned), std::end(kAligned))
+                                  : std::vector<Shape>(std::begin(kOdd), std::end(kOdd)))
+      for (const char* layout : {"tn", "nn", "nt"})
+        for (const char* out : {"bf16", "f32"}) {
+          const Gemm g{.m = s.m, .n = s.n, .k = s.k, .layout = layout, .out_dtype = out};
+          if (const auto why = impl.unsupported(g); !why.empty()) {
+            EXPECT_FALSE(aligned) << impl.name << " refuses " << op_label(g) << ": " << why;
+            continue;
+          }
+          const Verification v = verify_once(impl, g, device.info(), stream);
+          ++verified;
+          EXPECT_TRUE(std::isfinite(v.error) && v.error <= v.tolerance)
+              << impl.name << " " << op_label(g) << ": error " << v.error << " > tolerance " << v.tolerance << " ("
+              << v.detail << ")";
+        }
+  EXPECT_GE(verified, 48);
+}
+
+TEST_P(GemmImpl, UnwrittenOutputFailsVerification) {
+  TB_REQUIRE_GPU();
+  const Impl& impl = registry().find(GetParam());
+  const Device device(0);
+  if (const auto why = unavailable_reason(impl, device.info()); !why.empty()) GTEST_SKIP() << impl.name << ": " << why;
+  const Stream stream;
+  for (const char* out : {"bf16", "f32"}) {
+    auto c = impl.make(Gemm{.m = 256, .n = 256, .k = 256, .out_dtype = out}, device.info());
+    c->prepare(stream);
+    c->poison(stream);  // no launch: C still holds the poison
+    TB_CUDA_CHECK(cudaStreamSynchronize(stream));
+    const Verification v = c->check(stream);
+    EXPECT_FALSE(std::isfinite(v.error) && v.error <= v.tolerance) << impl.name << " " << out << ": " << v.detail;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(All, GemmImpl, ::testing::ValuesIn(gemm_impl_names()),
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                           std::string name = info.param;
+                           for (char& ch : name)
+                             if (ch == '.') ch = '_';
+                           return name;
+                         });
+
+// The oracle against a double-precision computation on the host, from the same inputs.
+TEST(GemmReference, MatchesTheHostInEveryLayoutAndOutput) {
+  TB_REQUIRE_GPU();
+  const Device device(0);
+  const Stream stream;
+  for (const Shape& s : {Shape{8, 8, 8}, Shape{40, 24, 56}, Shape{33, 17, 9}, Shape{72, 136, 264}})
+    for (const auto layout : {kernels::GemmLayout::TN, kernels::GemmLayout::NN, kernels::GemmLayout::NT})
+      for (const bool f32 : {true, false}) {
+        const std::size_t m = s.m, n = s.n, k = s.k;
+        DeviceBuffer a(m * k * 2, "A"), b(k * n * 2, "B"), c(m * n * (f32 ? 4 : 2), "C");
+        fill_uniform_bf16(a.get(), m * k, 1, stream);
+        fill_uniform_bf16(b.get(), k * n, 2, stream);
+        kernels::gemm_reference({.a = a.as<const __nv_bfloat16>(), .b = b.as<const __nv_bfloat16>(), .c = c.get(),
+                                 .c_f32 = f32, .m = int(m), .n = int(n), .k = int(k), .layout = layout},
+                                stream);
+        TB_CUDA_CHECK(cudaGetLastError());
+        std::vector<__nv_bfloat16> ha(m * k), hb(k * n);
+        std::vector<unsigned char> hc(c.bytes());
+        TB_CUDA_CHECK(cudaMemcpyAsync(ha.data(), a.get(), a.bytes(), cudaMemcpyDeviceToHost, stream));
+        TB_CUDA_CHECK(cudaMemcpyAsync(hb.data(), b.get(), b.bytes(), cudaMemcpyDeviceToHost, stream));
+        TB_CUDA_CHECK(cudaMemcpyAsync(hc.data(), c.get(), c.bytes(), cudaMemcpyDeviceToHost, stream));
+        TB_CUDA_CHECK(cudaStreamSynchronize(stream));
+
+        std::vector<double> want(m * n);
+        double sum_sq = 0;
+        for (std::size_t i = 0; i < m; ++i)
+          for (std::size_t j = 0; j < n; ++j) {
+            double acc = 0;
+            for (std::size_t p = 0; p < k; ++p) {
+              const float av = __bfloat162float(kernels::a_k_major(layout) ? ha[i * k + p] : ha[p * m + i]);
+              const float bv = __bfloat162float(kernels::b_k_major(layout) ? hb[j * k + p] : hb[p * n + j]);
+              acc += double(av) * double(bv);
+            }
+            want[j * m + i] = acc;
+            sum_sq += acc * acc;
+          }
+        const double rms = std::sqrt(sum_sq / double(m * n));
+        double worst = 0;
+        for (std::size_t e = 0; e < m * n; ++e) {
+          const double got = f32 ? double(reinterpret_cast<const float*>(hc.data())[e])
+                                 : double(__bfloat162float(reinterpret_cast<const __nv_bfloat16*>(hc.data())[e]));
+          worst = std::max(worst, std::abs(got - want[e]) / (std::abs(want[e]) + rms));
+        }
+        // FP32 accumulation of exact BF16 products over k <= 264; BF16 output adds its rounding (2^-8).
+        EXPECT_LE(worst, f32 ? 1e-5 : 0x1p-7) << s.m << "x" << s.n << "x" << s.k << " layout " << int(layout);
+      }
+}
+
+TEST(GemmVerification, ComparisonCatchesOneWrongAndOneUnwrittenElement) {
+  TB_REQUIRE_GPU();
+  const Device device(0);
+  const Stream stream;
+  const std::size_t count = 1 << 20;
+  DeviceBuffer bf(count * 2, "bf16 values"), want(count * 4, "reference"), got(count * 4, "output");
+  fill_uniform_bf16(bf.get(), count, 3, stream);
+  std::vector<__nv_bfloat16> hb(count);
+  TB_CUDA_CHECK(cudaMemcpyAsync(hb.data(), bf.get(), count * 2, cudaMemcpyDeviceToHost, stream));
+  TB_CUDA_CHECK(cudaStreamSynchronize(stream));
+  std::vector<float> h(count);
+  for (std::size_t i = 0; i < count; ++i) h[i] = __bfloat162float(hb[i]);
+  for (float v : h) ASSERT_TRUE(v != 0.f && v >= -1.f && v <= 1.f) << v;
+  TB_CUDA_CHECK(cudaMemcpy(want.get(), h.data(), count * 4, cudaMemcpyHostToDevice));
+
+  TB_CUDA_CHECK(cudaMemcpy(got.get(), h.data(), count * 4, cudaMemcpyHostToDevice));
+  EXPECT_EQ(compare_with_reference(got.get(), FloatType::F32, want.as<float>(), count, stream).max_error, 0.0);
+  EXPECT_EQ(compare_with_reference(bf.get(), FloatType::Bf16, want.as<float>(), count, stream).max_error, 0.0);
+
+  std::vector<float> wrong = h;
+  wrong[12345] += 1.f;  // off by about 1.7 rms (values are uniform in [-1, 1]: rms 0.58)
+  TB_CUDA_CHECK(cudaMemcpy(got.get(), wrong.data(), count * 4, cudaMemcpyHostToDevice));
+  const ReferenceComparison r = compare_with_reference(got.get(), FloatType::F32, want.as<float>(), count, stream);
+  EXPECT_GT(r.max_error, 0.3);
+  EXPECT_EQ(r.worst_index, 12345u);
+
+  wrong[777] = NAN;
+  TB_CUDA_CHECK(cudaMemcpy(got.get(), wrong.data(), count * 4, cudaMemcpyHostToDevice));
+  const ReferenceComparison nan = compare_with_reference(got.get(), FloatType::F32, want.as<float>(), count, stream);
+  EXPECT_EQ(nan.nonfinite, 1u);
+  EXPECT_TRUE(std::isinf(nan.max_error));
+}
+
+}  // namespace
+}  // namespace trainbench

@@ -1,0 +1,141 @@
+// The compiled kernels hold the instructions they were written for, and no local memory: the
+// SASS of the built kernels library, disassembled by cuobjdump (scripts/install-deps.sh installs
+// it from PyPI's nvidia-cuda-cuobjdump and nvidia-cuda-nvdisasm where the toolkit lacks it).
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string run(const std::string& command) {
+  std::string out;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (!pipe) return out;
+  char buf[1 << 16];
+  std::size_t n;
+  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
+  pclose(pipe);
+  return out;
+}
+
+std::string trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+// The first folder holding both cuobjdump and the nvdisasm it runs: $CUOBJDUMP's, PATH's, the
+// toolkit's, then the PyPI packages' (nvidia/cu*/bin). Empty when there is none.
+std::string cuobjdump_dir() {
+  std::vector<std::string> candidates;
+  if (const char* env = std::getenv("CUOBJDUMP")) candidates.push_back(fs::path(env).parent_path());
+  candidates.push_back(fs::path(trim(run("command -v cuobjdump 2>/dev/null"))).parent_path());
+  candidates.push_back("/usr/local/cuda/bin");
+  candidates.push_back(trim(run(
+      "python3 -c \"import glob, os, nvidia; print(next((os.path.dirname(f) for p in nvidia.__path__ "
+      "for f in glob.glob(os.path.join(p, '*', 'bin', 'cuobjdump'))), ''))\" 2>/dev/null")));
+  for (const auto& dir : candidates)
+    if (!dir.empty() && fs::exists(fs::path(dir) / "cuobjdump") && fs::exists(fs::path(dir) / "nvdisasm")) return dir;
+  return "";
+}
+
+// SASS per (arch, mangled kernel name).
+using Sass = std::map<std::pair<std::string, std::string>, std::string>;
+
+struct Disassembly {
+  Sass sass;
+  std::string error;  // why there is none
+};
+
+const Disassembly& kernels_sass() {
+  static const Disassembly d = [] {
+    Disassembly out;
+    const std::string dir = cuobjdump_dir();
+    if (dir.empty()) {
+      out.error = "no folder holds both cuobjdump and nvdisasm (looked at $CUOBJDUMP's, PATH's, /usr/local/cuda/bin "
+                  "and the PyPI packages nvidia-cuda-cuobjdump and nvidia-cuda-nvdisasm): run scripts/install-deps.sh";
+      return out;
+    }
+    const std::string text = run("PATH='" + dir + "':\"$PATH\" cuobjdump -sass '" TRAINBENCH_KERNELS_LIB "' 2>&1");
+    std::istringstream lines(text);
+    std::string line, arch, function;
+    static const std::regex arch_line(R"(^arch = (sm_\w+))"), function_line(R"(^\s*Function : (\S+))");
+    std::smatch m;
+    while (std::getline(lines, line)) {
+      if (std::regex_search(line, m, arch_line)) {
+        arch = m[1];
+        function.clear();
+      } else if (std::regex_search(line, m, function_line)) {
+        function = m[1];
+      } else if (!function.empty()) {
+        out.sass[{arch, function}] += line + "\n";
+      }
+    }
+    if (out.sass.empty()) out.error = "cuobjdump gave no SASS for " TRAINBENCH_KERNELS_LIB ":\n" + text.substr(0, 2000);
+    return out;
+  }();
+  return d;
+}
+
+// The kernels whose mangled name contains `name`, per arch.
+std::map<std::string, int> count_by_arch(const std::string& name) {
+  std::map<std::string, int> n;
+  for (const auto& [key, body] : kernels_sass().sass)
+    if (key.second.find(name) != std::string::npos) ++n[key.first];
+  return n;
+}
+
+void expect_instruction_in_every(const std::string& kernel, const std::string& instruction, const std::string& arch) {
+  int seen = 0;
+  for (const auto& [key, body] : kernels_sass().sass) {
+    if (key.first != arch || key.second.find(kernel) == std::string::npos) continue;
+    ++seen;
+    EXPECT_NE(body.find(instruction), std::string::npos) << key.second << " (" << arch << ") has no " << instruction;
+  }
+  EXPECT_GT(seen, 0) << "no " << kernel << " kernel for " << arch << " in " TRAINBENCH_KERNELS_LIB;
+}
+
+#define TB_REQUIRE_SASS() ASSERT_TRUE(kernels_sass().error.empty()) << kernels_sass().error
+
+TEST(Sass, EveryGemmKernelIsBuiltForSm80AndSm90a) {
+  TB_REQUIRE_SASS();
+  for (const char* kernel : {"gemm_reference_kernel", "gemm_simt_kernel", "gemm_mma_sm80_kernel"}) {
+    const auto n = count_by_arch(kernel);
+    // Three layouts times two output types.
+    EXPECT_EQ(n.count("sm_80") ? n.at("sm_80") : 0, 6) << kernel;
+    EXPECT_EQ(n.count("sm_90a") ? n.at("sm_90a") : 0, 6) << kernel;
+  }
+}
+
+TEST(Sass, MmaKernelRunsOnTensorCoresFedByLdmatrixAndCpAsync) {
+  TB_REQUIRE_SASS();
+  for (const char* arch : {"sm_80", "sm_90a"}) {
+    expect_instruction_in_every("gemm_mma_sm80_kernel", "HMMA.16816.F32.BF16", arch);
+    expect_instruction_in_every("gemm_mma_sm80_kernel", "LDSM.16.", arch);
+    expect_instruction_in_every("gemm_mma_sm80_kernel", "LDGSTS.E.BYPASS.128", arch);
+  }
+}
+
+TEST(Sass, NoGemmKernelUsesLocalMemory) {
+  TB_REQUIRE_SASS();
+  static const std::regex local(R"(\b(LDL|STL)(\.\w+)*\s)");
+  int checked = 0;
+  for (const auto& [key, body] : kernels_sass().sass) {
+    if (key.second.find("gemm") == std::string::npos) continue;
+    ++checked;
+    std::smatch m;
+    EXPECT_FALSE(std::regex_search(body, m, local)) << key.second << " (" << key.first << ") uses local memory: " << m.str();
+  }
+  EXPECT_GT(checked, 0);
+}
+
+}  // namespace

@@ -28,14 +28,18 @@ class InputError(Exception):
     pass
 
 
-def load_results(path):
+def read_json(path):
     try:
         with open(path) as f:
-            doc = json.load(f)
+            return json.load(f)
     except OSError as e:
         raise InputError(f"cannot read {path}: {e.strerror}")
     except json.JSONDecodeError as e:
         raise InputError(f"{path}: not valid JSON, perhaps truncated ({e})")
+
+
+def load_results(path):
+    doc = read_json(path)
     try:
         tb = doc["context"]["trainbench"]
         benchmarks = doc["benchmarks"]
@@ -143,13 +147,7 @@ def short_shape(shape):
 
 def breakdown(paths, out_dir):
     for path in paths:
-        try:
-            with open(path) as f:
-                doc = json.load(f)
-        except OSError as e:
-            raise InputError(f"cannot read {path}: {e.strerror}")
-        except json.JSONDecodeError as e:
-            raise InputError(f"{path}: not valid JSON ({e})")
+        doc = read_json(path)
         parts = doc.get("breakdown") if isinstance(doc, dict) else None
         if isinstance(parts, dict):
             items = [(k, v if isinstance(v, (int, float)) else v.get("seconds", v.get("time_s"))) for k, v in parts.items()]

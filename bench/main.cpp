@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "bench/cmd_compare.hpp"
+#include "bench/cmd_project.hpp"
 #include "bench/impls.hpp"
 #include "bench/runner.hpp"
 #include "bench/suites.hpp"
@@ -90,6 +91,7 @@ int cmd_list() {
   for (const auto& c : ChipTable::builtin().chips())
     fmt::print("  {:<16} {:<34} {:>9} {:>9} {:>8} {:>8}\n", c.id, c.name, opt(c.bf16_dense_tflops),
                opt(c.fp8_dense_tflops), opt(c.hbm_tbps), opt(c.tdp_w));
+  print_models_list();
   return kExitOk;
 }
 
@@ -130,6 +132,8 @@ int main_impl(int argc, char** argv) {
   auto* compare_cmd = add_compare_command(app, compare);
   CheckCommandOptions check;
   auto* check_cmd = add_check_command(app, check);
+  ProjectOptions project;
+  auto* project_cmd = add_project_command(app, project);
 
   try {
     app.parse(argc, argv);
@@ -148,6 +152,7 @@ int main_impl(int argc, char** argv) {
     if (app.got_subcommand("list")) return cmd_list();
     if (*compare_cmd) return run_compare(compare);
     if (*check_cmd) return run_check(check);
+    if (*project_cmd) return run_project(project);
     if (*run_cmd) {
       run.command = join_args(argc, argv);
       return run_suite(run);

@@ -1,0 +1,344 @@
+#include "bench/cmd_project.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "harness/chips.hpp"
+#include "harness/error.hpp"
+#include "harness/model.hpp"
+#include "harness/step_model.hpp"
+#include "harness/validation.hpp"
+
+namespace trainbench {
+namespace {
+
+// "15T", "300B", "2e12", "4M" -> a count.
+double parse_count(const std::string& text, const char* what) {
+  std::string t = text;
+  double scale = 1;
+  if (!t.empty()) {
+    switch (t.back()) {
+      case 'K': case 'k': scale = 1e3; break;
+      case 'M': case 'm': scale = 1e6; break;
+      case 'B': case 'b': case 'G': case 'g': scale = 1e9; break;
+      case 'T': case 't': scale = 1e12; break;
+      default: break;
+    }
+    if (scale != 1) t.pop_back();
+  }
+  try {
+    std::size_t used = 0;
+    const double v = std::stod(t, &used);
+    if (used != t.size() || !(v > 0)) throw std::invalid_argument(text);
+    return v * scale;
+  } catch (const std::exception&) {
+    throw Error(fmt::format("{} \"{}\" is not a positive count; write it as 15T, 300B, 2e12", what, text));
+  }
+}
+
+std::string si(double v, const char* unit = "") {
+  const char* prefixes[] = {"", "K", "M", "B", "T", "P"};
+  int i = 0;
+  while (std::fabs(v) >= 1000 && i < 5) v /= 1000, ++i;
+  return fmt::format("{:.3g}{}{}", v, prefixes[i], unit);
+}
+
+std::string pct(double f) { return fmt::format("{:.1f}%", 100 * f); }
+
+struct Totals {
+  double days = 0, gpu_hours = 0;
+  std::optional<double> energy_mwh;
+};
+
+Totals totals(const StepEstimate& e, double tokens, const ChipSpec& chip) {
+  Totals t;
+  const double seconds = tokens / (e.tokens_per_s_per_chip * e.layout.chips());
+  t.days = seconds / 86400;
+  t.gpu_hours = seconds * e.layout.chips() / 3600;
+  if (chip.tdp_w) t.energy_mwh = t.gpu_hours * *chip.tdp_w / 1e6;
+  return t;
+}
+
+void print_assumptions(const Assumptions& a) {
+  fmt::print("\nassumptions (change one with --assume NAME=VALUE)\n");
+  for (const auto& [name, x] : a.all()) fmt::print("  {:<26} {:<8g} {}\n", name, x.value, x.source);
+}
+
+int run_validate(bool json) {
+  const auto rows = validate_published_runs();
+  if (json) {
+    nlohmann::ordered_json out = nlohmann::ordered_json::array();
+    for (const auto& r : rows)
+      out.push_back({{"id", r.run.id},
+                     {"label", r.run.label},
+                     {"metric", r.run.metric},
+                     {"published", r.run.published},
+                     {"predicted", r.predicted},
+                     {"error", r.error},
+                     {"within_20pct", std::fabs(r.error) <= 0.2},
+                     {"layout", r.estimate.layout.describe()},
+                     {"source", r.run.source},
+                     {"assumed", r.run.assumed},
+                     {"when_off", r.run.when_off}});
+    fmt::print("{}\n", out.dump(2));
+    return kExitOk;
+  }
+  fmt::print("Public training runs predicted with the default assumptions of each chip (no per-row tuning).\n"
+             "Each published figure is compared in its own counting convention (column 'metric').\n\n");
+  fmt::print("{:<46} {:<24} {:>11} {:>11} {:>8}  {}\n", "run", "metric", "published", "predicted", "error",
+             "verdict");
+  auto show = [](const std::string& metric, double v) {
+    if (metric == "gpu_hours") return fmt::format("{:.0f}", v);
+    if (metric == "tflops_recompute") return fmt::format("{:.0f}", v);
+    return pct(v);
+  };
+  int misses = 0;
+  for (const auto& r : rows) {
+    const bool ok = std::fabs(r.error) <= 0.2;
+    misses += !ok;
+    fmt::print("{:<46} {:<24} {:>11} {:>11} {:>+7.1f}%  {}\n", r.run.label, metric_unit(r.run.metric),
+               show(r.run.metric, r.run.published), show(r.run.metric, r.predicted), 100 * r.error,
+               ok ? "within 20%" : "MISS (> 20%)");
+  }
+  fmt::print("\n{} of {} rows within 20%.\n", rows.size() - misses, rows.size());
+  fmt::print("\nPer row: predicted breakdown, what was assumed, and the source\n");
+  for (const auto& r : rows) {
+    const auto& e = r.estimate;
+    fmt::print("\n{} [{}]\n  layout   {}\n  step     {:.2f} s: ", r.run.label, r.run.id, e.layout.describe(), e.step_s);
+    std::vector<std::string> parts;
+    for (const auto& [k, v] : e.breakdown_s)
+      if (v > 0) parts.push_back(fmt::format("{} {:.0f}%", k, 100 * v / e.step_s));
+    fmt::print("{}\n  assumed  {}\n  source   {}\n", fmt::join(parts, ", "), r.run.assumed, r.run.source);
+    if (!r.run.when_off.empty()) fmt::print("  note     {}\n", r.run.when_off);
+  }
+  fmt::print("\nConventions: 'TF/GPU (with recompute)' is Megatron-LM 2021's 96 B s l h^2 (1 + s/6h + V/16lh) "
+             "per step over time: every matmul including the recomputed forward, attention over the full s x s. "
+             "GLM's MFU/HFU: 6N + 12 L H Q T per token (no causal halving) over 312 TFLOP/s, HFU adding the "
+             "recomputed forward. GPU-hours: steady-state throughput only; published GPU-hours include restarts, "
+             "failures and evaluation, which this model does not see.\n");
+  return kExitOk;
+}
+
+}  // namespace
+
+CLI::App* add_project_command(CLI::App& app, ProjectOptions& o) {
+  auto* cmd = app.add_subcommand(
+      "project", "Days, GPU-hours and energy to train a model on N chips, from results files and spec sheets "
+                 "(no GPU needed); --validate prints the model against public training runs");
+  cmd->add_option("--model", o.model, "Reference model (see `trainbench list`)");
+  cmd->add_option("--chips", o.chips, "Number of GPUs")->check(CLI::PositiveNumber);
+  cmd->add_option("--tokens", o.tokens, "Training tokens (15T, 300B, 2e12; default: the model's published count)");
+  cmd->add_option("--chip", o.chip, "Chip id from harness/data/chips.json (default: the results files' chip, "
+                                    "else h100-sxm)");
+  cmd->add_option("--results", o.results, "Results files: exact-shape measurements and measured efficiencies")
+      ->expected(1, -1);
+  cmd->add_option("--models-file", o.models_file, "Extra models file (same form as harness/data/models.json)");
+  cmd->add_option("--tp", o.tp, "Tensor-parallel size")->check(CLI::PositiveNumber);
+  cmd->add_option("--pp", o.pp, "Pipeline-parallel stages")->check(CLI::PositiveNumber);
+  cmd->add_option("--dp", o.dp, "Data-parallel size")->check(CLI::PositiveNumber);
+  cmd->add_option("--ep", o.ep, "Expert-parallel size")->check(CLI::PositiveNumber);
+  cmd->add_option("--cp", o.cp, "Context-parallel size")->check(CLI::PositiveNumber);
+  cmd->add_option("--vpp", o.vpp, "Interleaved pipeline chunks per stage")->check(CLI::PositiveNumber);
+  cmd->add_option("--seq", o.seq, "Sequence length (default: the model's)")->check(CLI::PositiveNumber);
+  cmd->add_option("--micro-batch", o.micro_batch, "Sequences per micro-batch")->check(CLI::PositiveNumber);
+  cmd->add_option("--global-batch-tokens", o.global_batch_tokens, "Tokens per optimizer step")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--recompute", o.recompute, "none, selective or full")
+      ->check(CLI::IsMember({"none", "selective", "full"}));
+  cmd->add_option("--precision", o.precision, "GEMM precision: bf16 or fp8")
+      ->capture_default_str()->check(CLI::IsMember({"bf16", "fp8"}));
+  cmd->add_option("--zero", o.zero, "ZeRO stage 0-3 (default 1)")->check(CLI::Range(0, 3));
+  cmd->add_option("--attention", o.attention, "flash (fused) or unfused (scores in memory)")
+      ->capture_default_str()->check(CLI::IsMember({"flash", "unfused"}));
+  cmd->add_flag("--no-sequence-parallel", o.no_sequence_parallel, "TP all-reduces instead of RS + AG, norms replicated");
+  cmd->add_option("--assume", o.assume, "NAME=VALUE: override a named assumption (repeatable)");
+  cmd->add_flag("--ops", o.ops, "Also print every op of the step with its shape, count and time source");
+  cmd->add_flag("--json", o.json, "Print one JSON object");
+  cmd->add_flag("--validate", o.validate, "Predict public training runs and print predicted vs published");
+  return cmd;
+}
+
+int run_project(const ProjectOptions& o) {
+  if (o.validate) return run_validate(o.json);
+  const ModelTable models = o.models_file.empty() ? ModelTable::builtin() : ModelTable::with_file(o.models_file);
+  if (o.model.empty())
+    throw Error(fmt::format("project needs --model NAME; known models: {}", models.ids()));
+  if (o.chips <= 0) throw Error("project needs --chips N (the number of GPUs)");
+  const ModelSpec& model = models.by_id(o.model);
+
+  // The chip: named, else the one the results were measured on, else the H100 SXM.
+  std::string chip_id = o.chip;
+  std::vector<std::string> notes;
+  if (chip_id.empty() && !o.results.empty()) {
+    const Results r = read_results_file(o.results.front());
+    if (r.context.chip) chip_id = r.context.chip->id;
+  }
+  if (chip_id.empty()) {
+    chip_id = "h100-sxm";
+    notes.push_back("no --chip given and no results files: projecting to h100-sxm");
+  }
+  const ChipSpec& chip = ChipTable::builtin().by_id(chip_id);
+
+  double tokens = 0;
+  if (!o.tokens.empty()) tokens = parse_count(o.tokens, "--tokens");
+  else if (model.train_tokens) tokens = *model.train_tokens;
+  else throw Error(fmt::format("{} has no published training token count: give --tokens (e.g. 1T)", model.id));
+
+  Assumptions a = Assumptions::defaults_for(chip);
+  MeasuredOps measured;
+  if (!o.results.empty()) {
+    measured = MeasuredOps::load(o.results, chip, a);
+    notes.insert(notes.end(), measured.notes.begin(), measured.notes.end());
+  }
+  for (const auto& kv : o.assume) {
+    const auto eq = kv.find('=');
+    if (eq == std::string::npos) throw Error(fmt::format("--assume \"{}\" is not NAME=VALUE", kv));
+    const std::string name = kv.substr(0, eq);
+    const bool known = a.all().count(name) || name == "scale_up_gbps" || name == "scale_out_gbps";
+    if (!known) (void)a[name];  // throws, listing the known names
+    a.set(name, parse_count(kv.substr(eq + 1), "--assume value"), "command line (--assume)");
+  }
+
+  LayoutRequest req;
+  if (o.tp) req.tp = o.tp;
+  if (o.pp) req.pp = o.pp;
+  if (o.dp) req.dp = o.dp;
+  if (o.ep) req.ep = o.ep;
+  if (o.cp) req.cp = o.cp;
+  if (o.vpp) req.vpp = o.vpp;
+  if (o.zero >= 0) req.zero_stage = o.zero;
+  if (o.seq) req.seq = o.seq;
+  if (o.micro_batch) req.micro_batch = o.micro_batch;
+  if (o.global_batch_tokens > 0) req.global_batch_tokens = o.global_batch_tokens;
+  if (!o.recompute.empty()) req.recompute = recompute_from_name(o.recompute);
+  req.precision = o.precision;
+
+  Layout layout;
+  std::vector<std::string> reasons;
+  const MeasuredOps* mp = o.results.empty() ? nullptr : &measured;
+  const bool custom = o.no_sequence_parallel || o.attention != "flash";
+  if (req.complete() || (req.tp && req.pp && req.dp)) {
+    // Given explicitly: checked, not searched (EP and CP default to 1).
+    layout.tp = o.tp, layout.pp = o.pp, layout.dp = o.dp;
+    layout.ep = o.ep ? o.ep : 1;
+    layout.cp = o.cp ? o.cp : 1;
+    layout.vpp = o.vpp ? o.vpp : 1;
+    layout.seq = o.seq ? o.seq : model.seq_len;
+    layout.micro_batch = o.micro_batch ? o.micro_batch : 1;
+    layout.global_batch_tokens =
+        o.global_batch_tokens > 0 ? o.global_batch_tokens
+                                  : model.global_batch_tokens.value_or(a["default_global_batch_tokens"]);
+    layout.recompute = req.recompute.value_or(Recompute::None);
+    layout.zero_stage = o.zero >= 0 ? o.zero : 1;
+    layout.precision = o.precision;
+    layout.sequence_parallel = !o.no_sequence_parallel;
+    layout.attention = o.attention;
+    if (layout.tp * layout.pp * layout.dp * layout.cp != o.chips)
+      validate_layout(model, layout, o.chips);  // names the mismatch
+    if (!o.global_batch_tokens && !model.global_batch_tokens)
+      reasons.push_back(fmt::format("global batch: {} (the model file gives none)", a.all().at(
+                                                                                        "default_global_batch_tokens").source));
+    reasons.push_back("layout as given");
+  } else {
+    if (custom) throw Error("--attention and --no-sequence-parallel need a full layout (--tp --pp --dp)");
+    const LayoutChoice choice = choose_layout(model, o.chips, chip, a, req, mp);
+    layout = choice.layout;
+    reasons = choice.reasons;
+  }
+  validate_layout(model, layout, o.chips);
+  const StepEstimate e = estimate_step(model, layout, chip, a, mp);
+  const Totals t = totals(e, tokens, chip);
+  notes.insert(notes.end(), e.notes.begin(), e.notes.end());
+  if (chip.memory_gb && e.memory_gb > *chip.memory_gb)
+    notes.push_back(fmt::format("estimated memory {:.0f} GB exceeds the chip's {:g} GB: this layout would not fit "
+                                "(try more PP/TP or --recompute full)",
+                                e.memory_gb, *chip.memory_gb));
+
+  if (o.json) {
+    nlohmann::ordered_json j = estimate_to_json(e);
+    nlohmann::ordered_json out;
+    out["model"] = model.id;
+    out["chip"] = chip.id;
+    out["chips"] = o.chips;
+    out["tokens"] = tokens;
+    for (auto it = j.begin(); it != j.end(); ++it) out[it.key()] = it.value();
+    out["days"] = t.days;
+    out["gpu_hours"] = t.gpu_hours;
+    out["energy_mwh"] = t.energy_mwh ? nlohmann::ordered_json(*t.energy_mwh) : nlohmann::ordered_json("unknown");
+    out["layout_reasons"] = reasons;
+    out["notes"] = notes;
+    nlohmann::ordered_json as = nlohmann::ordered_json::object();
+    for (const auto& [name, x] : a.all()) as[name] = {{"value", x.value}, {"source", x.source}};
+    out["assumptions"] = as;
+    fmt::print("{}\n", out.dump(2));
+    return kExitOk;
+  }
+
+  fmt::print("{} on {} x {} ({}), {} tokens\n", model.name, o.chips, chip.id, chip.name, si(tokens));
+  fmt::print("  parameters     {} total, {} active per token\n", si(model.total_params()), si(model.active_params()));
+  fmt::print("  layout         {}\n", layout.describe());
+  for (const auto& r : reasons) fmt::print("                 ({})\n", r);
+  fmt::print("  op times       {} measured at their exact shape, {} projected (roofline on {}'s spec sheet)\n",
+             e.measured_ops, e.projected_ops, chip.id);
+  fmt::print("\n  step time             {:.3f} s\n", e.step_s);
+  fmt::print("  tokens/s per chip     {:.0f}\n", e.tokens_per_s_per_chip);
+  fmt::print("  MFU                   {} of dense BF16 peak ({:g} TFLOP/s){}\n", pct(e.mfu), *chip.bf16_dense_tflops,
+             layout.precision == "fp8" ? fmt::format("; {} of the FP8 peak ({:g})", pct(e.mfu_precision_peak),
+                                                     *chip.fp8_dense_tflops)
+                                       : "");
+  fmt::print("  HFU                   {} (with the recomputed work)\n", pct(e.hfu));
+  fmt::print("  memory per GPU        {:.0f} GB estimated{}\n", e.memory_gb,
+             chip.memory_gb ? fmt::format(" of {:g} GB", *chip.memory_gb) : "");
+  fmt::print("  time to train         {:.1f} days on {} chips\n", t.days, o.chips);
+  fmt::print("  GPU-hours             {:.3g}\n", t.gpu_hours);
+  fmt::print("  energy                {}\n",
+             t.energy_mwh ? fmt::format("{:.0f} MWh at TDP ({:g} W x GPU-hours; GPUs only: no host, network, "
+                                        "cooling)", *t.energy_mwh, *chip.tdp_w)
+                          : std::string("unknown (no TDP for this chip in harness/data/chips.json)"));
+
+  fmt::print("\nwhere a step's time goes (the slowest pipeline stage)\n");
+  std::vector<std::pair<std::string, double>> parts(e.breakdown_s.begin(), e.breakdown_s.end());
+  std::sort(parts.begin(), parts.end(), [](const auto& x, const auto& y) { return x.second > y.second; });
+  for (const auto& [name, s] : parts)
+    if (s > 0) fmt::print("  {:<16} {:>10.3f} s  {:>6}\n", name, s, pct(s / e.step_s));
+  if (!e.comm.empty()) {
+    fmt::print("\ncommunication per step\n");
+    for (const auto& c : e.comm)
+      fmt::print("  {:<38} {:<30} total {:>8.3f} s, exposed {:>8.3f} s\n", c.name, c.link, c.total_s, c.exposed_s);
+  }
+  if (o.ops) {
+    fmt::print("\nops of one step (bottleneck GPU)\n");
+    fmt::print("  {:<24} {:<9} {:<54} {:>9} {:>11}  {}\n", "op", "phase", "shape", "count", "each (us)", "from");
+    for (const auto& s : e.ops)
+      fmt::print("  {:<24} {:<9} {:<54} {:>9g} {:>11.1f}  {}\n", s.name, s.phase,
+                 s.op ? op_family(*s.op) + " " + op_label(*s.op) : fmt::format("{:.3g} bytes", s.bytes), s.count,
+                 s.time_s * 1e6, s.time_from);
+  }
+  fmt::print("\nconventions\n"
+             "  model FLOPs per token = 6 x matmul parameters (active experts only; the LM head counts, the\n"
+             "  embedding lookup does not) + attention 6 L H (d_qk + d_v) T halved for the causal mask = {:.4g}\n"
+             "  GFLOP. MFU divides model FLOPs/s by the dense BF16 peak whatever the GEMM precision (as\n"
+             "  DeepSeek-V3 and Llama 3 report it); HFU counts what runs: recomputation and the fused attention\n"
+             "  backward's recomputed scores ({:.4g} GFLOP per token).\n",
+             e.model_flops_per_token / 1e9, e.hardware_flops_per_token / 1e9);
+  print_assumptions(a);
+  if (!notes.empty()) {
+    fmt::print("\nnotes\n");
+    for (const auto& n : notes) fmt::print("  - {}\n", n);
+  }
+  return kExitOk;
+}
+
+void print_models_list() {
+  fmt::print("\nModels (harness/data/models.json; trainbench project --model ID):\n");
+  fmt::print("  {:<16} {:<28} {:>9} {:>9} {:>6} {:>6} {:>7}  {}\n", "id", "name", "params", "active", "layers",
+             "hidden", "seq", "group");
+  for (const auto& m : ModelTable::builtin().models())
+    fmt::print("  {:<16} {:<28} {:>9} {:>9} {:>6} {:>6} {:>7}  {}\n", m.id, m.name, si(m.total_params()),
+               si(m.active_params()), m.layers, m.hidden, m.seq_len, m.group);
+}
+
+}  // namespace trainbench

@@ -1,0 +1,40 @@
+// Public training runs the time-to-train model predicts, with their published layouts and figures,
+// each normalised to the convention the publication used (`trainbench project --validate`).
+#pragma once
+#include <string>
+#include <vector>
+
+#include "harness/step_model.hpp"
+
+namespace trainbench {
+
+struct PublishedRun {
+  std::string id, label, model, chip;
+  int chips = 0;
+  Layout layout;                // as published (fields not published are named in `assumed`)
+  bool layout_published = true; // false: the layout is chosen by choose_layout
+  // What the publication reports and how it counts:
+  //   "tflops_recompute"  TF/GPU with Megatron 2021's formula 96 B s l h^2 (1 + s/6h + V/16 l h): every matmul
+  //                       including the recomputed forward, attention over the full s x s (no causal halving)
+  //   "mfu_full_attention" / "hfu_full_attention"  6N + 12 L H Q T (no causal halving) over the BF16 peak,
+  //                       HFU adding the recomputed forward
+  //   "gpu_hours"         GPU-hours for the model's train_tokens
+  std::string metric;
+  double published = 0;
+  double train_tokens = 0;  // for gpu_hours
+  std::string source, assumed, when_off;
+};
+
+struct ValidationRow {
+  PublishedRun run;
+  double predicted = 0;
+  double error = 0;  // (predicted - published) / published
+  StepEstimate estimate;
+};
+
+const std::vector<PublishedRun>& published_runs();
+// Predicts every run with the default assumptions of its chip (no per-row tuning).
+std::vector<ValidationRow> validate_published_runs();
+std::string metric_unit(const std::string& metric);
+
+}  // namespace trainbench

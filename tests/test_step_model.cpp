@@ -1,0 +1,242 @@
+// The training-step model: per-GPU shapes of the expansion, FLOPs it runs against the hand count,
+// collective formulas, layout checks, the published-run table, and the `project` command.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "harness/comm.hpp"
+#include "harness/error.hpp"
+#include "harness/step_model.hpp"
+#include "harness/validation.hpp"
+#include "tests/run_command.hpp"
+
+namespace trainbench {
+namespace {
+
+using testing::contains;
+
+const ModelSpec& model(const char* id) { return ModelTable::builtin().by_id(id); }
+const ChipSpec& chip(const char* id) { return ChipTable::builtin().by_id(id); }
+
+Layout llama70b_tp8() {
+  Layout l;
+  l.tp = 8, l.pp = 1, l.dp = 128;
+  l.seq = 8192;
+  l.micro_batch = 1;
+  l.global_batch_tokens = 4194304;  // 512 sequences: 4 micro-batches per replica
+  return l;
+}
+
+const StepOp* find(const StepEstimate& e, const std::string& name, const std::string& phase) {
+  for (const auto& s : e.ops)
+    if (s.name == name && s.phase == phase) return &s;
+  return nullptr;
+}
+
+Gemm gemm_of(const StepEstimate& e, const std::string& name, const std::string& phase) {
+  const StepOp* s = find(e, name, phase);
+  EXPECT_TRUE(s && s->op) << name << " " << phase;
+  return s && s->op ? std::get<Gemm>(*s->op) : Gemm{};
+}
+
+TEST(Comm, RingFormulas) {
+  const Link link{"test", 100, 1.0, 0};  // 100 GB/s, no latency
+  EXPECT_DOUBLE_EQ(all_reduce_s(1e9, 8, link), 2.0 * 7 / 8 * 1e9 / 1e11);
+  EXPECT_DOUBLE_EQ(reduce_scatter_s(1e9, 8, link), 7.0 / 8 * 1e9 / 1e11);
+  EXPECT_DOUBLE_EQ(all_gather_s(1e9, 8, link), reduce_scatter_s(1e9, 8, link));
+  EXPECT_DOUBLE_EQ(all_to_all_s(1e9, 4, link), 3.0 / 4 * 1e9 / 1e11);
+  EXPECT_DOUBLE_EQ(p2p_s(1e9, link), 0.01);
+  EXPECT_DOUBLE_EQ(all_reduce_s(1e9, 1, link), 0.0);
+  const Link slow{"half", 100, 0.5, 1e-6};
+  EXPECT_DOUBLE_EQ(all_reduce_s(1e9, 2, slow), 2 * (0.5 * 1e9 / 5e10 + 1e-6));
+}
+
+// Llama 3 70B at TP 8: 64 query heads -> 8 per GPU, 8 KV heads -> 1, FFN 28672 -> 3584.
+TEST(StepModel, Llama3_70bGemmShapesAtTp8) {
+  const auto& c = chip("h100-sxm");
+  const StepEstimate e = estimate_step(model("llama-3-70b"), llama70b_tp8(), c, Assumptions::defaults_for(c));
+  auto expect = [](const Gemm& g, std::uint64_t m, std::uint64_t n, std::uint64_t k, const char* layout) {
+    EXPECT_EQ(g.m, m);
+    EXPECT_EQ(g.n, n);
+    EXPECT_EQ(g.k, k);
+    EXPECT_EQ(g.layout, layout);
+  };
+  expect(gemm_of(e, "attn.qkv", "fwd"), 8192, (8 + 2) * 128, 8192, "tn");
+  expect(gemm_of(e, "attn.qkv.dgrad", "bwd"), 8192, 8192, 1280, "nn");
+  expect(gemm_of(e, "attn.qkv.wgrad", "bwd"), 1280, 8192, 8192, "nt");
+  expect(gemm_of(e, "attn.out", "fwd"), 8192, 8192, 1024, "tn");
+  expect(gemm_of(e, "mlp.up", "fwd"), 8192, 2 * 3584, 8192, "tn");
+  expect(gemm_of(e, "mlp.down", "fwd"), 8192, 8192, 3584, "tn");
+  expect(gemm_of(e, "lm_head", "fwd"), 8192, 128256 / 8, 8192, "tn");
+  const StepOp* att = find(e, "attn.core", "fwd");
+  ASSERT_TRUE(att && att->op);
+  const auto& a = std::get<Attention>(*att->op);
+  EXPECT_EQ(a.heads_q, 8u);
+  EXPECT_EQ(a.heads_kv, 1u);
+  EXPECT_EQ(a.seq_q, 8192u);
+  EXPECT_EQ(a.head_dim, 128u);
+  EXPECT_TRUE(a.causal);
+  // 80 layers x 4 micro-batches.
+  EXPECT_DOUBLE_EQ(find(e, "attn.qkv", "fwd")->count, 320);
+  EXPECT_EQ(find(e, "attn.qkv", "recompute"), nullptr);
+}
+
+// What the expansion runs, summed over the GPUs, is the hand count: 3x the forward matmuls, the fused
+// attention's 1 + 2.5 forwards, and the recomputed forward.
+TEST(StepModel, ExecutedFlopsEqualTheHandCount) {
+  const auto& c = chip("h100-sxm");
+  const auto a = Assumptions::defaults_for(c);
+  for (Recompute r : {Recompute::None, Recompute::Selective, Recompute::Full}) {
+    Layout l = llama70b_tp8();
+    l.recompute = r;
+    const StepEstimate e = estimate_step(model("llama-3-70b"), l, c, a);
+    double flops = 0;
+    for (const auto& s : e.ops) flops += s.flops * s.count;
+    const double want = hardware_flops_per_token(model("llama-3-70b"), l) * l.global_batch_tokens / l.dp / l.tp;
+    EXPECT_NEAR(flops / want, 1.0, 1e-9) << recompute_name(r);
+    EXPECT_GE(e.hfu, e.mfu);
+  }
+}
+
+TEST(StepModel, MoeTokensPerExpertFromTopK) {
+  const auto& c = chip("h800-sxm");
+  Layout l;
+  l.tp = 1, l.pp = 16, l.dp = 128, l.ep = 8;
+  l.seq = 4096;
+  l.global_batch_tokens = 4096.0 * 128 * 16;
+  const StepEstimate e = estimate_step(model("deepseek-v3"), l, c, Assumptions::defaults_for(c));
+  // 4096 tokens x top-8 x EP 8 / 256 experts = 1024 tokens per local expert; 32 local experts.
+  const Gemm up = gemm_of(e, "moe.expert.up", "fwd");
+  EXPECT_EQ(up.m, 1024u);
+  EXPECT_EQ(up.n, 2u * 2048);
+  EXPECT_EQ(up.k, 7168u);
+  const double stage_layers = 4;  // ceil(61 / 16), all MoE on the last stage
+  EXPECT_DOUBLE_EQ(find(e, "moe.expert.up", "fwd")->count, stage_layers * 32 * 16);
+  EXPECT_EQ(gemm_of(e, "attn.kv_down", "fwd").n, 512u + 64);
+  bool has_a2a = false;
+  for (const auto& comm : e.comm) has_a2a |= contains(comm.name, "all-to-all");
+  EXPECT_TRUE(has_a2a);
+}
+
+TEST(StepModel, Fp8GemmsUseTheFp8RoofAndMfuStaysOverBf16Peak) {
+  const auto& c = chip("h100-sxm");
+  Layout l = llama70b_tp8();
+  l.precision = "fp8";
+  const StepEstimate e = estimate_step(model("llama-3-70b"), l, c, Assumptions::defaults_for(c));
+  EXPECT_EQ(gemm_of(e, "mlp.up", "fwd").dtype, "e4m3");
+  EXPECT_NEAR(e.mfu_precision_peak / e.mfu, *c.bf16_dense_tflops / *c.fp8_dense_tflops, 1e-12);
+  Layout a100 = llama70b_tp8();
+  a100.precision = "fp8";
+  const auto& ampere = chip("a100-sxm-80gb");
+  EXPECT_THROW(estimate_step(model("llama-3-70b"), a100, ampere, Assumptions::defaults_for(ampere)), Error);
+}
+
+std::string layout_error(const char* model_id, Layout l, int chips) {
+  try {
+    validate_layout(model(model_id), l, chips);
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), kExitUsage);
+    return e.what();
+  }
+  return "";
+}
+
+TEST(StepModel, LayoutErrorsNameTheProblemAndTheChoices) {
+  Layout l = llama70b_tp8();
+  EXPECT_EQ(layout_error("llama-3-70b", l, 1024), "");
+  EXPECT_TRUE(contains(layout_error("llama-3-70b", l, 1000), "--chips is 1000"));
+  l.tp = 3, l.dp = 1;
+  EXPECT_TRUE(contains(layout_error("llama-3-70b", l, 3), "does not divide llama-3-70b's 64 attention heads"));
+  l = llama70b_tp8();
+  l.ep = 2;
+  EXPECT_TRUE(contains(layout_error("llama-3-70b", l, 1024), "has no experts"));
+  l = llama70b_tp8();
+  l.global_batch_tokens = 4194304 + 8192;
+  EXPECT_TRUE(contains(layout_error("llama-3-70b", l, 1024), "multiple of"));
+  Layout moe;
+  moe.dp = 8, moe.ep = 3, moe.seq = 4096, moe.global_batch_tokens = 4096.0 * 8;
+  EXPECT_TRUE(contains(layout_error("mixtral-8x7b", moe, 8), "EP 3 does not divide mixtral-8x7b's 8 experts"));
+}
+
+TEST(StepModel, ChosenLayoutFitsAndIsSaidSo) {
+  const auto& c = chip("h100-sxm");
+  const auto a = Assumptions::defaults_for(c);
+  const LayoutChoice choice = choose_layout(model("llama-3-70b"), 1024, c, a, {});
+  EXPECT_TRUE(choice.searched);
+  EXPECT_FALSE(choice.reasons.empty());
+  EXPECT_EQ(choice.layout.chips(), 1024);
+  const StepEstimate e = estimate_step(model("llama-3-70b"), choice.layout, c, a);
+  EXPECT_LE(e.memory_gb, *c.memory_gb);
+  EXPECT_GT(e.mfu, 0.2);
+  EXPECT_LT(e.mfu, a["gemm_efficiency"]);  // no step beats its GEMMs
+}
+
+TEST(StepModel, EveryDefaultAssumptionHasASource) {
+  for (const char* id : {"h100-sxm", "h20", "a100-sxm-40gb", "mi300x", "ascend-910b"}) {
+    const auto a = Assumptions::defaults_for(chip(id));
+    for (const auto& [name, x] : a.all()) EXPECT_FALSE(x.source.empty()) << id << " " << name;
+  }
+  // The H20 has no measurement of its own: H100's efficiency, said so.
+  EXPECT_TRUE(contains(Assumptions::defaults_for(chip("h20")).all().at("gemm_efficiency").source, "h100-sxm"));
+}
+
+TEST(Validation, EveryPublishedRunIsPredictedWithoutPerRowTuning) {
+  const auto rows = validate_published_runs();
+  EXPECT_EQ(rows.size(), 13u);
+  for (const auto& r : rows) {
+    EXPECT_TRUE(std::isfinite(r.error)) << r.run.id;
+    EXPECT_LT(std::fabs(r.error), 0.5) << r.run.id << " predicted " << r.predicted;
+    EXPECT_FALSE(r.run.source.empty()) << r.run.id;
+    if (r.run.id.rfind("megatron", 0) == 0) {
+      EXPECT_LE(std::fabs(r.error), 0.2) << r.run.id;
+    }
+  }
+}
+
+TEST(ProjectCommand, PrintsTheAnswerAndTheJsonKeys) {
+  const auto o = testing::run_trainbench("project --model llama-3-70b --chips 1024 --tokens 15T");
+  EXPECT_EQ(o.code, 0) << o.output;
+  for (const char* s : {"step time", "tokens/s per chip", "MFU", "HFU", "days", "GPU-hours", "MWh", "exposed comm",
+                        "gemm_efficiency", "mamf-finder", "searched"})
+    EXPECT_TRUE(contains(o.output, s)) << s << "\n" << o.output;
+  const auto j = testing::run_trainbench("project --model llama-3-8b --chips 64 --tokens 1T --tp 1 --pp 1 --dp 64 --json");
+  EXPECT_EQ(j.code, 0) << j.output;
+  const auto doc = nlohmann::json::parse(j.output);
+  for (const char* k : {"step_time_s", "tokens_per_s_per_chip", "mfu", "hfu", "days", "gpu_hours", "energy_mwh",
+                        "layout", "breakdown", "assumptions"})
+    EXPECT_TRUE(doc.contains(k)) << k;
+  EXPECT_EQ(doc["layout"]["dp"], 64);
+}
+
+TEST(ProjectCommand, UnknownNamesAndBadLayoutsExitTwoWithTheChoices) {
+  auto o = testing::run_trainbench("project --model nonesuch --chips 8");
+  EXPECT_EQ(o.code, 2);
+  EXPECT_TRUE(contains(o.output, "llama-3-70b")) << o.output;
+  o = testing::run_trainbench("project --model llama-3-70b --chips 8 --chip nonesuch");
+  EXPECT_EQ(o.code, 2);
+  EXPECT_TRUE(contains(o.output, "h100-sxm")) << o.output;
+  o = testing::run_trainbench("project --model llama-3-70b --chips 24 --tp 3 --pp 1 --dp 8");
+  EXPECT_EQ(o.code, 2);
+  EXPECT_TRUE(contains(o.output, "attention heads")) << o.output;
+  o = testing::run_trainbench("project --model llama-3-70b --chips 1024 --tp 8 --pp 1 --dp 64");
+  EXPECT_EQ(o.code, 2);
+  EXPECT_TRUE(contains(o.output, "--chips is 1024")) << o.output;
+  // The H20 sheet has no scale-out bandwidth: the user is told how to give one.
+  o = testing::run_trainbench("project --model llama-3-70b --chips 1024 --chip h20");
+  EXPECT_EQ(o.code, 2);
+  EXPECT_TRUE(contains(o.output, "--assume scale_out_gbps")) << o.output;
+  o = testing::run_trainbench("project --model llama-3-70b --chips 1024 --chip h20 --assume scale_out_gbps=50");
+  EXPECT_EQ(o.code, 0) << o.output;
+}
+
+TEST(ProjectCommand, ValidateAndListWork) {
+  auto o = testing::run_trainbench("project --validate");
+  EXPECT_EQ(o.code, 0) << o.output;
+  for (const char* s : {"Megatron-LM 2021", "BLOOM", "OPT", "GLM-130B", "llama-2-70b", "within 20%"})
+    EXPECT_TRUE(contains(o.output, s)) << s;
+  o = testing::run_trainbench("list");
+  EXPECT_TRUE(contains(o.output, "deepseek-v3")) << o.output;
+}
+
+}  // namespace
+}  // namespace trainbench

@@ -72,6 +72,8 @@ int cmd_list() {
     fmt::print("  {:<10} {} benchmark(s): {}\n", s.name,
                [&] { std::size_t n = 0; for (const auto& e : s.entries) n += e.impls.size(); return n; }(),
                s.description);
+  fmt::print("  {:<10} the per-GPU GEMM and attention ops of a model below (run flags --tp --ep --cp --seq "
+             "--micro-batch --precision)\n", "model:ID");
   fmt::print("\nOps:\n");
   fmt::print("  {:<10} bytes moved = 2 x bytes (read once, written once); judged against HBM bandwidth\n", "copy");
   fmt::print("  {:<10} FLOPs = 2 M N K; layouts tn (forward), nn (dgrad), nt (wgrad); judged against BF16 peak\n",
@@ -127,6 +129,15 @@ int main_impl(int argc, char** argv) {
   run_cmd->add_option("--min-samples", run.min_samples, "Samples taken at least")
       ->capture_default_str()->check(CLI::PositiveNumber);
   run_cmd->add_option("--device", run.device, "GPU index")->check(CLI::NonNegativeNumber);
+  auto* layout_group = run_cmd->add_option_group("model suites", "The layout of --suite model:NAME");
+  layout_group->add_option("--tp", run.model.tp, "Tensor-parallel degree")->capture_default_str()->check(CLI::PositiveNumber);
+  layout_group->add_option("--ep", run.model.ep, "Expert-parallel degree")->capture_default_str()->check(CLI::PositiveNumber);
+  layout_group->add_option("--cp", run.model.cp, "Context-parallel degree")->capture_default_str()->check(CLI::PositiveNumber);
+  layout_group->add_option("--seq", run.model.seq, "Sequence length (default: the model's)");
+  layout_group->add_option("--micro-batch", run.model.micro_batch, "Sequences per micro-batch")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  layout_group->add_option("--precision", run.model.precision, "GEMM precision: bf16 or fp8")
+      ->capture_default_str()->check(CLI::IsMember({"bf16", "fp8"}));
 
   CompareOptions compare;
   auto* compare_cmd = add_compare_command(app, compare);

@@ -129,7 +129,7 @@ void derive_throughput(BenchmarkResult& b, double flops, double bytes, Roof roof
 
 int run_suite(const RunOptions& options) {
   register_all_impls();
-  const Suite& suite = find_suite(options.suite);
+  const Suite suite = is_model_suite(options.suite) ? model_suite(options.suite, options.model) : find_suite(options.suite);
   std::optional<std::regex> filter;
   if (!options.filter.empty()) {
     try {

@@ -3,6 +3,7 @@
 #pragma once
 #include <string>
 
+#include "bench/model_suite.hpp"
 #include "harness/ops.hpp"
 #include "harness/results.hpp"
 
@@ -18,6 +19,7 @@ struct RunOptions {
   double budget_s = 2.0;
   int min_samples = 10;
   int device = 0;
+  ModelSuiteOptions model;  // the layout of a `model:NAME` suite
   std::string command;  // the command line, recorded in the file
 };
 

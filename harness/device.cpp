@@ -22,7 +22,7 @@ std::string DeviceInfo::arch_string() const { return fmt::format("sm_{}{}", cc_m
 std::string no_gpu_message(const std::string& cuda_reason) {
   return fmt::format(
       "no usable NVIDIA GPU: {}; `trainbench device` and `trainbench run` "
-      "need a GPU and its driver, while `trainbench list`, `compare`, `check`, `--help` and `--version` work without one.",
+      "need a GPU and its driver, while `trainbench list`, `compare`, `check`, `project`, `--help` and `--version` work without one.",
       cuda_reason);
 }
 

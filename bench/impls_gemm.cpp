@@ -59,6 +59,17 @@ std::string gemm_mma_unsupported(const Op& op) {
   return "";
 }
 
+// The Hopper kernels read A and B through TMA tensor maps, whose row pitch must be a multiple of
+// 16 bytes; tails past the tiles are TMA's zero fill and predicated stores.
+std::string gemm_sm90_unsupported(const Op& op) {
+  if (auto why = gemm_unsupported(op); !why.empty()) return why;
+  const auto& g = std::get<Gemm>(op);
+  constexpr auto a = static_cast<std::uint64_t>(kernels::kSm90GemmAlign);
+  if (g.m % a || g.n % a || g.k % a)
+    return fmt::format("m, n and k must be multiples of {} (16-byte row pitch for TMA); got {}x{}x{}", a, g.m, g.n, g.k);
+  return "";
+}
+
 class GemmCase : public Case {
  public:
   explicit GemmCase(const Gemm& op)
@@ -243,6 +254,24 @@ void register_gemm_impls(Registry& r) {
              .max_arch = 0,
              .unsupported = gemm_mma_unsupported,
              .make = make_gemm<KernelGemmCase>(&kernels::gemm_mma_sm80)});
+  r.add(Impl{.name = "gemm.wgmma_tma",
+             .family = Gemm::family,
+             .description = "TMA into 128B-swizzled shared memory, 4-stage mbarrier ring, wgmma m64n128k16, "
+                            "128x128x64 tiles (kernels/gemm/3_sm90_bf16_gemm_tma_wgmma.cu)",
+             .vendor = false,
+             .min_arch = 90,
+             .max_arch = 90,
+             .unsupported = gemm_sm90_unsupported,
+             .make = make_gemm<KernelGemmCase>(&kernels::gemm_wgmma_tma_sm90)});
+  r.add(Impl{.name = "gemm.wgmma",
+             .family = Gemm::family,
+             .description = "warp-specialized TMA producer + 2 wgmma m64n256k16 consumers (setmaxnreg 40/232), "
+                            "persistent grid, grouped tile order, 128x256x64 tiles (kernels/gemm/4_sm90_bf16_gemm_ws.cu)",
+             .vendor = false,
+             .min_arch = 90,
+             .max_arch = 90,
+             .unsupported = gemm_sm90_unsupported,
+             .make = make_gemm<KernelGemmCase>(&kernels::gemm_wgmma_sm90)});
   // Vendor baselines.
   r.add(Impl{.name = "gemm.cublas",
              .family = Gemm::family,

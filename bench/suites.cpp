@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "bench/attention_oracle.hpp"
 #include "harness/error.hpp"
 
 namespace trainbench {
@@ -16,12 +17,49 @@ std::vector<SuiteEntry> memory_entries(std::initializer_list<std::uint64_t> size
 }
 
 // Every BF16 GEMM impl, ours simplest first, then the vendor's.
-const std::vector<std::string> kGemmImpls = {"gemm.simt", "gemm.mma", "gemm.cublas", "gemm.cublaslt"};
+const std::vector<std::string> kGemmImpls = {"gemm.simt",  "gemm.mma",    "gemm.wgmma_tma",
+                                             "gemm.wgmma", "gemm.cublas", "gemm.cublaslt"};
 
 std::vector<SuiteEntry> gemm_square_entries() {
   std::vector<SuiteEntry> out;
   for (std::uint64_t size = 512; size <= 16384; size *= 2)
     out.push_back({Gemm{.m = size, .n = size, .k = size}, kGemmImpls});
+  return out;
+}
+
+// The attention impls that compute `op`: the fused kernels for their pass, and the unfused
+// reference only where its FP32 scores fit (kAttentionReferenceMaxScoreBytes).
+std::vector<std::string> attention_impls(const Attention& op) {
+  std::vector<std::string> impls;
+  if (op.pass == "fwd") impls.push_back("attention.fwd.mma");
+  if (AttentionOracle::score_bytes(op) <= kAttentionReferenceMaxScoreBytes) impls.push_back("attention.reference");
+  return impls;
+}
+
+void add_attention(std::vector<SuiteEntry>& out, const Attention& op) {
+  if (auto impls = attention_impls(op); !impls.empty()) out.push_back({op, std::move(impls)});
+}
+
+constexpr std::uint64_t kAttentionTokens = 16384;  // tokens per batch: batch = kAttentionTokens / seq
+
+std::vector<SuiteEntry> attention_entries() {
+  std::vector<SuiteEntry> out;
+  struct Heads {
+    std::uint64_t heads, head_dim;
+  };
+  for (const Heads hd : {Heads{16, 128}, Heads{32, 64}})
+    for (const bool causal : {false, true})
+      for (const char* pass : {"fwd", "bwd"})
+        for (std::uint64_t seq = 512; seq <= 16384; seq *= 2)
+          add_attention(out, Attention{.batch = kAttentionTokens / seq, .heads_q = hd.heads, .heads_kv = hd.heads,
+                                       .seq_q = seq, .seq_kv = seq, .head_dim = hd.head_dim, .causal = causal,
+                                       .pass = pass});
+  // Llama 3 at TP = 8, one sequence of 8192 per GPU, causal: 70B has 64 query heads and 8 KV
+  // heads (8 and 1 per GPU), 405B 128 and 8 (16 and 1); head_dim 128 (arXiv 2407.21783, table 3).
+  for (const std::uint64_t heads_q : {8, 16})
+    for (const char* pass : {"fwd", "bwd"})
+      add_attention(out, Attention{.batch = 1, .heads_q = heads_q, .heads_kv = 1, .seq_q = 8192, .seq_kv = 8192,
+                                   .head_dim = 128, .causal = true, .pass = pass});
   return out;
 }
 
@@ -41,9 +79,16 @@ std::vector<Suite> make_suites() {
                   {Quantize{7168, 16384, "128x128", false}, {"quant.e4m3"}},
                   {Quantize{2112, 7168, "128x128", false}, {"quant.e4m3"}},
                   {Quantize{8192, 8192, "tensor", false}, {"quant.e4m3"}}}});
+  all.push_back({"attention",
+                 "BF16 attention, seq 512 to 16384 at 16384 tokens per batch (16 heads of 128, 32 of 64), causal and "
+                 "full, fwd and bwd; Llama 3 70B and 405B at TP=8 (8 or 16 query heads on 1 KV head, seq 8192)",
+                 attention_entries()});
   std::vector<SuiteEntry> quick = memory_entries({1024 * MiB});
   quick.push_back({Gemm{.m = 4096, .n = 4096, .k = 4096}, {"gemm.cublas", "gemm.mma"}});
   quick.push_back({Quantize{4096, 7168, "1x128", false}, {"quant.e4m3"}});
+  quick.push_back({Attention{.batch = 4, .heads_q = 16, .heads_kv = 16, .seq_q = 4096, .seq_kv = 4096, .head_dim = 128,
+                             .causal = true, .pass = "fwd"},
+                   {"attention.fwd.mma"}});
   all.push_back({"quick", "a few minutes on an H100: one point of each op family", quick});
   std::vector<SuiteEntry> full;
   for (const auto& s : all)

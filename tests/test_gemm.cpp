@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <set>
+#include <utility>
 
 #include "bench/impls.hpp"
 #include "bench/suites.hpp"
@@ -70,13 +71,34 @@ TEST(GemmImpls, EveryImplTakesEveryLayoutAndOutputAtMultiplesOf8) {
   }
 }
 
-TEST(GemmImpls, MmaRefusesShapesThatAreNotMultiplesOf8AndSaysWhy) {
+TEST(GemmImpls, HopperKernelsNeedSm90aExactly) {
   register_all_impls();
-  const Impl& mma = registry().find("gemm.mma");
-  for (const auto& [m, n, k] : {std::tuple{1000, 1000, 1001}, {12, 8, 8}, {8, 4, 8}}) {
-    const std::string why = mma.unsupported(gemm(m, n, k));
-    EXPECT_NE(why.find("multiples of 8"), std::string::npos) << why;
+  for (const char* name : {"gemm.wgmma_tma", "gemm.wgmma"}) {
+    const Impl& impl = registry().find(name);
+    EXPECT_EQ(impl.family, "gemm") << name;
+    EXPECT_FALSE(impl.vendor) << name;
+    EXPECT_EQ(impl.min_arch, 90) << name;
+    EXPECT_EQ(impl.max_arch, 90) << name;  // sm_90a machine code runs on no later chip
+    EXPECT_NE(impl.description.find("kernels/gemm/"), std::string::npos) << name;
+    DeviceInfo device;
+    for (const auto& [major, minor] : {std::pair{8, 0}, {8, 9}, {10, 0}, {12, 0}}) {
+      device.cc_major = major;
+      device.cc_minor = minor;
+      EXPECT_NE(unavailable_reason(impl, device).find("sm_90a"), std::string::npos) << name << " " << major << minor;
+    }
+    device.cc_major = 9;
+    device.cc_minor = 0;
+    EXPECT_EQ(unavailable_reason(impl, device), "") << name;
   }
+}
+
+TEST(GemmImpls, MmaAndHopperKernelsRefuseShapesThatAreNotMultiplesOf8AndSayWhy) {
+  register_all_impls();
+  for (const char* name : {"gemm.mma", "gemm.wgmma_tma", "gemm.wgmma"})
+    for (const auto& [m, n, k] : {std::tuple{1000, 1000, 1001}, {12, 8, 8}, {8, 4, 8}}) {
+      const std::string why = registry().find(name).unsupported(gemm(m, n, k));
+      EXPECT_NE(why.find("multiples of 8"), std::string::npos) << name << ": " << why;
+    }
   // The SIMT kernel and cuBLAS take any shape.
   for (const char* name : {"gemm.simt", "gemm.cublas"}) EXPECT_EQ(registry().find(name).unsupported(gemm(7, 13, 5)), "");
 }

@@ -125,6 +125,44 @@ TEST(Sass, MmaKernelRunsOnTensorCoresFedByLdmatrixAndCpAsync) {
   }
 }
 
+TEST(Sass, HopperGemmKernelsAreBuiltForSm90a) {
+  TB_REQUIRE_SASS();
+  for (const char* kernel : {"gemm_wgmma_tma_kernel", "gemm_wgmma_ws_kernel"}) {
+    const auto n = count_by_arch(kernel);
+    EXPECT_EQ(n.count("sm_90a") ? n.at("sm_90a") : 0, 6) << kernel;  // three layouts times two outputs
+  }
+}
+
+TEST(Sass, WgmmaKernelsRunOnHgmmaFedByTmaAndMbarriers) {
+  TB_REQUIRE_SASS();
+  expect_instruction_in_every("gemm_wgmma_tma_kernel", "HGMMA.64x128x16.F32.BF16", "sm_90a");
+  expect_instruction_in_every("gemm_wgmma_ws_kernel", "HGMMA.64x256x16.F32.BF16", "sm_90a");
+  for (const char* kernel : {"gemm_wgmma_tma_kernel", "gemm_wgmma_ws_kernel"}) {
+    expect_instruction_in_every(kernel, "UTMALDG.2D", "sm_90a");                // TMA loads
+    expect_instruction_in_every(kernel, "SYNCS.PHASECHK.TRANS64.TRYWAIT", "sm_90a");  // mbarrier waits
+  }
+  // The producer warpgroup gives registers back, the consumers take them.
+  expect_instruction_in_every("gemm_wgmma_ws_kernel", "USETMAXREG.DEALLOC", "sm_90a");
+  expect_instruction_in_every("gemm_wgmma_ws_kernel", "USETMAXREG.TRY_ALLOC", "sm_90a");
+}
+
+// Serialized wgmma shows in the SASS as every HGMMA waiting on its own group (", gsb0" on each,
+// a WARPGROUP.DEPBAR after each). The kernels issue four per k-tile and wait on the last only.
+TEST(Sass, WgmmaKernelsKeepHgmmaInFlight) {
+  TB_REQUIRE_SASS();
+  static const std::regex hgmma(R"(HGMMA\.[^;]*;)");
+  for (const auto& [key, body] : kernels_sass().sass) {
+    if (key.first != "sm_90a" || key.second.find("gemm_wgmma") == std::string::npos) continue;
+    int all = 0, waiting = 0;
+    for (auto it = std::sregex_iterator(body.begin(), body.end(), hgmma); it != std::sregex_iterator(); ++it) {
+      ++all;
+      waiting += it->str().find("gsb0") != std::string::npos;
+    }
+    EXPECT_GE(all, 4) << key.second;
+    EXPECT_LE(4 * waiting, all) << key.second << ": " << waiting << " of " << all << " HGMMA wait on their own group";
+  }
+}
+
 TEST(Sass, NoGemmKernelUsesLocalMemory) {
   TB_REQUIRE_SASS();
   static const std::regex local(R"(\b(LDL|STL)(\.\w+)*\s)");
@@ -136,6 +174,34 @@ TEST(Sass, NoGemmKernelUsesLocalMemory) {
     EXPECT_FALSE(std::regex_search(body, m, local)) << key.second << " (" << key.first << ") uses local memory: " << m.str();
   }
   EXPECT_GT(checked, 0);
+}
+
+TEST(Sass, AttentionMmaKernelRunsOnTensorCoresFedByLdmatrixAndCpAsync) {
+  TB_REQUIRE_SASS();
+  for (const char* arch : {"sm_80", "sm_90a"}) {
+    const auto n = count_by_arch("attention_fwd_mma_sm80_kernel");
+    EXPECT_EQ(n.count(arch) ? n.at(arch) : 0, 2) << arch << ": one kernel per head_dim (64, 128)";
+    expect_instruction_in_every("attention_fwd_mma_sm80_kernel", "HMMA.16816.F32.BF16", arch);
+    expect_instruction_in_every("attention_fwd_mma_sm80_kernel", "LDSM.16.M88.4", arch);
+    expect_instruction_in_every("attention_fwd_mma_sm80_kernel", "LDSM.16.MT88.4", arch);
+    expect_instruction_in_every("attention_fwd_mma_sm80_kernel", "LDGSTS.E.BYPASS.128", arch);
+    expect_instruction_in_every("attention_fwd_mma_sm80_kernel", "MUFU.EX2", arch);
+  }
+}
+
+TEST(Sass, NoAttentionKernelUsesLocalMemory) {
+  TB_REQUIRE_SASS();
+  static const std::regex local(R"(\b(LDL|STL)(\.\w+)*\s)");
+  int checked = 0;
+  for (const auto& [key, body] : kernels_sass().sass) {
+    if (key.second.find("attention") == std::string::npos) continue;
+    ++checked;
+    std::smatch m;
+    EXPECT_FALSE(std::regex_search(body, m, local)) << key.second << " (" << key.first << ") uses local memory: " << m.str();
+  }
+  // The fused forward (2 head dims) and the reference's 4 kernels (one GQA-expanding conversion,
+  // one folding transpose, the softmax and its backward), on two architectures.
+  EXPECT_GE(checked, 2 * (2 + 4));
 }
 
 }  // namespace

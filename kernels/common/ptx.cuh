@@ -52,4 +52,19 @@ __device__ __forceinline__ void mma_m16n8k16_bf16(float (&d)[4], const std::uint
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
 }
 
+// 2^x on the SFU (MUFU.EX2), subnormals flushed; ex2(-inf) = +0, which masked scores rely on.
+__device__ __forceinline__ float ex2_approx(float x) {
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+  return y;
+}
+
+// Two FP32 values rounded to BF16 and packed as one mma operand register: `lo` in bits 0-15
+// (the lower column), `hi` in bits 16-31 (cvt puts its first source in the upper half).
+__device__ __forceinline__ std::uint32_t pack_bf16x2(float lo, float hi) {
+  std::uint32_t d;
+  asm("cvt.rn.bf16x2.f32 %0, %1, %2;\n" : "=r"(d) : "f"(hi), "f"(lo));
+  return d;
+}
+
 }  // namespace trainbench::kernels::ptx

@@ -99,12 +99,6 @@ __device__ __forceinline__ void load_col_fragments(std::uint32_t (&frag)[4], std
   }
 }
 
-template <typename OutT>
-__device__ __forceinline__ void store_pair(OutT* c, float v0, float v1) {
-  if constexpr (sizeof(OutT) == 4) *reinterpret_cast<float2*>(c) = make_float2(v0, v1);
-  else *reinterpret_cast<__nv_bfloat162*>(c) = __floats2bfloat162_rn(v0, v1);
-}
-
 template <GemmLayout kLayout, typename OutT>
 __global__ void __launch_bounds__(kThreads)
 gemm_mma_sm80_kernel(const __nv_bfloat16* __restrict__ a, const __nv_bfloat16* __restrict__ b,
@@ -177,7 +171,7 @@ gemm_mma_sm80_kernel(const __nv_bfloat16* __restrict__ a, const __nv_bfloat16* _
       for (int half = 0; half < 2; ++half) {
         const int j = j0 + warp_j + 16 * fj + g + 8 * half;
         if (i < m && j < n)
-          store_pair(c + std::size_t(j) * m + i, acc[fj][fi][2 * half], acc[fj][fi][2 * half + 1]);
+          store_out_pair(c + std::size_t(j) * m + i, acc[fj][fi][2 * half], acc[fj][fi][2 * half + 1]);
       }
     }
 }

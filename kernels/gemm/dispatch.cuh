@@ -27,4 +27,12 @@ __device__ __forceinline__ void store_out(OutT* c, float v) {
   else *c = __float2bfloat16_rn(v);
 }
 
+// Two adjacent output elements in one 8-byte (FP32) or 4-byte (BF16) store; c must be aligned
+// to that size (an even element index in a row or column of even length).
+template <typename OutT>
+__device__ __forceinline__ void store_out_pair(OutT* c, float v0, float v1) {
+  if constexpr (sizeof(OutT) == 4) *reinterpret_cast<float2*>(c) = make_float2(v0, v1);
+  else *reinterpret_cast<__nv_bfloat162*>(c) = __floats2bfloat162_rn(v0, v1);
+}
+
 }  // namespace trainbench::kernels

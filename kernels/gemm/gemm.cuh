@@ -44,4 +44,17 @@ void gemm_simt(const GemmArgs& args, cudaStream_t stream);
 inline constexpr int kMmaGemmAlign = 8;
 void gemm_mma_sm80(const GemmArgs& args, cudaStream_t stream);
 
+// 3. Hopper, sm_90a only: TMA loads into 128B-swizzled shared memory completing on mbarriers,
+//    wgmma m64n128k16 from shared-memory descriptors, 4-stage ring, 128x128x64 tiles
+//    (3_sm90_bf16_gemm_tma_wgmma.cu). m, n, k multiples of kSm90GemmAlign (TMA's 16-byte row
+//    pitch), 16-byte-aligned pointers. Throws std::runtime_error when the driver cannot encode
+//    the tensor maps.
+inline constexpr int kSm90GemmAlign = 8;
+void gemm_wgmma_tma_sm90(const GemmArgs& args, cudaStream_t stream);
+
+// 4. Hopper, sm_90a only: warp-specialized (one TMA producer warpgroup, two wgmma consumer
+//    warpgroups, setmaxnreg), persistent over the SMs with a grouped tile order, 128x256x64
+//    tiles, wgmma m64n256k16 (4_sm90_bf16_gemm_ws.cu). Same requirements as version 3.
+void gemm_wgmma_sm90(const GemmArgs& args, cudaStream_t stream);
+
 }  // namespace trainbench::kernels

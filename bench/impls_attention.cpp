@@ -1,0 +1,331 @@
+// Attention impls: the unfused FP32 reference (the oracle and the naive baseline) and our fused
+// kernels (kernels/attention/, simplest first), bound to the op the same way.
+//
+// Inputs: Q, K, V (and dO for the backward) uniform in [-1, 1], BF16, fixed seeds, never zero.
+// Outputs are poisoned with 0xFF (NaN) before the verifying launch. Errors are
+// max |got - want| / (|want| + rms(want)) per output (as for the GEMMs); the Verification's error
+// is the largest error / tolerance over the outputs, so it passes at <= 1.
+//
+// attention.fwd.mma against attention.reference (FP32 unfused, on the GPU):
+// - O (BF16), tolerance 2^-5: rounding O to BF16 costs up to 2^-8; P is rounded to BF16 before
+//   P V, a random error of about 2^-8 / sqrt(3) of rms(O) per element, ~6 sigma (2^-6) at the
+//   worst of 10^7 elements. A missed key block or row errs by 1e-1 or more at the test sizes.
+// - LSE (FP32), tolerance 2^-14: both sides are FP32 dot products and sums (about 1e-6 apart);
+//   ex2.approx adds 2^-22 relative.
+// attention.reference against float64 on the host, at 48 query rows spread over (batch, head,
+// row), each recomputed alone (a row of O, its LSE and its dQ depend on no other row): tolerance
+// 1e-4 on O, LSE and dQ (FP32 SGEMMs over at most 16384 terms: about 1e-6). dK and dV need every
+// row of P and are checked whole at small sizes by tests/gpu_test_attention.cu.
+#include <algorithm>
+#include <bit>
+#include <climits>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "bench/attention_oracle.hpp"
+#include "bench/impls.hpp"
+#include "harness/attention_reference.hpp"
+#include "harness/device_buffer.hpp"
+#include "harness/error.hpp"
+#include "harness/verify.hpp"
+#include "kernels/attention/attention.cuh"
+
+namespace trainbench {
+namespace {
+
+constexpr std::uint64_t kSeedQ = 20261201, kSeedK = 20261202, kSeedV = 20261203, kSeedDo = 20261204;
+constexpr double kToleranceO = 0x1p-5, kToleranceLse = 0x1p-14;
+constexpr double kToleranceReference = 1e-4;
+constexpr int kSampledRows = 48;
+// When it verifies another impl it works through chunks of heads of at most this many bytes.
+constexpr std::size_t kOracleChunkBytes = 4ull << 30;
+
+std::string attention_unsupported(const Op& op) {
+  const auto& a = std::get<Attention>(op);
+  if (a.pass != "fwd" && a.pass != "bwd") return fmt::format("pass must be fwd or bwd, not {}", a.pass);
+  if (a.batch == 0 || a.heads_q == 0 || a.heads_kv == 0 || a.seq_q == 0 || a.seq_kv == 0 || a.head_dim == 0)
+    return "batch, heads, sequence lengths and head_dim must be positive";
+  if (a.heads_q % a.heads_kv)
+    return fmt::format("heads_kv ({}) must divide heads_q ({})", a.heads_kv, a.heads_q);
+  if (a.head_dim % 8) return fmt::format("head_dim must be a multiple of 8 (16-byte rows); got {}", a.head_dim);
+  const double q_elements = double(a.batch) * double(a.seq_q) * double(a.heads_q) * double(a.head_dim);
+  const double kv_elements = double(a.batch) * double(a.seq_kv) * double(a.heads_kv) * double(a.head_dim);
+  if (std::max(q_elements, kv_elements) > double(INT_MAX) || a.seq_q > INT_MAX / 2 || a.seq_kv > INT_MAX / 2)
+    return "tensors must hold under 2^31 elements";
+  return "";
+}
+
+std::string reference_unsupported(const Op& op) {
+  if (auto why = attention_unsupported(op); !why.empty()) return why;
+  const auto& a = std::get<Attention>(op);
+  if (const double bytes = AttentionOracle::score_bytes(a); bytes > kAttentionReferenceMaxScoreBytes)
+    return fmt::format("the unfused reference keeps B Hq Sq Sk FP32 scores ({}for the backward): {:.1f} GiB here, "
+                       "over its {:.0f} GiB limit",
+                       a.pass == "bwd" ? "twice, P and dS, " : "", bytes / double(1ull << 30),
+                       kAttentionReferenceMaxScoreBytes / double(1ull << 30));
+  return "";
+}
+
+std::string fwd_mma_unsupported(const Op& op) {
+  if (auto why = attention_unsupported(op); !why.empty()) return why;
+  const auto& a = std::get<Attention>(op);
+  if (a.pass != "fwd") return "attention.fwd.mma computes the forward pass only";
+  if (!kernels::attention_mma_supports_head_dim(int(a.head_dim)))
+    return fmt::format("head_dim must be 64 or 128 (a kernel instance per head_dim); got {}", a.head_dim);
+  return "";
+}
+
+// One output's error, and the combination of several into one Verification.
+struct OutputError {
+  std::string name;
+  double error = 0, tolerance = 0;
+  std::string note;
+};
+
+Verification combine(const std::vector<OutputError>& outputs, const std::string& against) {
+  Verification v;
+  v.tolerance = 1.0;
+  std::string parts;
+  for (const auto& o : outputs) {
+    const double ratio = std::isfinite(o.error) ? o.error / o.tolerance : std::numeric_limits<double>::infinity();
+    v.error = std::max(v.error, ratio);
+    parts += fmt::format("{}{} {:.3g} (tolerance {:.3g}{}{})", parts.empty() ? "" : "; ", o.name, o.error,
+                         o.tolerance, o.note.empty() ? "" : ", ", o.note);
+  }
+  v.detail = fmt::format("max |got - want| / (|want| + rms(want)) against {}: {}; the error shown is the worst "
+                         "error / tolerance",
+                         against, parts);
+  return v;
+}
+
+// Max relative error over pairs, both -inf counting as equal (rows that see no key).
+double relative_error(const std::vector<double>& got, const std::vector<double>& want) {
+  double sum_sq = 0;
+  std::size_t finite = 0;
+  for (double w : want)
+    if (std::isfinite(w)) {
+      sum_sq += w * w;
+      ++finite;
+    }
+  const double rms = finite && sum_sq > 0 ? std::sqrt(sum_sq / double(finite)) : 1.0;
+  double worst = 0;
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    if (std::isinf(want[i]) && got[i] == want[i]) continue;
+    if (!std::isfinite(got[i]) || !std::isfinite(want[i])) return std::numeric_limits<double>::infinity();
+    worst = std::max(worst, std::abs(got[i] - want[i]) / (std::abs(want[i]) + rms));
+  }
+  return worst;
+}
+
+template <typename T>
+std::vector<T> to_host(const DeviceBuffer& buffer, cudaStream_t stream) {
+  std::vector<T> out(buffer.bytes() / sizeof(T));
+  TB_CUDA_CHECK(cudaMemcpyAsync(out.data(), buffer.get(), buffer.bytes(), cudaMemcpyDeviceToHost, stream));
+  TB_CUDA_CHECK(cudaStreamSynchronize(stream));
+  return out;
+}
+
+double bf16_value(std::uint16_t bits) { return double(std::bit_cast<float>(std::uint32_t(bits) << 16)); }
+
+kernels::AttentionShape kernel_shape(const Attention& a) {
+  return kernels::AttentionShape{.batch = int(a.batch), .heads_q = int(a.heads_q), .heads_kv = int(a.heads_kv),
+                                 .seq_q = int(a.seq_q), .seq_kv = int(a.seq_kv), .head_dim = int(a.head_dim),
+                                 .causal = a.causal};
+}
+
+// The inputs every attention case fills: Q, K, V, and dO for the backward.
+class AttentionCase : public Case {
+ public:
+  explicit AttentionCase(const Attention& op)
+      : op_(op),
+        q_elements_(op.batch * op.seq_q * op.heads_q * op.head_dim),
+        kv_elements_(op.batch * op.seq_kv * op.heads_kv * op.head_dim),
+        q_(q_elements_ * 2, "attention input Q"),
+        k_(kv_elements_ * 2, "attention input K"),
+        v_(kv_elements_ * 2, "attention input V") {
+    if (op.pass == "bwd") d_o_ = DeviceBuffer(q_elements_ * 2, "attention input dO");
+  }
+
+  void prepare(cudaStream_t stream) override {
+    fill_uniform_bf16(q_.get(), q_elements_, kSeedQ, stream);
+    fill_uniform_bf16(k_.get(), kv_elements_, kSeedK, stream);
+    fill_uniform_bf16(v_.get(), kv_elements_, kSeedV, stream);
+    if (d_o_.get()) fill_uniform_bf16(d_o_.get(), q_elements_, kSeedDo, stream);
+  }
+
+ protected:
+  const __nv_bfloat16* q() const { return q_.as<const __nv_bfloat16>(); }
+  const __nv_bfloat16* k() const { return k_.as<const __nv_bfloat16>(); }
+  const __nv_bfloat16* v() const { return v_.as<const __nv_bfloat16>(); }
+  const __nv_bfloat16* d_o() const { return d_o_.as<const __nv_bfloat16>(); }
+
+  Attention op_;
+  std::size_t q_elements_, kv_elements_;
+  DeviceBuffer q_, k_, v_, d_o_;
+};
+
+// attention.reference: FP32 outputs (O and LSE, or dQ, dK and dV), spot-checked row by row
+// against the float64 host reference.
+class ReferenceCase final : public AttentionCase {
+ public:
+  explicit ReferenceCase(const Attention& op)
+      : AttentionCase(op), oracle_(op, std::size_t(kAttentionReferenceMaxScoreBytes)) {
+    if (op.pass == "fwd") {
+      o_ = DeviceBuffer(q_elements_ * 4, "attention.reference output O");
+      lse_ = DeviceBuffer(op.batch * op.heads_q * op.seq_q * 4, "attention.reference output LSE");
+    } else {
+      dq_ = DeviceBuffer(q_elements_ * 4, "attention.reference output dQ");
+      dk_ = DeviceBuffer(kv_elements_ * 4, "attention.reference output dK");
+      dv_ = DeviceBuffer(kv_elements_ * 4, "attention.reference output dV");
+    }
+  }
+
+  void poison(cudaStream_t stream) override {
+    for (DeviceBuffer* b : {&o_, &lse_, &dq_, &dk_, &dv_})
+      if (b->get()) fill_poison(b->get(), b->bytes(), 0xFF, stream);
+  }
+  void launch(cudaStream_t stream) override {
+    if (op_.pass == "fwd") oracle_.forward(q(), k(), v(), o_.as<float>(), lse_.as<float>(), stream);
+    else oracle_.backward(q(), k(), v(), d_o(), dq_.as<float>(), dk_.as<float>(), dv_.as<float>(), stream);
+  }
+
+  Verification check(cudaStream_t stream) override {
+    const auto hq = to_host<std::uint16_t>(q_, stream), hk = to_host<std::uint16_t>(k_, stream),
+               hv = to_host<std::uint16_t>(v_, stream);
+    const auto hdo = op_.pass == "bwd" ? to_host<std::uint16_t>(d_o_, stream) : std::vector<std::uint16_t>();
+    const std::size_t d = op_.head_dim, rows = op_.batch * op_.heads_q * op_.seq_q, group = op_.heads_q / op_.heads_kv;
+    std::vector<double> got_main, want_main, got_lse, want_lse;
+    const int samples = int(std::min<std::size_t>(kSampledRows, rows));
+    for (int t = 0; t < samples; ++t) {
+      // Evenly spread over the flattened (batch, head, row) order, first and last included.
+      const std::size_t flat = samples > 1 ? std::size_t(t) * (rows - 1) / std::size_t(samples - 1) : 0;
+      const std::size_t i = flat % op_.seq_q, h = flat / op_.seq_q % op_.heads_q, b = flat / op_.seq_q / op_.heads_q;
+      const std::size_t n = std::size_t(kernels::attention_visible_keys(int(i), int(op_.seq_q), int(op_.seq_kv),
+                                                                        op_.causal));
+      const std::size_t q_at = ((b * op_.seq_q + i) * op_.heads_q + h) * d;
+      std::vector<double> q_row(d), do_row(d), k_rows(n * d), v_rows(n * d);
+      for (std::size_t x = 0; x < d; ++x) q_row[x] = bf16_value(hq[q_at + x]);
+      if (!hdo.empty())
+        for (std::size_t x = 0; x < d; ++x) do_row[x] = bf16_value(hdo[q_at + x]);
+      for (std::size_t j = 0; j < n; ++j)
+        for (std::size_t x = 0; x < d; ++x) {
+          const std::size_t at = ((b * op_.seq_kv + j) * op_.heads_kv + h / group) * d + x;
+          k_rows[j * d + x] = bf16_value(hk[at]);
+          v_rows[j * d + x] = bf16_value(hv[at]);
+        }
+      // The row alone: one query that sees exactly its n visible keys, unmasked.
+      const Attention row_op{.batch = 1, .heads_q = 1, .heads_kv = 1, .seq_q = 1, .seq_kv = n,
+                             .head_dim = op_.head_dim, .causal = false, .pass = op_.pass};
+      std::vector<double> want(d, 0.0);
+      double want_lse_row = -std::numeric_limits<double>::infinity();
+      if (n > 0 && op_.pass == "fwd") {
+        const AttentionForward f = attention_forward_reference(row_op, q_row, k_rows, v_rows);
+        want = f.o;
+        want_lse_row = f.lse[0];
+      } else if (n > 0) {
+        want = attention_backward_reference(row_op, q_row, k_rows, v_rows, do_row).dq;
+      }
+      std::vector<float> got(d);
+      const DeviceBuffer& out = op_.pass == "fwd" ? o_ : dq_;
+      TB_CUDA_CHECK(cudaMemcpy(got.data(), out.as<float>() + q_at, d * 4, cudaMemcpyDeviceToHost));
+      got_main.insert(got_main.end(), got.begin(), got.end());
+      want_main.insert(want_main.end(), want.begin(), want.end());
+      if (op_.pass == "fwd") {
+        float got_lse_row = 0;
+        TB_CUDA_CHECK(cudaMemcpy(&got_lse_row, lse_.as<float>() + (b * op_.heads_q + h) * op_.seq_q + i, 4,
+                                 cudaMemcpyDeviceToHost));
+        got_lse.push_back(got_lse_row);
+        want_lse.push_back(want_lse_row);
+      }
+    }
+    const std::string against = fmt::format(
+        "float64 on the host at {} query rows spread over (batch, head, row), each recomputed alone", samples);
+    if (op_.pass == "fwd")
+      return combine({{"O", relative_error(got_main, want_main), kToleranceReference, ""},
+                      {"LSE", relative_error(got_lse, want_lse), kToleranceReference, ""}},
+                     against);
+    return combine({{"dQ", relative_error(got_main, want_main), kToleranceReference,
+                     "dK and dV not spot-checked: each row needs every row of P"}},
+                   against);
+  }
+
+ private:
+  AttentionOracle oracle_;
+  DeviceBuffer o_, lse_, dq_, dk_, dv_;
+};
+
+// A fused forward: O (BF16) and LSE (FP32), verified against attention.reference.
+class FwdKernelCase final : public AttentionCase {
+ public:
+  using Launcher = void (*)(const kernels::AttentionFwdArgs&, cudaStream_t);
+  FwdKernelCase(const Attention& op, Launcher launcher)
+      : AttentionCase(op), launcher_(launcher), o_(q_elements_ * 2, "attention output O"),
+        lse_(op.batch * op.heads_q * op.seq_q * 4, "attention output LSE") {}
+
+  void poison(cudaStream_t stream) override {
+    fill_poison(o_.get(), o_.bytes(), 0xFF, stream);
+    fill_poison(lse_.get(), lse_.bytes(), 0xFF, stream);
+  }
+  void launch(cudaStream_t stream) override {
+    launcher_(kernels::AttentionFwdArgs{.q = q(), .k = k(), .v = v(), .o = o_.as<__nv_bfloat16>(),
+                                        .lse = lse_.as<float>(), .shape = kernel_shape(op_)},
+              stream);
+  }
+
+  Verification check(cudaStream_t stream) override {
+    AttentionOracle oracle(op_, kOracleChunkBytes);
+    DeviceBuffer want_o(q_elements_ * 4, "the reference O"), want_lse(lse_.bytes(), "the reference LSE");
+    oracle.forward(q(), k(), v(), want_o.as<float>(), want_lse.as<float>(), stream);
+    const ReferenceComparison o = compare_with_reference(o_.get(), FloatType::Bf16, want_o.as<float>(), q_elements_,
+                                                         stream);
+    // LSE is small (B Hq Sq values) and may hold -inf (rows that see no key): compared on the host.
+    const auto got_lse = to_host<float>(lse_, stream), ref_lse = to_host<float>(want_lse, stream);
+    const double lse_error = relative_error(std::vector<double>(got_lse.begin(), got_lse.end()),
+                                            std::vector<double>(ref_lse.begin(), ref_lse.end()));
+    const std::size_t d = op_.head_dim, worst = o.worst_index;
+    return combine({{"O", o.max_error, kToleranceO,
+                     fmt::format("rms(ref) {:.3g}, worst at (token {}, head {}, dim {}), {} non-finite",
+                                 o.rms_reference, worst / d / op_.heads_q, worst / d % op_.heads_q, worst % d,
+                                 o.nonfinite)},
+                    {"LSE", lse_error, kToleranceLse, ""}},
+                   "attention.reference (unfused FP32 on the GPU)");
+  }
+
+ private:
+  Launcher launcher_;
+  DeviceBuffer o_, lse_;
+};
+
+}  // namespace
+
+void register_attention_impls(Registry& r) {
+  r.add(Impl{.name = "attention.reference",
+             .family = Attention::family,
+             .description = "unfused FP32: cuBLAS SGEMM S = QK^T, masked softmax kernel, O = PV; and the backward "
+                            "(bench/attention_oracle.cpp, kernels/attention/reference.cu)",
+             .vendor = false,
+             .min_arch = 80,
+             .max_arch = 0,
+             .unsupported = reference_unsupported,
+             .make = [](const Op& op, const DeviceInfo&) -> std::unique_ptr<Case> {
+               return std::make_unique<ReferenceCase>(std::get<Attention>(op));
+             }});
+  r.add(Impl{.name = "attention.fwd.mma",
+             .family = Attention::family,
+             .description = "FlashAttention-2 forward: mma.sync m16n8k16, Q in registers, 2-stage cp.async K/V, "
+                            "128x64 tiles (kernels/attention/1_sm80_flash_fwd_mma.cu)",
+             .vendor = false,
+             .min_arch = 80,
+             .max_arch = 0,
+             .unsupported = fwd_mma_unsupported,
+             .make = [](const Op& op, const DeviceInfo&) -> std::unique_ptr<Case> {
+               return std::make_unique<FwdKernelCase>(std::get<Attention>(op), &kernels::attention_fwd_mma_sm80);
+             }});
+}
+
+}  // namespace trainbench

@@ -1,0 +1,247 @@
+// attention.fwd.mma, version 1: the FlashAttention-2 forward on mma.sync (sm_80 and later).
+//
+// What it changes from the unfused reference (S, P in memory, three kernels and two GEMMs):
+// - One kernel; scores never leave registers. A CTA owns 128 query rows of one (batch, head),
+//   8 warps of 16 rows each; each warp keeps its Q rows as mma A-fragments in registers
+//   (loaded once through ldmatrix) and its O accumulator (16 x D, FP32) in registers.
+// - K and V stream through shared memory in blocks of 64 keys, a 2-stage cp.async pipeline:
+//   block n + 1 is in flight while the tensor cores work on block n. Rows are XOR-swizzled per
+//   16-byte chunk (kernels/common/swizzle.cuh): conflict-free for the cp.async writes and for
+//   ldmatrix (K, and V with .trans for the P V product).
+// - Online softmax in registers (FlashAttention-2): a running row max and row sum per thread
+//   (each thread holds 2 rows, reduced across the 4 lanes of a quad with two shuffles), scores
+//   exponentiated as exp2(s * scale log2(e) - m scale log2(e)) with one FFMA and one MUFU.EX2;
+//   the row sum stays a per-thread partial until the end. P is rounded to BF16 and reused as the
+//   A-fragment of P V straight from the S accumulators (their layouts coincide), no shared memory.
+// - Causal block skipping: key blocks past the diagonal of the CTA's last row are never loaded;
+//   only blocks that hold the diagonal or the seq_kv tail are masked element by element. Query
+//   blocks run longest first (reverse blockIdx.x) so the causal grid's tail is short.
+// - GQA: the CTA reads KV head h / (Hq / Hkv); tails in seq_q and seq_kv are zero-filled by
+//   cp.async (src-size 0) and masked; rows that see no key write O = 0, LSE = -inf.
+// Output: O (BF16) written from the accumulators, 4-byte stores; LSE (FP32, natural log).
+// Registers (ptxas, nvcc 13.0): 205 (D = 128) and 153 (D = 64) on sm_80, 212 and 150 on sm_90a,
+// no spills: one 256-thread CTA per SM by registers, 8 warps. Shared memory 96 KiB (D = 128),
+// 48 KiB (D = 64).
+//
+// Measured: pending a GPU run (no number has been taken on any chip yet).
+#include "kernels/attention/attention.cuh"
+#include "kernels/common/ptx.cuh"
+#include "kernels/common/swizzle.cuh"
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+
+namespace trainbench::kernels {
+namespace {
+
+constexpr int kBlockM = kAttentionFwdMmaBlockM;  // query rows per CTA
+constexpr int kBlockN = kAttentionFwdMmaBlockN;  // keys per pipeline stage
+constexpr int kWarps = kBlockM / 16;
+constexpr int kThreads = kWarps * 32;
+constexpr int kStages = 2;
+static_assert(kBlockN % 16 == 0);
+
+template <int kHeadDim>
+struct FwdTiles {
+  static constexpr int kChunks = kHeadDim / 8;                  // 16-byte chunks per row
+  static constexpr int kQBytes = kBlockM * kHeadDim * 2;
+  static constexpr int kKvBytes = kBlockN * kHeadDim * 2;       // K or V, one stage
+  static constexpr int kSmemBytes = kQBytes + kStages * 2 * kKvBytes;  // 96 KiB at D = 128, 48 KiB at 64
+};
+
+// kRows rows of a (row-major, `stride` elements apart) BF16 matrix into a swizzled tile; rows
+// from valid_rows on are zero-filled. Consecutive threads take consecutive chunks of a row.
+template <int kRows, int kChunks>
+__device__ __forceinline__ void load_rows(std::uint32_t tile, const __nv_bfloat16* g, std::size_t stride,
+                                          int valid_rows, int tid) {
+  static_assert(kRows * kChunks % kThreads == 0);
+#pragma unroll
+  for (int it = 0; it < kRows * kChunks / kThreads; ++it) {
+    const int c = tid + it * kThreads;
+    const int r = c / kChunks, ch = c % kChunks;
+    const bool valid = r < valid_rows;
+    ptx::cp_async_16(tile + swizzle_xor_chunk<kChunks>(r, ch), valid ? g + r * stride + ch * 8 : g, valid);
+  }
+}
+
+template <int kHeadDim>
+__global__ void __launch_bounds__(kThreads, 1)
+attention_fwd_mma_sm80_kernel(const __nv_bfloat16* __restrict__ q, const __nv_bfloat16* __restrict__ k,
+                              const __nv_bfloat16* __restrict__ v, __nv_bfloat16* __restrict__ o,
+                              float* __restrict__ lse, AttentionShape shape, float scale) {
+  using Tiles = FwdTiles<kHeadDim>;
+  constexpr int kChunks = Tiles::kChunks;
+  constexpr int kDSteps = kHeadDim / 16;  // k16 steps of Q K^T
+  constexpr int kDTiles = kHeadDim / 8;   // n8 tiles of O
+  constexpr int kNTiles = kBlockN / 8;    // n8 tiles of S
+  constexpr int kNSteps = kBlockN / 16;   // k16 steps of P V
+
+  extern __shared__ __align__(128) unsigned char smem[];
+  const std::uint32_t q_tile = ptx::smem_addr(smem);
+  const auto k_tile = [&](int stage) { return q_tile + std::uint32_t(Tiles::kQBytes + stage * 2 * Tiles::kKvBytes); };
+  const auto v_tile = [&](int stage) { return k_tile(stage) + std::uint32_t(Tiles::kKvBytes); };
+
+  const int tid = threadIdx.x, lane = tid % 32, warp = tid / 32;
+  const int m_block = int(gridDim.x) - 1 - int(blockIdx.x);
+  const int h = blockIdx.y, b = blockIdx.z;
+  const int hk = h / (shape.heads_q / shape.heads_kv);
+  const int row0 = m_block * kBlockM;
+  const int seq_q = shape.seq_q, seq_kv = shape.seq_kv;
+  const std::size_t q_stride = std::size_t(shape.heads_q) * kHeadDim;
+  const std::size_t kv_stride = std::size_t(shape.heads_kv) * kHeadDim;
+  const __nv_bfloat16* q_base = q + (std::size_t(b) * seq_q + row0) * q_stride + std::size_t(h) * kHeadDim;
+  const std::size_t kv_head = std::size_t(b) * seq_kv * kv_stride + std::size_t(hk) * kHeadDim;
+
+  const int n_end = attention_kv_block_end(row0, kBlockM, kBlockN, seq_q, seq_kv, shape.causal);
+  const int n_first_masked = attention_first_masked_block(row0, kBlockN, seq_q, seq_kv, shape.causal);
+  const float scale_log2 = scale * 1.4426950408889634f;  // log2(e): exp(x) = exp2(x log2(e))
+
+  const auto load_kv = [&](int n) {
+    const int stage = n % kStages;
+    const std::size_t at = kv_head + std::size_t(n) * kBlockN * kv_stride;
+    load_rows<kBlockN, kChunks>(k_tile(stage), k + at, kv_stride, seq_kv - n * kBlockN, tid);
+    load_rows<kBlockN, kChunks>(v_tile(stage), v + at, kv_stride, seq_kv - n * kBlockN, tid);
+  };
+
+  load_rows<kBlockM, kChunks>(q_tile, q_base, q_stride, seq_q - row0, tid);
+  if (n_end > 0) load_kv(0);
+  ptx::cp_async_commit();
+  ptx::cp_async_wait<0>();
+  __syncthreads();
+
+  // This warp's 16 query rows as A-fragments, one per k16 step over the head dimension.
+  std::uint32_t q_frag[kDSteps][4];
+#pragma unroll
+  for (int ks = 0; ks < kDSteps; ++ks)
+    ptx::ldmatrix_x4(q_frag[ks], q_tile + swizzle_xor_chunk<kChunks>(warp * 16 + (lane & 15), 2 * ks + (lane >> 4)));
+
+  // Accumulator element e of an m16n8 tile sits at row lane/4 + 8 (e / 2), column 2 (lane % 4) + e % 2:
+  // this thread's two rows ("halves") are lane/4 and lane/4 + 8 of the warp's 16.
+  float o_acc[kDTiles][4] = {};
+  float row_max[2] = {-INFINITY, -INFINITY};  // raw scores (unscaled)
+  float row_sum[2] = {0.f, 0.f};              // this thread's partial sums
+  const int my_row = row0 + warp * 16 + lane / 4;
+
+  for (int n = 0; n < n_end; ++n) {
+    ptx::cp_async_wait<0>();
+    __syncthreads();  // block n visible to all; every warp is done with block n - 1's stage
+    if (n + 1 < n_end) load_kv(n + 1);
+    ptx::cp_async_commit();
+    const int stage = n % kStages;
+
+    // S = Q K^T for 16 rows x kBlockN keys.
+    float s_acc[kNTiles][4] = {};
+#pragma unroll
+    for (int ks = 0; ks < kDSteps; ++ks)
+#pragma unroll
+      for (int nt = 0; nt < kNTiles; nt += 2) {
+        // matrix j: keys +8 (j >> 1), head dims +8 (j & 1); regs 0-1 the first n8 tile, 2-3 the second
+        std::uint32_t kf[4];
+        ptx::ldmatrix_x4(kf, k_tile(stage) + swizzle_xor_chunk<kChunks>(8 * nt + (lane & 7) + 8 * (lane >> 4),
+                                                                        2 * ks + ((lane >> 3) & 1)));
+        ptx::mma_m16n8k16_bf16(s_acc[nt], q_frag[ks], {kf[0], kf[1]});
+        ptx::mma_m16n8k16_bf16(s_acc[nt + 1], q_frag[ks], {kf[2], kf[3]});
+      }
+
+    if (n >= n_first_masked) {
+#pragma unroll
+      for (int half = 0; half < 2; ++half) {
+        const int visible = attention_visible_keys(my_row + 8 * half, seq_q, seq_kv, shape.causal);
+#pragma unroll
+        for (int nt = 0; nt < kNTiles; ++nt)
+#pragma unroll
+          for (int e = 0; e < 2; ++e)
+            if (n * kBlockN + 8 * nt + 2 * (lane % 4) + e >= visible) s_acc[nt][2 * half + e] = -INFINITY;
+      }
+    }
+
+    // Online softmax: new row max, rescale what was accumulated, P = exp2(...) in place.
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      float mx = row_max[half];
+#pragma unroll
+      for (int nt = 0; nt < kNTiles; ++nt) mx = fmaxf(mx, fmaxf(s_acc[nt][2 * half], s_acc[nt][2 * half + 1]));
+      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+      // A row with nothing visible yet keeps max -inf: subtract 0 so that exp2(-inf) = 0, not NaN.
+      const float m_scaled = mx == -INFINITY ? 0.f : mx * scale_log2;
+      const float correction = ptx::ex2_approx(row_max[half] * scale_log2 - m_scaled);
+      row_max[half] = mx;
+      float sum = 0.f;
+#pragma unroll
+      for (int nt = 0; nt < kNTiles; ++nt)
+#pragma unroll
+        for (int e = 0; e < 2; ++e) {
+          float& s = s_acc[nt][2 * half + e];
+          s = ptx::ex2_approx(fmaf(s, scale_log2, -m_scaled));
+          sum += s;
+        }
+      row_sum[half] = row_sum[half] * correction + sum;
+#pragma unroll
+      for (int dt = 0; dt < kDTiles; ++dt) {
+        o_acc[dt][2 * half] *= correction;
+        o_acc[dt][2 * half + 1] *= correction;
+      }
+    }
+
+    // O += P V. The S accumulators of n8 tiles 2kk and 2kk+1 are the A-fragment of k16 step kk.
+#pragma unroll
+    for (int kk = 0; kk < kNSteps; ++kk) {
+      const std::uint32_t p_frag[4] = {
+          ptx::pack_bf16x2(s_acc[2 * kk][0], s_acc[2 * kk][1]), ptx::pack_bf16x2(s_acc[2 * kk][2], s_acc[2 * kk][3]),
+          ptx::pack_bf16x2(s_acc[2 * kk + 1][0], s_acc[2 * kk + 1][1]),
+          ptx::pack_bf16x2(s_acc[2 * kk + 1][2], s_acc[2 * kk + 1][3])};
+#pragma unroll
+      for (int dt = 0; dt < kDTiles; dt += 2) {
+        // V stored [key][d]: transposed on the way in. matrix j: keys +8 (j & 1), head dims +8 (j >> 1).
+        std::uint32_t vf[4];
+        ptx::ldmatrix_x4_trans(vf, v_tile(stage) + swizzle_xor_chunk<kChunks>(
+                                                       16 * kk + (lane & 7) + 8 * ((lane >> 3) & 1), dt + (lane >> 4)));
+        ptx::mma_m16n8k16_bf16(o_acc[dt], p_frag, {vf[0], vf[1]});
+        ptx::mma_m16n8k16_bf16(o_acc[dt + 1], p_frag, {vf[2], vf[3]});
+      }
+    }
+  }
+  ptx::cp_async_wait<0>();
+
+#pragma unroll
+  for (int half = 0; half < 2; ++half) {
+    float l = row_sum[half];
+    l += __shfl_xor_sync(0xffffffffu, l, 1);
+    l += __shfl_xor_sync(0xffffffffu, l, 2);
+    const int row = my_row + 8 * half;
+    if (row >= seq_q) continue;
+    const float inv = l > 0.f ? 1.f / l : 0.f;
+    __nv_bfloat16* o_row = o + (std::size_t(b) * seq_q + row) * q_stride + std::size_t(h) * kHeadDim;
+#pragma unroll
+    for (int dt = 0; dt < kDTiles; ++dt)
+      *reinterpret_cast<__nv_bfloat162*>(o_row + 8 * dt + 2 * (lane % 4)) =
+          __floats2bfloat162_rn(o_acc[dt][2 * half] * inv, o_acc[dt][2 * half + 1] * inv);
+    if (lane % 4 == 0)
+      lse[(std::size_t(b) * shape.heads_q + h) * seq_q + row] = l > 0.f ? row_max[half] * scale + logf(l) : -INFINITY;
+  }
+}
+
+template <int kHeadDim>
+void launch(const AttentionFwdArgs& args, cudaStream_t stream) {
+  const auto kernel = attention_fwd_mma_sm80_kernel<kHeadDim>;
+  // Above 48 KiB of dynamic shared memory needs an opt-in, once per kernel (errors surface at the
+  // launch, which the caller checks).
+  static const cudaError_t opt_in =
+      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, FwdTiles<kHeadDim>::kSmemBytes);
+  (void)opt_in;
+  const AttentionShape& s = args.shape;
+  const dim3 grid(unsigned(attention_ceil_div(s.seq_q, kBlockM)), unsigned(s.heads_q), unsigned(s.batch));
+  kernel<<<grid, kThreads, FwdTiles<kHeadDim>::kSmemBytes, stream>>>(args.q, args.k, args.v, args.o, args.lse, s,
+                                                                     float(1.0 / std::sqrt(double(kHeadDim))));
+}
+
+}  // namespace
+
+void attention_fwd_mma_sm80(const AttentionFwdArgs& args, cudaStream_t stream) {
+  if (args.shape.head_dim == 64) launch<64>(args, stream);
+  else if (args.shape.head_dim == 128) launch<128>(args, stream);
+}
+
+}  // namespace trainbench::kernels

@@ -1,0 +1,76 @@
+// Scaled dot-product attention: the problem every kernel in kernels/attention/ solves, the
+// block arithmetic they share (host and device, so the CPU tests check it), and their entry
+// points, simplest first (kernels/attention/README.md lists what each version changes).
+//
+// BF16 tensors in layout (batch, seq, heads, head_dim), row-major: q is (B, Sq, Hq, D), k and v
+// are (B, Sk, Hkv, D), o and do like q. heads_kv divides heads_q; query head h reads KV head
+// h / (heads_q / heads_kv) (GQA; heads_kv = 1 is MQA). Softmax scale 1 / sqrt(D). The
+// log-sum-exp of each row's scaled scores (natural log, FP32) is (B, Hq, Sq).
+// Causal masks are aligned to the bottom right, as FlashAttention's: query i sees keys
+// j <= i + (Sk - Sq). A row that sees no key (Sq > Sk) has O = 0 and LSE = -inf.
+#pragma once
+#include <cstddef>
+
+#include <cuda_bf16.h>
+#include <cuda_runtime_api.h>
+
+namespace trainbench::kernels {
+
+struct AttentionShape {
+  int batch = 1, heads_q = 1, heads_kv = 1, seq_q = 0, seq_kv = 0, head_dim = 128;
+  bool causal = false;
+};
+
+__host__ __device__ constexpr int attention_ceil_div(int a, int b) { return (a + b - 1) / b; }
+
+// Keys [0, n) that query row i sees.
+__host__ __device__ constexpr int attention_visible_keys(int i, int seq_q, int seq_kv, bool causal) {
+  if (!causal) return seq_kv;
+  const int last = i + seq_kv - seq_q;  // the last key row i sees; < 0: none
+  return last < 0 ? 0 : (last + 1 < seq_kv ? last + 1 : seq_kv);
+}
+
+// The key blocks (of block_n keys) that query rows [row0, row0 + rows) must visit: [0, end).
+// Blocks past it are wholly masked for every one of those rows (causal block skipping).
+__host__ __device__ constexpr int attention_kv_block_end(int row0, int rows, int block_n, int seq_q, int seq_kv,
+                                                        bool causal) {
+  const int last_row = (row0 + rows < seq_q ? row0 + rows : seq_q) - 1;
+  return attention_ceil_div(attention_visible_keys(last_row, seq_q, seq_kv, causal), block_n);
+}
+
+// Key blocks [0, first) need no element mask for any of rows row0, row0 + 1, ...: every key in
+// them exists and is visible to row0, hence to every later row. Blocks from `first` on hold the
+// causal diagonal or the seq_kv tail and are masked element by element.
+__host__ __device__ constexpr int attention_first_masked_block(int row0, int block_n, int seq_q, int seq_kv,
+                                                              bool causal) {
+  return attention_visible_keys(row0, seq_q, seq_kv, causal) / block_n;
+}
+
+// The first query row that sees any key of [key0, ...): rows before it skip the key block
+// (the backward's causal block skipping, from the keys' side).
+__host__ __device__ constexpr int attention_first_row_seeing(int key0, int seq_q, int seq_kv, bool causal) {
+  if (!causal) return 0;
+  const int first = key0 - (seq_kv - seq_q);
+  return first < 0 ? 0 : first;
+}
+
+struct AttentionFwdArgs {
+  const __nv_bfloat16* q = nullptr;
+  const __nv_bfloat16* k = nullptr;
+  const __nv_bfloat16* v = nullptr;
+  __nv_bfloat16* o = nullptr;
+  float* lse = nullptr;
+  AttentionShape shape;
+};
+
+// 1. FlashAttention-2 forward on mma.sync m16n8k16, sm_80+ (1_sm80_flash_fwd_mma.cu): a CTA of
+//    kAttentionFwdMmaBlockM query rows (16 per warp, Q held in registers) streams blocks of
+//    kAttentionFwdMmaBlockN keys through a 2-stage cp.async pipeline. head_dim 64 or 128 (any
+//    other launches nothing: the impl refuses it first); any seq_q, seq_kv; 16-byte-aligned
+//    pointers.
+inline constexpr int kAttentionFwdMmaBlockM = 128;
+inline constexpr int kAttentionFwdMmaBlockN = 64;
+__host__ __device__ constexpr bool attention_mma_supports_head_dim(int d) { return d == 64 || d == 128; }
+void attention_fwd_mma_sm80(const AttentionFwdArgs& args, cudaStream_t stream);
+
+}  // namespace trainbench::kernels

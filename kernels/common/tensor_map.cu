@@ -1,0 +1,49 @@
+#include "kernels/common/tensor_map.cuh"
+
+#include <cudaTypedefs.h>
+#include <cuda_runtime_api.h>
+
+#include <stdexcept>
+#include <string>
+
+namespace trainbench::kernels {
+namespace {
+
+// cuTensorMapEncodeTiled as the CUDA 12.0 driver API defines it (the version pins the ABI).
+PFN_cuTensorMapEncodeTiled_v12000 encode_tiled() {
+  static const PFN_cuTensorMapEncodeTiled_v12000 fn = [] {
+    void* found = nullptr;
+    cudaDriverEntryPointQueryResult status = cudaDriverEntryPointSymbolNotFound;
+    const cudaError_t err =
+        cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &found, 12000, cudaEnableDefault, &status);
+    if (err != cudaSuccess || status != cudaDriverEntryPointSuccess || found == nullptr)
+      throw std::runtime_error(std::string("cannot reach the driver's cuTensorMapEncodeTiled (") +
+                               cudaGetErrorString(err) + ", query status " + std::to_string(int(status)) +
+                               "): TMA kernels need a CUDA 12.0 or newer driver");
+    return reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(found);
+  }();
+  return fn;
+}
+
+}  // namespace
+
+CUtensorMap make_tensor_map_bf16_2d_sw128(const void* base, std::uint64_t inner, std::uint64_t outer,
+                                          std::uint32_t box_inner, std::uint32_t box_outer) {
+  CUtensorMap map{};
+  const cuuint64_t dims[2] = {inner, outer};
+  const cuuint64_t strides[1] = {inner * 2};  // bytes from one row to the next; dimension 0 is contiguous
+  const cuuint32_t box[2] = {box_inner, box_outer};
+  const cuuint32_t element_strides[2] = {1, 1};
+  const CUresult r = encode_tiled()(&map, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 2, const_cast<void*>(base), dims, strides,
+                                    box, element_strides, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
+                                    CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+  if (r != CUDA_SUCCESS)
+    throw std::runtime_error("cuTensorMapEncodeTiled failed (CUresult " + std::to_string(int(r)) + ") for a " +
+                             std::to_string(outer) + " x " + std::to_string(inner) + " BF16 matrix in boxes of " +
+                             std::to_string(box_outer) + " x " + std::to_string(box_inner) +
+                             ": the base must be 16-byte aligned, the row length a multiple of 8 elements, "
+                             "the box at most 256 x 64");
+  return map;
+}
+
+}  // namespace trainbench::kernels

@@ -1,0 +1,255 @@
+// The attention kernels and the unfused reference against the float64 host reference
+// (harness/attention_reference.hpp) at small, awkward shapes: sequence lengths that are not
+// multiples of any tile, seq_q != seq_kv (rows that see no key when causal), GQA and MQA,
+// head_dim 64 and 128. Then every attention impl through its Case at larger shapes (verified
+// against attention.reference on the GPU), and an unwritten output caught by the poison.
+#include <gtest/gtest.h>
+
+#include <bit>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include <cuda_bf16.h>
+
+#include "bench/attention_oracle.hpp"
+#include "bench/impls.hpp"
+#include "harness/attention_reference.hpp"
+#include "harness/device.hpp"
+#include "harness/device_buffer.hpp"
+#include "harness/error.hpp"
+#include "harness/verify.hpp"
+#include "kernels/attention/attention.cuh"
+#include "tests/gpu_skip.hpp"
+
+namespace trainbench {
+namespace {
+
+// attention.fwd.mma against float64: O is BF16 (2^-8 rounding) after P was rounded to BF16;
+// the LSE is FP32 throughout. The FP32 reference is held to FP32 accuracy.
+constexpr double kToleranceFusedO = 0x1p-5, kToleranceFusedLse = 0x1p-14, kToleranceFp32 = 1e-4;
+
+class Stream {
+ public:
+  Stream() { TB_CUDA_CHECK(cudaStreamCreateWithFlags(&s_, cudaStreamNonBlocking)); }
+  ~Stream() { cudaStreamDestroy(s_); }
+  Stream(const Stream&) = delete;
+  Stream& operator=(const Stream&) = delete;
+  operator cudaStream_t() const { return s_; }
+
+ private:
+  cudaStream_t s_ = nullptr;
+};
+
+// max |got - want| / (|want| + rms(want)); equal infinities (rows that see no key) count as equal.
+double relative_error(const std::vector<double>& got, const std::vector<double>& want) {
+  EXPECT_EQ(got.size(), want.size());
+  double sum_sq = 0;
+  std::size_t finite = 0;
+  for (double w : want)
+    if (std::isfinite(w)) {
+      sum_sq += w * w;
+      ++finite;
+    }
+  const double rms = finite && sum_sq > 0 ? std::sqrt(sum_sq / double(finite)) : 1.0;
+  double worst = 0;
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    if (std::isinf(want[i]) && got[i] == want[i]) continue;
+    if (!std::isfinite(got[i]) || !std::isfinite(want[i])) return std::numeric_limits<double>::infinity();
+    worst = std::max(worst, std::abs(got[i] - want[i]) / (std::abs(want[i]) + rms));
+  }
+  return worst;
+}
+
+std::vector<double> bf16_to_host(const DeviceBuffer& b) {
+  std::vector<std::uint16_t> bits(b.bytes() / 2);
+  TB_CUDA_CHECK(cudaMemcpy(bits.data(), b.get(), b.bytes(), cudaMemcpyDeviceToHost));
+  std::vector<double> out(bits.size());
+  for (std::size_t i = 0; i < bits.size(); ++i) out[i] = double(std::bit_cast<float>(std::uint32_t(bits[i]) << 16));
+  return out;
+}
+
+std::vector<double> f32_to_host(const DeviceBuffer& b) {
+  std::vector<float> v(b.bytes() / 4);
+  TB_CUDA_CHECK(cudaMemcpy(v.data(), b.get(), b.bytes(), cudaMemcpyDeviceToHost));
+  return std::vector<double>(v.begin(), v.end());
+}
+
+struct Seqs {
+  std::uint64_t q, kv;
+};
+// Not multiples of the tiles (128 query rows, 64 keys) except where the point is the boundary.
+const Seqs kSmallSeqs[] = {{1, 1},     {1, 300},   {17, 17},   {64, 64},   {100, 130},
+                           {130, 100}, {128, 128}, {257, 257}, {300, 300}, {300, 65}};
+struct Heads {
+  std::uint64_t q, kv;
+};
+const Heads kHeads[] = {{4, 2}, {4, 4}, {4, 1}};
+
+std::string label(const Attention& a) { return op_label(a); }
+
+// Random BF16 inputs on the device and their exact values on the host.
+struct Inputs {
+  DeviceBuffer q, k, v, d_o;
+  std::vector<double> hq, hk, hv, hdo;
+  Inputs(const Attention& a, cudaStream_t stream)
+      : q(a.batch * a.seq_q * a.heads_q * a.head_dim * 2, "Q"),
+        k(a.batch * a.seq_kv * a.heads_kv * a.head_dim * 2, "K"),
+        v(k.bytes(), "V"),
+        d_o(q.bytes(), "dO") {
+    fill_uniform_bf16(q.get(), q.bytes() / 2, 11, stream);
+    fill_uniform_bf16(k.get(), k.bytes() / 2, 12, stream);
+    fill_uniform_bf16(v.get(), v.bytes() / 2, 13, stream);
+    fill_uniform_bf16(d_o.get(), d_o.bytes() / 2, 14, stream);
+    TB_CUDA_CHECK(cudaStreamSynchronize(stream));
+    hq = bf16_to_host(q), hk = bf16_to_host(k), hv = bf16_to_host(v), hdo = bf16_to_host(d_o);
+  }
+};
+
+kernels::AttentionShape kernel_shape(const Attention& a) {
+  return {int(a.batch), int(a.heads_q), int(a.heads_kv), int(a.seq_q), int(a.seq_kv), int(a.head_dim), a.causal};
+}
+
+TEST(AttentionForward, FusedAndReferenceMatchFloat64AtSmallShapes) {
+  TB_REQUIRE_GPU();
+  const Device device(0);
+  const Stream stream;
+  int shape_index = 0;
+  for (const Seqs s : kSmallSeqs)
+    for (const std::uint64_t d : {64, 128})
+      for (const bool causal : {false, true}) {
+        const Heads h = kHeads[shape_index++ % 3];
+        const Attention a{.batch = 2, .heads_q = h.q, .heads_kv = h.kv, .seq_q = s.q, .seq_kv = s.kv, .head_dim = d,
+                          .causal = causal, .pass = "fwd"};
+        const Inputs in(a, stream);
+        const AttentionForward want = attention_forward_reference(a, in.hq, in.hk, in.hv);
+
+        DeviceBuffer o(in.q.bytes(), "O"), lse(a.batch * a.heads_q * a.seq_q * 4, "LSE");
+        fill_poison(o.get(), o.bytes(), 0xFF, stream);
+        fill_poison(lse.get(), lse.bytes(), 0xFF, stream);
+        kernels::attention_fwd_mma_sm80({.q = in.q.as<const __nv_bfloat16>(), .k = in.k.as<const __nv_bfloat16>(),
+                                         .v = in.v.as<const __nv_bfloat16>(), .o = o.as<__nv_bfloat16>(),
+                                         .lse = lse.as<float>(), .shape = kernel_shape(a)},
+                                        stream);
+        TB_CUDA_CHECK(cudaGetLastError());
+        TB_CUDA_CHECK(cudaStreamSynchronize(stream));
+        EXPECT_LE(relative_error(bf16_to_host(o), want.o), kToleranceFusedO) << "attention.fwd.mma O " << label(a);
+        EXPECT_LE(relative_error(f32_to_host(lse), want.lse), kToleranceFusedLse)
+            << "attention.fwd.mma LSE " << label(a);
+
+        AttentionOracle oracle(a, 1ull << 30);
+        DeviceBuffer o32(in.q.bytes() * 2, "O (FP32)");
+        fill_poison(o32.get(), o32.bytes(), 0xFF, stream);
+        fill_poison(lse.get(), lse.bytes(), 0xFF, stream);
+        oracle.forward(in.q.as<const __nv_bfloat16>(), in.k.as<const __nv_bfloat16>(),
+                       in.v.as<const __nv_bfloat16>(), o32.as<float>(), lse.as<float>(), stream);
+        TB_CUDA_CHECK(cudaStreamSynchronize(stream));
+        EXPECT_LE(relative_error(f32_to_host(o32), want.o), kToleranceFp32) << "attention.reference O " << label(a);
+        EXPECT_LE(relative_error(f32_to_host(lse), want.lse), kToleranceFp32) << "attention.reference LSE " << label(a);
+      }
+}
+
+TEST(AttentionBackward, ReferenceMatchesFloat64AtSmallShapes) {
+  TB_REQUIRE_GPU();
+  const Device device(0);
+  const Stream stream;
+  int shape_index = 0;
+  for (const Seqs s : kSmallSeqs)
+    for (const std::uint64_t d : {64, 128})
+      for (const bool causal : {false, true}) {
+        const Heads h = kHeads[shape_index++ % 3];
+        const Attention a{.batch = 2, .heads_q = h.q, .heads_kv = h.kv, .seq_q = s.q, .seq_kv = s.kv, .head_dim = d,
+                          .causal = causal, .pass = "bwd"};
+        const Inputs in(a, stream);
+        const AttentionGradients want = attention_backward_reference(a, in.hq, in.hk, in.hv, in.hdo);
+        // A small budget, so that the chunked path (several chunks of heads) is the one tested.
+        AttentionOracle oracle(a, std::size_t(s.q * s.kv * 4 * 2 * 3));
+        DeviceBuffer dq(in.q.bytes() * 2, "dQ"), dk(in.k.bytes() * 2, "dK"), dv(in.v.bytes() * 2, "dV");
+        for (DeviceBuffer* b : {&dq, &dk, &dv}) fill_poison(b->get(), b->bytes(), 0xFF, stream);
+        oracle.backward(in.q.as<const __nv_bfloat16>(), in.k.as<const __nv_bfloat16>(),
+                        in.v.as<const __nv_bfloat16>(), in.d_o.as<const __nv_bfloat16>(), dq.as<float>(),
+                        dk.as<float>(), dv.as<float>(), stream);
+        TB_CUDA_CHECK(cudaStreamSynchronize(stream));
+        EXPECT_LE(relative_error(f32_to_host(dq), want.dq), kToleranceFp32) << "dQ " << label(a);
+        EXPECT_LE(relative_error(f32_to_host(dk), want.dk), kToleranceFp32) << "dK " << label(a);
+        EXPECT_LE(relative_error(f32_to_host(dv), want.dv), kToleranceFp32) << "dV " << label(a);
+      }
+}
+
+std::vector<std::string> attention_impl_names() {
+  register_all_impls();
+  std::vector<std::string> names;
+  for (const auto& impl : registry().all())
+    if (impl.family == "attention") names.push_back(impl.name);
+  return names;
+}
+
+Verification verify_once(const Impl& impl, const Attention& a, const DeviceInfo& info, cudaStream_t stream) {
+  auto c = impl.make(a, info);
+  c->prepare(stream);
+  c->poison(stream);
+  c->launch(stream);
+  TB_CUDA_CHECK(cudaGetLastError());
+  TB_CUDA_CHECK(cudaStreamSynchronize(stream));
+  return c->check(stream);
+}
+
+// Larger shapes: tails, GQA, MQA, seq_q != seq_kv, both head dims and passes.
+const Attention kLarger[] = {
+    {2, 16, 16, 1024, 1024, 128, true, "fwd"},  {2, 16, 16, 1024, 1024, 128, false, "fwd"},
+    {1, 8, 1, 2000, 2000, 128, true, "fwd"},    {3, 32, 32, 777, 777, 64, true, "fwd"},
+    {2, 8, 2, 1000, 3000, 64, true, "fwd"},     {2, 8, 2, 3000, 1000, 128, true, "fwd"},
+    {2, 16, 16, 1024, 1024, 128, true, "bwd"},  {1, 8, 1, 2000, 2000, 128, true, "bwd"},
+    {2, 8, 2, 1000, 3000, 64, false, "bwd"}};
+
+class AttentionImpl : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(AttentionImpl, VerifiesAtLargerShapes) {
+  TB_REQUIRE_GPU();
+  const Impl& impl = registry().find(GetParam());
+  const Device device(0);
+  if (const auto why = unavailable_reason(impl, device.info()); !why.empty()) GTEST_SKIP() << impl.name << ": " << why;
+  const Stream stream;
+  int verified = 0;
+  for (const Attention& a : kLarger) {
+    if (const auto why = impl.unsupported(a); !why.empty()) continue;
+    const Verification v = verify_once(impl, a, device.info(), stream);
+    ++verified;
+    EXPECT_TRUE(std::isfinite(v.error) && v.error <= v.tolerance)
+        << impl.name << " " << label(a) << ": error " << v.error << " > tolerance " << v.tolerance << " (" << v.detail
+        << ")";
+  }
+  EXPECT_GE(verified, 3) << impl.name;
+}
+
+TEST_P(AttentionImpl, UnwrittenOutputFailsVerification) {
+  TB_REQUIRE_GPU();
+  const Impl& impl = registry().find(GetParam());
+  const Device device(0);
+  if (const auto why = unavailable_reason(impl, device.info()); !why.empty()) GTEST_SKIP() << impl.name << ": " << why;
+  const Stream stream;
+  for (const char* pass : {"fwd", "bwd"}) {
+    const Attention a{.batch = 1, .heads_q = 4, .heads_kv = 2, .seq_q = 200, .seq_kv = 200, .head_dim = 128,
+                      .causal = true, .pass = pass};
+    if (!impl.unsupported(a).empty()) continue;
+    auto c = impl.make(a, device.info());
+    c->prepare(stream);
+    c->poison(stream);  // no launch: the outputs still hold the poison
+    TB_CUDA_CHECK(cudaStreamSynchronize(stream));
+    const Verification v = c->check(stream);
+    EXPECT_FALSE(std::isfinite(v.error) && v.error <= v.tolerance) << impl.name << " " << pass << ": " << v.detail;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(All, AttentionImpl, ::testing::ValuesIn(attention_impl_names()),
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                           std::string name = info.param;
+                           for (char& ch : name)
+                             if (ch == '.') ch = '_';
+                           return name;
+                         });
+
+}  // namespace
+}  // namespace trainbench

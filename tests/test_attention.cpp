@@ -1,0 +1,152 @@
+// The attention impls' host side, without a GPU: the block arithmetic the kernels share
+// (visible keys, causal block skipping, which blocks need an element mask), what each impl
+// accepts and why it refuses, and the attention suite.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <string>
+
+#include "bench/attention_oracle.hpp"
+#include "bench/impls.hpp"
+#include "bench/suites.hpp"
+#include "kernels/attention/attention.cuh"
+
+namespace trainbench {
+namespace {
+
+using kernels::attention_first_masked_block;
+using kernels::attention_first_row_seeing;
+using kernels::attention_kv_block_end;
+using kernels::attention_visible_keys;
+
+TEST(AttentionBlocks, VisibleKeysAreBottomRightAligned) {
+  EXPECT_EQ(attention_visible_keys(0, 100, 100, false), 100);
+  EXPECT_EQ(attention_visible_keys(0, 100, 100, true), 1);
+  EXPECT_EQ(attention_visible_keys(99, 100, 100, true), 100);
+  EXPECT_EQ(attention_visible_keys(0, 10, 30, true), 21);   // seq_kv > seq_q: the first row sees 21 keys
+  EXPECT_EQ(attention_visible_keys(0, 30, 10, true), 0);    // seq_q > seq_kv: the first 20 rows see none
+  EXPECT_EQ(attention_visible_keys(19, 30, 10, true), 0);
+  EXPECT_EQ(attention_visible_keys(20, 30, 10, true), 1);
+  EXPECT_EQ(attention_visible_keys(29, 30, 10, true), 10);
+}
+
+// Brute force over shapes, row blocks and both masks: the kernels visit exactly the key blocks
+// some row sees, and skip the element mask only where no row of the block needs it.
+TEST(AttentionBlocks, SkippingAndMaskingRangesAreExact) {
+  constexpr int kBlockM = kernels::kAttentionFwdMmaBlockM, kBlockN = kernels::kAttentionFwdMmaBlockN;
+  int checked = 0;
+  for (const int seq_q : {1, 17, 64, 127, 128, 129, 300, 1000})
+    for (const int seq_kv : {1, 63, 64, 65, 128, 300, 1000})
+      for (const bool causal : {false, true})
+        for (int row0 = 0; row0 < seq_q; row0 += kBlockM) {
+          const int rows_end = std::min(row0 + kBlockM, seq_q);
+          const int end = attention_kv_block_end(row0, kBlockM, kBlockN, seq_q, seq_kv, causal);
+          const int first_masked = attention_first_masked_block(row0, kBlockN, seq_q, seq_kv, causal);
+          int max_visible = 0;
+          for (int i = row0; i < rows_end; ++i)
+            max_visible = std::max(max_visible, attention_visible_keys(i, seq_q, seq_kv, causal));
+          // Every visible key lies in a visited block, and the last visited block holds one.
+          EXPECT_LE(max_visible, end * kBlockN);
+          if (end > 0) {
+            EXPECT_GT(max_visible, (end - 1) * kBlockN) << seq_q << " " << seq_kv << " " << row0;
+          } else {
+            EXPECT_EQ(max_visible, 0);
+          }
+          EXPECT_LE(end, (seq_kv + kBlockN - 1) / kBlockN);
+          // Blocks before first_masked: every key exists and every row of the block sees it.
+          for (int n = 0; n < std::min(first_masked, end); ++n)
+            for (int i = row0; i < rows_end; ++i)
+              EXPECT_GE(attention_visible_keys(i, seq_q, seq_kv, causal), (n + 1) * kBlockN)
+                  << seq_q << " " << seq_kv << " row " << i << " block " << n;
+          // The first masked block (when visited) does hide a key from the block's first row.
+          if (first_masked < end) {
+            EXPECT_LT(attention_visible_keys(row0, seq_q, seq_kv, causal), (first_masked + 1) * kBlockN);
+          }
+          ++checked;
+        }
+  EXPECT_GT(checked, 200);
+}
+
+TEST(AttentionBlocks, FirstRowSeeingAKeyBlock) {
+  for (const int seq_q : {1, 50, 300})
+    for (const int seq_kv : {1, 50, 300})
+      for (const bool causal : {false, true})
+        for (int key0 = 0; key0 < seq_kv; key0 += 64) {
+          const int first = attention_first_row_seeing(key0, seq_q, seq_kv, causal);
+          for (int i = 0; i < std::min(first, seq_q); ++i)
+            EXPECT_LE(attention_visible_keys(i, seq_q, seq_kv, causal), key0) << "row " << i << " sees key " << key0;
+          if (first < seq_q) {
+            EXPECT_GT(attention_visible_keys(first, seq_q, seq_kv, causal), key0);
+          }
+        }
+}
+
+Attention attention(std::uint64_t seq, std::uint64_t head_dim, const char* pass, std::uint64_t batch = 1) {
+  return Attention{.batch = batch, .heads_q = 16, .heads_kv = 16, .seq_q = seq, .seq_kv = seq, .head_dim = head_dim,
+                   .causal = true, .pass = pass};
+}
+
+TEST(AttentionImpls, RegisteredWithWhatTheyRefuseAndWhy) {
+  register_all_impls();
+  const Impl& fwd = registry().find("attention.fwd.mma");
+  const Impl& ref = registry().find("attention.reference");
+  for (const Impl* impl : {&fwd, &ref}) {
+    EXPECT_EQ(impl->family, "attention");
+    EXPECT_EQ(impl->min_arch, 80);
+    EXPECT_FALSE(impl->vendor);
+  }
+  EXPECT_EQ(fwd.unsupported(attention(1000, 128, "fwd")), "");
+  EXPECT_EQ(fwd.unsupported(attention(1, 64, "fwd")), "");
+  EXPECT_NE(fwd.unsupported(attention(1024, 96, "fwd")).find("head_dim must be 64 or 128"), std::string::npos);
+  EXPECT_NE(fwd.unsupported(attention(1024, 128, "bwd")).find("forward pass only"), std::string::npos);
+  Attention gqa = attention(1024, 128, "fwd");
+  gqa.heads_kv = 3;
+  EXPECT_NE(fwd.unsupported(gqa).find("must divide"), std::string::npos);
+  EXPECT_NE(ref.unsupported(attention(0, 128, "fwd")).find("positive"), std::string::npos);
+  // 16 heads of 8192^2 FP32 scores are 4 GiB: twice that (the backward) is at the limit, one more
+  // sequence of them over it.
+  EXPECT_EQ(ref.unsupported(attention(8192, 128, "fwd", 2)), "");
+  EXPECT_EQ(ref.unsupported(attention(8192, 128, "bwd", 1)), "");
+  EXPECT_NE(ref.unsupported(attention(8192, 128, "bwd", 2)).find("GiB limit"), std::string::npos);
+  EXPECT_NE(ref.unsupported(attention(16384, 128, "fwd", 1)).find("16.0 GiB"), std::string::npos);
+}
+
+TEST(AttentionOracleSizes, ChunksOfWholeHeadsUnderTheBudget) {
+  const Attention a = attention(1024, 128, "bwd", 4);  // 64 heads of 8 MiB (P and dS)
+  EXPECT_DOUBLE_EQ(AttentionOracle::score_bytes(a), 64.0 * 1024 * 1024 * 4 * 2);
+  EXPECT_EQ(AttentionOracle::heads_per_chunk(a, 1ull << 30), 64u);
+  EXPECT_EQ(AttentionOracle::heads_per_chunk(a, 80ull << 20), 10u);
+  EXPECT_EQ(AttentionOracle::heads_per_chunk(a, 1), 1u);  // never fewer than one head
+}
+
+TEST(AttentionSuite, CoversTheSweepAndLlamaShapesWithImplsThatTakeThem) {
+  register_all_impls();
+  const Suite& s = find_suite("attention");
+  int fwd = 0, bwd = 0, llama = 0, with_reference = 0;
+  for (const auto& e : s.entries) {
+    const auto& a = std::get<Attention>(e.op);
+    ASSERT_FALSE(e.impls.empty());
+    for (const auto& name : e.impls)
+      EXPECT_EQ(registry().find(name).unsupported(e.op), "") << name << " in suite attention at " << op_label(e.op);
+    const bool has_reference = std::find(e.impls.begin(), e.impls.end(), "attention.reference") != e.impls.end();
+    with_reference += has_reference;
+    EXPECT_EQ(has_reference, AttentionOracle::score_bytes(a) <= kAttentionReferenceMaxScoreBytes) << op_label(e.op);
+    if (a.heads_kv == 1) {
+      ++llama;
+      EXPECT_EQ(a.seq_q, 8192u);
+      EXPECT_TRUE(a.heads_q == 8 || a.heads_q == 16);
+    } else {
+      EXPECT_EQ(a.batch * a.seq_q, 16384u) << op_label(e.op);
+    }
+    (a.pass == "fwd" ? fwd : bwd)++;
+  }
+  // Forward: 2 head layouts x 2 masks x 6 lengths, plus 2 Llama shapes.
+  EXPECT_EQ(fwd, 2 * 2 * 6 + 2);
+  EXPECT_GT(bwd, 0);
+  EXPECT_GE(llama, 2);
+  EXPECT_GT(with_reference, 0);
+  EXPECT_LT(with_reference, int(s.entries.size()));
+}
+
+}  // namespace
+}  // namespace trainbench

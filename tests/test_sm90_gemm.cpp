@@ -1,0 +1,270 @@
+// The Hopper GEMMs' host-side pieces, without a GPU: the wgmma shared-memory descriptor against
+// the PTX ISA's bit layout and canonical layouts, the operand tiles (what TMA writes where must
+// be what wgmma reads), the accumulator fragment map the epilogue stores from, and the
+// persistent tile scheduler.
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <random>
+#include <set>
+#include <vector>
+
+#include "kernels/common/sm90_layout.cuh"
+#include "kernels/gemm/sm90_tiles.cuh"
+#include "kernels/gemm/tile_scheduler.cuh"
+
+namespace trainbench::kernels {
+namespace {
+
+// ---- the descriptor ------------------------------------------------------------------------
+
+struct DecodedDescriptor {
+  std::uint32_t start, leading, stride, base_offset, swizzle;
+  std::uint64_t other_bits;  // bits no field owns: must be zero
+};
+
+// PTX ISA, "Matrix Descriptor Format": 13-0 start, 29-16 leading byte offset, 45-32 stride byte
+// offset (each encoded (x & 0x3FFFF) >> 4), 51-49 base offset, 63-62 swizzle mode.
+DecodedDescriptor decode(std::uint64_t d) {
+  constexpr std::uint64_t kFields = 0x3FFFull | 0x3FFFull << 16 | 0x3FFFull << 32 | 0x7ull << 49 | 0x3ull << 62;
+  return {static_cast<std::uint32_t>(d & 0x3FFF) << 4, static_cast<std::uint32_t>((d >> 16) & 0x3FFF) << 4,
+          static_cast<std::uint32_t>((d >> 32) & 0x3FFF) << 4, static_cast<std::uint32_t>((d >> 49) & 0x7),
+          static_cast<std::uint32_t>(d >> 62), d & ~kFields};
+}
+
+TEST(WgmmaDescriptor, FieldsSitWhereThePtxIsaPutsThem) {
+  const std::uint64_t d = wgmma_descriptor(0x1F3A0, 0x2340, 0x3FFF0, WgmmaSwizzle::B128);
+  EXPECT_EQ(d & 0x3FFF, 0x1F3Au);
+  EXPECT_EQ((d >> 16) & 0x3FFF, 0x234u);
+  EXPECT_EQ((d >> 32) & 0x3FFF, 0x3FFFu);
+  EXPECT_EQ((d >> 49) & 0x7, 0u);
+  EXPECT_EQ(d >> 62, 1u);
+  EXPECT_EQ(decode(d).other_bits, 0u);
+  // The swizzle codes: 0 none, 1 128B, 2 64B, 3 32B.
+  EXPECT_EQ(wgmma_descriptor(0, 0, 0, WgmmaSwizzle::None) >> 62, 0u);
+  EXPECT_EQ(wgmma_descriptor(0, 0, 0, WgmmaSwizzle::B64) >> 62, 2u);
+  EXPECT_EQ(wgmma_descriptor(0, 0, 0, WgmmaSwizzle::B32) >> 62, 3u);
+}
+
+TEST(WgmmaDescriptor, MatchesThePtxIsaExamples) {
+  // "MN-major, 64B swizzling, bf16": LBO 256 * sizeof(bf16) encodes as 32, SBO 512 * sizeof(bf16)
+  // as 64. "K-major, 32B swizzling": LBO unused, encoded 1 (assumed).
+  const DecodedDescriptor mn = decode(wgmma_descriptor(0, 256 * 2, 512 * 2, WgmmaSwizzle::B64));
+  EXPECT_EQ(mn.leading >> 4, 32u);
+  EXPECT_EQ(mn.stride >> 4, 64u);
+  EXPECT_EQ(mn.swizzle, 2u);
+  EXPECT_EQ((wgmma_descriptor(0, 16, 64 * 4, WgmmaSwizzle::B32) >> 16) & 0x3FFF, 1u);
+}
+
+TEST(WgmmaDescriptor, AddressesAreTakenModulo256KiBIn16ByteUnits) {
+  EXPECT_EQ(wgmma_descriptor(0x40000 + 0x400, 0, 0, WgmmaSwizzle::None) & 0x3FFF, 0x40u);
+  EXPECT_EQ(wgmma_descriptor(0x40F, 0, 0, WgmmaSwizzle::None) & 0x3FFF, 0x40u);
+}
+
+TEST(Swizzle128B, PermutesChunksWithinEachRowByTheRowIndex) {
+  for (std::uint32_t block = 0; block < 4; ++block)
+    for (std::uint32_t row = 0; row < 8; ++row) {
+      std::set<std::uint32_t> chunks;
+      for (std::uint32_t chunk = 0; chunk < 8; ++chunk) {
+        const std::uint32_t addr = block * 1024 + row * 128 + chunk * 16 + 6;
+        const std::uint32_t to = swizzle_128b(addr);
+        EXPECT_EQ(to / 128, addr / 128) << "a chunk left its 128-byte row";
+        EXPECT_EQ(to % 16, 6u) << "bytes inside a chunk move with it";
+        EXPECT_EQ(to / 16 % 8, chunk ^ row);
+        chunks.insert(to / 16 % 8);
+      }
+      EXPECT_EQ(chunks.size(), 8u);
+    }
+}
+
+TEST(WgmmaShapes, Bf16TakesM64K16AndNMultiplesOf8UpTo256) {
+  EXPECT_TRUE(is_wgmma_bf16_shape(64, 128, 16));
+  EXPECT_TRUE(is_wgmma_bf16_shape(64, 256, 16));
+  EXPECT_TRUE(is_wgmma_bf16_shape(64, 8, 16));
+  EXPECT_TRUE(is_wgmma_bf16_shape(64, 136, 16));
+  EXPECT_FALSE(is_wgmma_bf16_shape(128, 128, 16));
+  EXPECT_FALSE(is_wgmma_bf16_shape(64, 264, 16));
+  EXPECT_FALSE(is_wgmma_bf16_shape(64, 132, 16));
+  EXPECT_FALSE(is_wgmma_bf16_shape(64, 128, 32));
+}
+
+// ---- operand tiles: TMA's writes against wgmma's reads -------------------------------------
+
+// Where wgmma reads element (r, kk) (r < rows of the instruction, kk < 16) of an operand from
+// its descriptor: the PTX ISA's canonical layouts for 128B swizzling, T = 8 BF16 per 16 bytes,
+//   K-major:  ((8, m), (T, 2k)) : ((8T, SBO), (1, T))
+//   MN-major: ((T, 8, m), (8, k)) : ((1, T, LBO), (8T, SBO))
+// in elements, LBO and SBO in bytes, then the 128B swizzle applied to the byte address.
+std::uint32_t wgmma_reads(std::uint64_t desc, bool k_major, int r, int kk) {
+  const DecodedDescriptor d = decode(desc);
+  EXPECT_EQ(d.swizzle, 1u);
+  EXPECT_EQ(d.base_offset, 0u);
+  const auto ur = static_cast<std::uint32_t>(r), uk = static_cast<std::uint32_t>(kk);
+  const std::uint32_t addr = k_major ? d.start + (ur % 8) * 128 + (ur / 8) * d.stride + 2 * uk
+                                     : d.start + 2 * (ur % 64) + (ur / 64) * d.leading + (uk % 8) * 128 +
+                                           (uk / 8) * d.stride;
+  return swizzle_128b(addr);
+}
+
+// Where TMA writes the operand's element (row, k) (global coordinates) of the tile at (row0, k0):
+// box b holds x in [box_x, box_x + 64) and y in [box_y, box_y + kBoxOuter); element (x, y) of a
+// box lands at swizzle_128b(box start + (y - box_y) * 128 + (x - box_x) * 2).
+template <typename Tile>
+std::uint32_t tma_writes(std::uint32_t tile_addr, int row0, int k0, int row, int k) {
+  const int x = Tile::kKMajor ? k : row, y = Tile::kKMajor ? row : k;
+  int found = -1;
+  std::uint32_t at = 0;
+  for (int b = 0; b < Tile::kBoxes; ++b) {
+    const int dx = x - Tile::box_x(b, row0, k0), dy = y - Tile::box_y(b, row0, k0);
+    if (dx < 0 || dx >= int(Tile::kBoxInner) || dy < 0 || dy >= int(Tile::kBoxOuter)) continue;
+    EXPECT_EQ(found, -1) << "two boxes hold (" << row << ", " << k << ")";
+    found = b;
+    at = swizzle_128b(tile_addr + Tile::box_offset(b) + static_cast<std::uint32_t>(dy * 128 + dx * 2));
+  }
+  EXPECT_NE(found, -1) << "no box holds (" << row << ", " << k << ")";
+  return at;
+}
+
+// For every wgmma the kernels issue on this tile (instruction rows `rows` at r0 = 0, rows, ...;
+// k16 steps 0-3), every element wgmma reads is the element TMA wrote there.
+template <typename Tile>
+void expect_wgmma_reads_what_tma_wrote(int rows) {
+  constexpr std::uint32_t kTile = 3 * 1024 * 40;  // some 1024-aligned shared-memory address
+  const int row0 = 384, k0 = 4096;                 // any tile of the matrix
+  const int tile_rows = static_cast<int>(Tile::kBytes / 128);
+  std::set<std::uint32_t> read;
+  for (int r0 = 0; r0 < tile_rows; r0 += rows)
+    for (int ks = 0; ks < 4; ++ks) {
+      const std::uint64_t desc = Tile::descriptor(kTile, r0, ks);
+      for (int r = 0; r < rows; ++r)
+        for (int kk = 0; kk < 16; ++kk) {
+          const std::uint32_t got = wgmma_reads(desc, Tile::kKMajor, r, kk);
+          ASSERT_EQ(got, tma_writes<Tile>(kTile, row0, k0, row0 + r0 + r, k0 + 16 * ks + kk))
+              << (Tile::kKMajor ? "K-major" : "MN-major") << " tile of " << tile_rows << " rows: r0 " << r0 << " r "
+              << r << " k " << 16 * ks + kk;
+          read.insert(got / 2);
+        }
+    }
+  // Between them the wgmmas read every element of the tile once.
+  EXPECT_EQ(read.size(), Tile::kBytes / 2);
+  EXPECT_GE(*read.begin() * 2, kTile);
+  EXPECT_LT(*read.rbegin() * 2, kTile + Tile::kBytes);
+}
+
+TEST(Sm90OperandTile, KMajorWgmmaAReadsWhatTmaWrote) {
+  expect_wgmma_reads_what_tma_wrote<Sm90OperandTile<128, true>>(64);
+}
+TEST(Sm90OperandTile, MnMajorWgmmaAReadsWhatTmaWrote) {
+  expect_wgmma_reads_what_tma_wrote<Sm90OperandTile<128, false>>(64);
+}
+TEST(Sm90OperandTile, KMajorWgmmaBN128ReadsWhatTmaWrote) {
+  expect_wgmma_reads_what_tma_wrote<Sm90OperandTile<128, true>>(128);
+}
+TEST(Sm90OperandTile, MnMajorWgmmaBN128ReadsWhatTmaWrote) {
+  expect_wgmma_reads_what_tma_wrote<Sm90OperandTile<128, false>>(128);
+}
+TEST(Sm90OperandTile, KMajorWgmmaBN256ReadsWhatTmaWrote) {
+  expect_wgmma_reads_what_tma_wrote<Sm90OperandTile<256, true>>(256);
+}
+TEST(Sm90OperandTile, MnMajorWgmmaBN256ReadsWhatTmaWrote) {
+  expect_wgmma_reads_what_tma_wrote<Sm90OperandTile<256, false>>(256);
+}
+
+TEST(Sm90OperandTile, BoxesFitTheSwizzleSpanAndTmaLimits) {
+  using K256 = Sm90OperandTile<256, true>;
+  using Mn256 = Sm90OperandTile<256, false>;
+  EXPECT_EQ(K256::kBoxInner * 2, 128u);  // 128B swizzle: the box's inner extent is at most 128 bytes
+  EXPECT_LE(K256::kBoxOuter, 256u);      // TMA boxes hold at most 256 per dimension
+  EXPECT_EQ(Mn256::kBoxes, 4);
+  EXPECT_EQ(Mn256::kBoxBytes % 1024, 0u);  // every box starts on the swizzle pattern's period
+  EXPECT_EQ(K256::kBytes, 256u * 64 * 2);
+}
+
+// ---- accumulators --------------------------------------------------------------------------
+
+template <int kN>
+void expect_accumulators_cover_the_tile_once() {
+  std::vector<int> seen(64 * kN, 0);
+  for (int thread = 0; thread < 128; ++thread)
+    for (int reg = 0; reg < kN / 2; ++reg) {
+      const WgmmaCoord at = wgmma_accumulator_coord(thread, reg);
+      ASSERT_TRUE(at.row >= 0 && at.row < 64 && at.col >= 0 && at.col < kN) << thread << " " << reg;
+      ++seen[at.row * kN + at.col];
+      if (reg % 2 == 0) {
+        // The pair the epilogue stores together: adjacent columns, the first even.
+        const WgmmaCoord next = wgmma_accumulator_coord(thread, reg + 1);
+        EXPECT_EQ(at.col % 2, 0);
+        EXPECT_EQ(next.row, at.row);
+        EXPECT_EQ(next.col, at.col + 1);
+      }
+      // Warp w holds rows 16w .. 16w + 15 (the PTX ISA's fragment figure for m64nNk16).
+      EXPECT_EQ(at.row / 16, thread / 32);
+    }
+  for (int e = 0; e < 64 * kN; ++e) EXPECT_EQ(seen[e], 1) << "row " << e / kN << " col " << e % kN;
+}
+
+TEST(WgmmaAccumulators, N128FragmentsCoverTheTileOnce) { expect_accumulators_cover_the_tile_once<128>(); }
+TEST(WgmmaAccumulators, N256FragmentsCoverTheTileOnce) { expect_accumulators_cover_the_tile_once<256>(); }
+
+TEST(WgmmaAccumulators, MatchTheMmaSyncLayoutPerEightColumns) {
+  // Thread 5 (warp 0, lane 5): d0, d1 at row 1, columns 2, 3; d2, d3 at row 9; d4 at column 10.
+  EXPECT_EQ(wgmma_accumulator_coord(5, 0).row, 1);
+  EXPECT_EQ(wgmma_accumulator_coord(5, 0).col, 2);
+  EXPECT_EQ(wgmma_accumulator_coord(5, 3).row, 9);
+  EXPECT_EQ(wgmma_accumulator_coord(5, 3).col, 3);
+  EXPECT_EQ(wgmma_accumulator_coord(5, 4).col, 10);
+  EXPECT_EQ(wgmma_accumulator_coord(127, 127).row, 63);
+  EXPECT_EQ(wgmma_accumulator_coord(127, 127).col, 255);
+}
+
+// ---- the tile scheduler --------------------------------------------------------------------
+
+TEST(TileScheduler, EveryTileExactlyOnceForRandomShapesAndSmCounts) {
+  std::mt19937 rng(20261201);
+  std::uniform_int_distribution<int> tiles(1, 90), group(1, 16), sms(1, 200);
+  for (int trial = 0; trial < 400; ++trial) {
+    const GroupedTileOrder order{.tiles_i = tiles(rng), .tiles_j = tiles(rng), .group = group(rng)};
+    const int sm_count = sms(rng);
+    const PersistentTileScheduler sched{order, persistent_grid_size(order.num_tiles(), sm_count)};
+    ASSERT_GE(sched.ctas, 1);
+    ASSERT_LE(sched.ctas, sm_count);
+    std::vector<int> visits(static_cast<std::size_t>(order.num_tiles()), 0);
+    for (int cta = 0; cta < sched.ctas; ++cta) {
+      int taken = 0;
+      for (int t = sched.first(cta); t < order.num_tiles(); t = sched.next(t)) {
+        const TileCoord c = order.tile(t);
+        ASSERT_TRUE(c.i >= 0 && c.i < order.tiles_i && c.j >= 0 && c.j < order.tiles_j)
+            << "tile " << t << " of " << order.tiles_i << " x " << order.tiles_j << " group " << order.group;
+        ++visits[static_cast<std::size_t>(c.i * order.tiles_j + c.j)];
+        ++taken;
+      }
+      EXPECT_GE(taken, 1) << "CTA " << cta << " of " << sched.ctas << " has no tile";
+    }
+    for (std::size_t v = 0; v < visits.size(); ++v)
+      ASSERT_EQ(visits[v], 1) << "tile (" << v / order.tiles_j << ", " << v % order.tiles_j << ") of "
+                              << order.tiles_i << " x " << order.tiles_j << ", group " << order.group << ", "
+                              << sm_count << " SMs";
+  }
+}
+
+TEST(TileScheduler, TilesRunningTogetherShareABandOfOperandA) {
+  // 64 x 128 tiles (a 16384 x 16384 problem at 256 x 128), bands of 8, 132 SMs: the first wave
+  // of CTAs touches 8 tiles along m and 17 along n instead of 2 along m and all 128 along n.
+  const GroupedTileOrder order{.tiles_i = 64, .tiles_j = 128, .group = 8};
+  std::set<int> is, js;
+  for (int t = 0; t < 132; ++t) {
+    is.insert(order.tile(t).i);
+    js.insert(order.tile(t).j);
+  }
+  EXPECT_EQ(is.size(), 8u);
+  EXPECT_EQ(js.size(), 17u);
+}
+
+TEST(TileScheduler, NeverMoreCtasThanTiles) {
+  EXPECT_EQ(persistent_grid_size(1, 132), 1);
+  EXPECT_EQ(persistent_grid_size(131, 132), 131);
+  EXPECT_EQ(persistent_grid_size(8192, 132), 132);
+}
+
+}  // namespace
+}  // namespace trainbench::kernels

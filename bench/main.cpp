@@ -80,6 +80,8 @@ int cmd_list() {
              "gemm");
   fmt::print("  {:<10} FLOPs = 4 B Hq Sq Sk D, halved when causal, x2.5 for the backward; against BF16 peak\n",
              "attention");
+  fmt::print("  {:<10} FLOPs = 2 M N K with FP8 (e4m3) or INT8 (s8) operands and FP32 scales; against the "
+             "FP8 or INT8 peak\n", "scaled_gemm");
   fmt::print("  {:<10} BF16 -> E4M3 with 1x128 / 128x128 / per-tensor scales; 3 bytes per element + scales; "
              "judged against HBM bandwidth\n", "quantize");
   fmt::print("\nImpls:\n");

@@ -78,6 +78,32 @@ Quantize Quantize::from_shape(const nlohmann::json& shape) {
   return q;
 }
 
+std::uint64_t ScaledGemm::a_scale_count() const {
+  if (a_scale == "tensor") return 1;
+  if (a_scale == "row") return m;
+  return m * ((k + 127) / 128);  // 1x128
+}
+
+std::uint64_t ScaledGemm::b_scale_count() const {
+  if (b_scale == "tensor") return 1;
+  if (b_scale == "col") return n;
+  return ((n + 127) / 128) * ((k + 127) / 128);  // 128x128
+}
+
+ScaledGemm ScaledGemm::from_shape(const nlohmann::json& shape) {
+  ScaledGemm g;
+  shape.at("m").get_to(g.m);
+  shape.at("n").get_to(g.n);
+  shape.at("k").get_to(g.k);
+  shape.at("dtype").get_to(g.dtype);
+  shape.at("a_scale").get_to(g.a_scale);
+  shape.at("b_scale").get_to(g.b_scale);
+  require_one_of("scaled_gemm dtype", g.dtype, {"e4m3", "s8"});
+  require_one_of("scaled_gemm a_scale", g.a_scale, {"1x128", "row", "tensor"});
+  require_one_of("scaled_gemm b_scale", g.b_scale, {"128x128", "col", "tensor"});
+  return g;
+}
+
 Attention Attention::from_shape(const nlohmann::json& shape) {
   Attention a;
   shape.at("batch").get_to(a.batch);
@@ -108,7 +134,12 @@ nlohmann::ordered_json op_shape(const Op& op) {
 }
 
 Roof op_roof(const Op& op) {
-  return std::visit([](const auto& o) { return o.roof; }, op);
+  return std::visit(
+      [](const auto& o) {
+        if constexpr (std::is_same_v<std::decay_t<decltype(o)>, ScaledGemm>) return o.roof();
+        else return o.roof;
+      },
+      op);
 }
 
 const char* roof_name(Roof roof) {
@@ -138,12 +169,13 @@ Op op_from_json(const std::string& family, const nlohmann::json& shape) {
     if (family == Gemm::family) return Gemm::from_shape(shape);
     if (family == Attention::family) return Attention::from_shape(shape);
     if (family == Quantize::family) return Quantize::from_shape(shape);
+    if (family == ScaledGemm::family) return ScaledGemm::from_shape(shape);
   } catch (const nlohmann::json::exception& e) {
     throw Error(fmt::format("op \"{}\" has a malformed shape {} ({})", family, shape.dump(), e.what()));
   } catch (const Error& e) {
     throw Error(fmt::format("op \"{}\" has an invalid shape {}: {}", family, shape.dump(), e.what()));
   }
-  throw Error(fmt::format("unknown op family \"{}\"; known: copy, gemm, attention, quantize", family));
+  throw Error(fmt::format("unknown op family \"{}\"; known: copy, gemm, attention, quantize, scaled_gemm", family));
 }
 
 std::optional<double> spec_peak(const ChipSpec& chip, Roof roof) {

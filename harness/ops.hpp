@@ -91,7 +91,34 @@ struct Quantize {
   static Quantize from_shape(const nlohmann::json& shape);
 };
 
-using Op = std::variant<Copy, Gemm, Attention, Quantize>;
+// C[m, n] = sum_k (A[m, k] sa) (B[n, k] sb) with quantized operands (both K-major: the "tn"
+// layout, the only one FP8 wgmma takes) and FP32 scales, BF16 output. dtype "e4m3" (FP8) or
+// "s8" (INT8). a_scale: "1x128" (DeepSeek-V3 activations: one per row and 128 of K), "row" (one
+// per row), "tensor"; b_scale: "128x128" (weights), "col" (one per output column), "tensor".
+// Scale layouts as kernels/quant/quantize.cuh writes them.
+struct ScaledGemm {
+  std::uint64_t m = 0, n = 0, k = 0;
+  std::string dtype = "e4m3";
+  std::string a_scale = "1x128";
+  std::string b_scale = "128x128";
+
+  static constexpr const char* family = "scaled_gemm";
+  Roof roof() const { return dtype == "s8" ? Roof::Int8 : Roof::Fp8; }
+  double flops() const { return 2.0 * double(m) * double(n) * double(k); }
+  std::uint64_t a_scale_count() const;
+  std::uint64_t b_scale_count() const;
+  // One byte per operand element read once, the scales, BF16 output written once.
+  double bytes_moved() const {
+    return double(m) * double(k) + double(n) * double(k) + 4.0 * double(a_scale_count() + b_scale_count()) +
+           2.0 * double(m) * double(n);
+  }
+  nlohmann::ordered_json shape() const {
+    return {{"m", m}, {"n", n}, {"k", k}, {"dtype", dtype}, {"a_scale", a_scale}, {"b_scale", b_scale}};
+  }
+  static ScaledGemm from_shape(const nlohmann::json& shape);
+};
+
+using Op = std::variant<Copy, Gemm, Attention, Quantize, ScaledGemm>;
 
 std::string op_family(const Op& op);
 double op_flops(const Op& op);

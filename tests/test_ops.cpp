@@ -83,6 +83,22 @@ TEST(QuantizeOp, BytesCountElementsAndScales) {
   EXPECT_THROW(op_from_json("quantize", Quantize{128, 128, "1x64", false}.shape()), Error);
 }
 
+TEST(ScaledGemmOp, FlopsBytesRoofAndScales) {
+  const ScaledGemm g{4096, 7168, 16384, "e4m3", "1x128", "128x128"};
+  EXPECT_DOUBLE_EQ(g.flops(), 2.0 * 4096 * 7168 * 16384);
+  EXPECT_EQ(g.a_scale_count(), 4096u * 128u);
+  EXPECT_EQ(g.b_scale_count(), 56u * 128u);
+  EXPECT_DOUBLE_EQ(g.bytes_moved(), 4096.0 * 16384 + 7168.0 * 16384 + 4.0 * (4096 * 128 + 56 * 128) + 2.0 * 4096 * 7168);
+  EXPECT_EQ(op_roof(Op{g}), Roof::Fp8);
+  EXPECT_EQ(op_roof(Op{ScaledGemm{64, 64, 64, "s8", "row", "col"}}), Roof::Int8);
+  EXPECT_EQ((ScaledGemm{100, 200, 300, "s8", "row", "col"}.a_scale_count()), 100u);
+  EXPECT_EQ((ScaledGemm{100, 200, 300, "s8", "row", "col"}.b_scale_count()), 200u);
+  const ScaledGemm back = std::get<ScaledGemm>(op_from_json("scaled_gemm", g.shape()));
+  EXPECT_EQ(back.shape(), g.shape());
+  EXPECT_THROW(op_from_json("scaled_gemm", ScaledGemm{1, 1, 1, "e5m2", "1x128", "128x128"}.shape()), Error);
+  EXPECT_THROW(op_from_json("scaled_gemm", ScaledGemm{1, 1, 1, "e4m3", "1x64", "128x128"}.shape()), Error);
+}
+
 TEST(Ops, UnknownFamilyAndMalformedShapeAreErrors) {
   EXPECT_THROW(op_from_json("conv", nlohmann::json::object()), Error);
   EXPECT_THROW(op_from_json("copy", nlohmann::json{{"size", 1}}), Error);

@@ -58,15 +58,26 @@ SampleSet collect_samples(const SamplingPolicy& policy, const std::function<Samp
   const std::size_t min_kept = static_cast<std::size_t>(std::max(policy.min_samples, 1));
   const std::size_t max_total = static_cast<std::size_t>(std::max(policy.max_samples, policy.min_samples));
   SampleSet set;
+  // Running mean and variance of the kept samples (Welford): the stopping rule is checked after
+  // every sample, and re-sorting thousands of samples each time would make the host the bottleneck.
+  double mean = 0, m2 = 0;
   const double start = now_s();
   for (;;) {
     const Sample s = take_sample();
     const bool slow_clock = floor_mhz > 0 && s.sm_clock_mhz > 0 && s.sm_clock_mhz < floor_mhz;
     (slow_clock ? set.discarded : set.kept).push_back(s);
+    if (!slow_clock) {
+      const double n = static_cast<double>(set.kept.size());
+      const double delta = s.seconds - mean;
+      mean += delta / n;
+      m2 += delta * (s.seconds - mean);
+    }
     const double elapsed = now_s() - start;
     const std::size_t total = set.kept.size() + set.discarded.size();
     if (set.kept.size() >= min_kept) {
-      if (summarize(seconds_of(set.kept)).noise < policy.noise_target) {
+      const double n = static_cast<double>(set.kept.size());
+      const double noise = (n > 1 && mean > 0) ? std::sqrt(m2 / (n - 1)) / mean : 0.0;
+      if (noise < policy.noise_target) {
         set.reason = StopReason::NoiseTarget;
         break;
       }

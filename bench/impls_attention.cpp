@@ -12,6 +12,14 @@
 //   worst of 10^7 elements. A missed key block or row errs by 1e-1 or more at the test sizes.
 // - LSE (FP32), tolerance 2^-14: both sides are FP32 dot products and sums (about 1e-6 apart);
 //   ex2.approx adds 2^-22 relative.
+// attention.bwd.mma against attention.reference's backward (FP32 unfused, on the GPU), its O and
+// LSE inputs from attention.fwd.mma (prepare, untimed):
+// - dQ, dK, dV (BF16), tolerance 2^-5 each: rounding the outputs to BF16 costs up to 2^-8; P
+//   and dS are rounded to BF16 before their matmuls (random, about 2^-9 / sqrt(3) of each term,
+//   averaging over the sums as P's rounding does in the forward); D = rowsum(dO O) reads the
+//   BF16 O (an error of 2^-8 of O's terms, random over the head dimension, small against
+//   dP - D). The bound is reasoned, not yet measured: a GPU run may tighten it. A missed key
+//   or query block, or a NaN from a row that sees no key, errs by far more.
 // attention.reference against float64 on the host, at 48 query rows spread over (batch, head,
 // row), each recomputed alone (a row of O, its LSE and its dQ depend on no other row): tolerance
 // 1e-4 on O, LSE and dQ (FP32 SGEMMs over at most 16384 terms: about 1e-6). dK and dV need every
@@ -39,7 +47,7 @@ namespace trainbench {
 namespace {
 
 constexpr std::uint64_t kSeedQ = 20261201, kSeedK = 20261202, kSeedV = 20261203, kSeedDo = 20261204;
-constexpr double kToleranceO = 0x1p-5, kToleranceLse = 0x1p-14;
+constexpr double kToleranceO = 0x1p-5, kToleranceLse = 0x1p-14, kToleranceGrad = 0x1p-5;
 constexpr double kToleranceReference = 1e-4;
 constexpr int kSampledRows = 48;
 // When it verifies another impl it works through chunks of heads of at most this many bytes.
@@ -75,6 +83,15 @@ std::string fwd_mma_unsupported(const Op& op) {
   if (auto why = attention_unsupported(op); !why.empty()) return why;
   const auto& a = std::get<Attention>(op);
   if (a.pass != "fwd") return "attention.fwd.mma computes the forward pass only";
+  if (!kernels::attention_mma_supports_head_dim(int(a.head_dim)))
+    return fmt::format("head_dim must be 64 or 128 (a kernel instance per head_dim); got {}", a.head_dim);
+  return "";
+}
+
+std::string bwd_mma_unsupported(const Op& op) {
+  if (auto why = attention_unsupported(op); !why.empty()) return why;
+  const auto& a = std::get<Attention>(op);
+  if (a.pass != "bwd") return "attention.bwd.mma computes the backward pass only";
   if (!kernels::attention_mma_supports_head_dim(int(a.head_dim)))
     return fmt::format("head_dim must be 64 or 128 (a kernel instance per head_dim); got {}", a.head_dim);
   return "";
@@ -301,6 +318,68 @@ class FwdKernelCase final : public AttentionCase {
   DeviceBuffer o_, lse_;
 };
 
+// A fused backward: dQ, dK, dV (BF16) from Q, K, V, dO and the forward's O and LSE (computed by
+// attention.fwd.mma in prepare, outside the timed launch), verified against attention.reference.
+class BwdKernelCase final : public AttentionCase {
+ public:
+  using Launcher = void (*)(const kernels::AttentionBwdArgs&, cudaStream_t);
+  BwdKernelCase(const Attention& op, Launcher launcher)
+      : AttentionCase(op), launcher_(launcher), o_(q_elements_ * 2, "attention forward output O"),
+        lse_(op.batch * op.heads_q * op.seq_q * 4, "attention forward output LSE"),
+        dq_(q_elements_ * 2, "attention output dQ"), dk_(kv_elements_ * 2, "attention output dK"),
+        dv_(kv_elements_ * 2, "attention output dV"),
+        workspace_(kernels::attention_bwd_mma_workspace(kernel_shape(op)).bytes, "attention backward workspace") {}
+
+  void prepare(cudaStream_t stream) override {
+    AttentionCase::prepare(stream);
+    kernels::attention_fwd_mma_sm80(kernels::AttentionFwdArgs{.q = q(), .k = k(), .v = v(),
+                                                              .o = o_.as<__nv_bfloat16>(), .lse = lse_.as<float>(),
+                                                              .shape = kernel_shape(op_)},
+                                    stream);
+    TB_CUDA_CHECK(cudaGetLastError());
+  }
+  void poison(cudaStream_t stream) override {
+    for (DeviceBuffer* b : {&dq_, &dk_, &dv_, &workspace_}) fill_poison(b->get(), b->bytes(), 0xFF, stream);
+  }
+  void launch(cudaStream_t stream) override {
+    launcher_(kernels::AttentionBwdArgs{.q = q(), .k = k(), .v = v(), .o = o_.as<const __nv_bfloat16>(),
+                                        .lse = lse_.as<const float>(), .d_o = d_o(), .dq = dq_.as<__nv_bfloat16>(),
+                                        .dk = dk_.as<__nv_bfloat16>(), .dv = dv_.as<__nv_bfloat16>(),
+                                        .workspace = workspace_.get(), .shape = kernel_shape(op_)},
+              stream);
+  }
+
+  Verification check(cudaStream_t stream) override {
+    AttentionOracle oracle(op_, kOracleChunkBytes);
+    DeviceBuffer want_dq(q_elements_ * 4, "the reference dQ"), want_dk(kv_elements_ * 4, "the reference dK"),
+        want_dv(kv_elements_ * 4, "the reference dV");
+    oracle.backward(q(), k(), v(), d_o(), want_dq.as<float>(), want_dk.as<float>(), want_dv.as<float>(), stream);
+    std::vector<OutputError> errors;
+    const struct {
+      const char* name;
+      const DeviceBuffer& got;
+      const DeviceBuffer& want;
+      std::size_t count, heads;
+    } outputs[] = {{"dQ", dq_, want_dq, q_elements_, op_.heads_q},
+                   {"dK", dk_, want_dk, kv_elements_, op_.heads_kv},
+                   {"dV", dv_, want_dv, kv_elements_, op_.heads_kv}};
+    for (const auto& out : outputs) {
+      const ReferenceComparison c =
+          compare_with_reference(out.got.get(), FloatType::Bf16, out.want.as<float>(), out.count, stream);
+      const std::size_t d = op_.head_dim, worst = c.worst_index;
+      errors.push_back({out.name, c.max_error, kToleranceGrad,
+                        fmt::format("rms(ref) {:.3g}, worst at (token {}, head {}, dim {}), {} non-finite",
+                                    c.rms_reference, worst / d / out.heads, worst / d % out.heads, worst % d,
+                                    c.nonfinite)});
+    }
+    return combine(errors, "attention.reference's backward (unfused FP32 on the GPU)");
+  }
+
+ private:
+  Launcher launcher_;
+  DeviceBuffer o_, lse_, dq_, dk_, dv_, workspace_;
+};
+
 }  // namespace
 
 void register_attention_impls(Registry& r) {
@@ -325,6 +404,18 @@ void register_attention_impls(Registry& r) {
              .unsupported = fwd_mma_unsupported,
              .make = [](const Op& op, const DeviceInfo&) -> std::unique_ptr<Case> {
                return std::make_unique<FwdKernelCase>(std::get<Attention>(op), &kernels::attention_fwd_mma_sm80);
+             }});
+  r.add(Impl{.name = "attention.bwd.mma",
+             .family = Attention::family,
+             .description = "FlashAttention-2 backward: mma.sync m16n8k16, a CTA per 64 keys with dK, dV in "
+                            "registers over the GQA group's query heads, dQ by FP32 atomics "
+                            "(kernels/attention/2_sm80_flash_bwd_mma.cu)",
+             .vendor = false,
+             .min_arch = 80,
+             .max_arch = 0,
+             .unsupported = bwd_mma_unsupported,
+             .make = [](const Op& op, const DeviceInfo&) -> std::unique_ptr<Case> {
+               return std::make_unique<BwdKernelCase>(std::get<Attention>(op), &kernels::attention_bwd_mma_sm80);
              }});
 }
 

@@ -27,11 +27,12 @@ std::vector<SuiteEntry> gemm_square_entries() {
   return out;
 }
 
-// The attention impls that compute `op`: the fused kernels for their pass, and the unfused
-// reference only where its FP32 scores fit (kAttentionReferenceMaxScoreBytes).
+// The attention impls that compute `op`: the fused kernels for their pass (at every size: they
+// need O(seq) memory), and the unfused reference only where its FP32 scores fit
+// (kAttentionReferenceMaxScoreBytes).
 std::vector<std::string> attention_impls(const Attention& op) {
   std::vector<std::string> impls;
-  if (op.pass == "fwd") impls.push_back("attention.fwd.mma");
+  impls.push_back(op.pass == "fwd" ? "attention.fwd.mma" : "attention.bwd.mma");
   if (AttentionOracle::score_bytes(op) <= kAttentionReferenceMaxScoreBytes) impls.push_back("attention.reference");
   return impls;
 }
@@ -83,6 +84,27 @@ std::vector<Suite> make_suites() {
                  "BF16 attention, seq 512 to 16384 at 16384 tokens per batch (16 heads of 128, 32 of 64), causal and "
                  "full, fwd and bwd; Llama 3 70B and 405B at TP=8 (8 or 16 query heads on 1 KV head, seq 8192)",
                  attention_entries()});
+  // DeepSeek-V3's FP8 GEMM shapes (M x N x K, as DeepGEMM's README benchmarks them) and square
+  // 4096 and 8192: fine-grained scales for our kernel and cuBLASLt's block-scaled mode,
+  // per-tensor scales for the promotion comparison and cuBLASLt's classic FP8 path. BF16
+  // gemm.wgmma and gemm.cublas at 8192^3 are in gemm-square.
+  {
+    std::vector<SuiteEntry> fp8;
+    struct Mnk {
+      std::uint64_t m, n, k;
+    };
+    for (const Mnk s : {Mnk{4096, 7168, 16384}, Mnk{4096, 4096, 7168}, Mnk{128, 7168, 16384}, Mnk{4096, 32768, 512},
+                        Mnk{4096, 7168, 2048}, Mnk{4096, 2112, 7168}, Mnk{4096, 4096, 4096}, Mnk{8192, 8192, 8192}}) {
+      fp8.push_back({ScaledGemm{.m = s.m, .n = s.n, .k = s.k, .dtype = "e4m3", .a_scale = "1x128", .b_scale = "128x128"},
+                     {"fp8gemm.wgmma", "fp8gemm.cublaslt_blockscaled"}});
+      fp8.push_back({ScaledGemm{.m = s.m, .n = s.n, .k = s.k, .dtype = "e4m3", .a_scale = "tensor", .b_scale = "tensor"},
+                     {"fp8gemm.wgmma", "fp8gemm.wgmma_nopromote", "fp8gemm.cublaslt"}});
+    }
+    all.push_back({"fp8",
+                   "FP8 E4M3 GEMM at DeepSeek-V3's shapes and square 4096, 8192: 1x128/128x128 scales (ours, cuBLASLt "
+                   "block-scaled) and per-tensor (ours with and without promotion, cuBLASLt)",
+                   fp8});
+  }
   std::vector<SuiteEntry> quick = memory_entries({1024 * MiB});
   quick.push_back({Gemm{.m = 4096, .n = 4096, .k = 4096}, {"gemm.cublas", "gemm.mma"}});
   quick.push_back({Quantize{4096, 7168, "1x128", false}, {"quant.e4m3"}});

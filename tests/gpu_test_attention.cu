@@ -1,5 +1,5 @@
-// The attention kernels and the unfused reference against the float64 host reference
-// (harness/attention_reference.hpp) at small, awkward shapes: sequence lengths that are not
+// The attention kernels (forward and backward) and the unfused reference against the float64
+// host reference (harness/attention_reference.hpp) at small, awkward shapes: sequence lengths that are not
 // multiples of any tile, seq_q != seq_kv (rows that see no key when causal), GQA and MQA,
 // head_dim 64 and 128. Then every attention impl through its Case at larger shapes (verified
 // against attention.reference on the GPU), and an unwritten output caught by the poison.
@@ -30,6 +30,9 @@ namespace {
 // attention.fwd.mma against float64: O is BF16 (2^-8 rounding) after P was rounded to BF16;
 // the LSE is FP32 throughout. The FP32 reference is held to FP32 accuracy.
 constexpr double kToleranceFusedO = 0x1p-5, kToleranceFusedLse = 0x1p-14, kToleranceFp32 = 1e-4;
+// attention.bwd.mma against float64: dQ, dK, dV are BF16 (2^-8), P and dS are rounded to BF16
+// before their matmuls, D reads the BF16 O of attention.fwd.mma (bench/impls_attention.cpp).
+constexpr double kToleranceFusedGrad = 0x1p-5;
 
 class Stream {
  public:
@@ -178,6 +181,72 @@ TEST(AttentionBackward, ReferenceMatchesFloat64AtSmallShapes) {
       }
 }
 
+// Runs attention.fwd.mma then attention.bwd.mma (outputs and workspace poisoned first); dQ, dK,
+// dV in float64 on the host.
+AttentionGradients fused_backward(const Attention& a, const Inputs& in, cudaStream_t stream) {
+  DeviceBuffer o(in.q.bytes(), "O"), lse(a.batch * a.heads_q * a.seq_q * 4, "LSE");
+  DeviceBuffer dq(in.q.bytes(), "dQ"), dk(in.k.bytes(), "dK"), dv(in.v.bytes(), "dV");
+  DeviceBuffer workspace(kernels::attention_bwd_mma_workspace(kernel_shape(a)).bytes, "workspace");
+  for (DeviceBuffer* b : {&o, &lse, &dq, &dk, &dv, &workspace}) fill_poison(b->get(), b->bytes(), 0xFF, stream);
+  kernels::attention_fwd_mma_sm80({.q = in.q.as<const __nv_bfloat16>(), .k = in.k.as<const __nv_bfloat16>(),
+                                   .v = in.v.as<const __nv_bfloat16>(), .o = o.as<__nv_bfloat16>(),
+                                   .lse = lse.as<float>(), .shape = kernel_shape(a)},
+                                  stream);
+  kernels::attention_bwd_mma_sm80(
+      {.q = in.q.as<const __nv_bfloat16>(), .k = in.k.as<const __nv_bfloat16>(), .v = in.v.as<const __nv_bfloat16>(),
+       .o = o.as<const __nv_bfloat16>(), .lse = lse.as<const float>(), .d_o = in.d_o.as<const __nv_bfloat16>(),
+       .dq = dq.as<__nv_bfloat16>(), .dk = dk.as<__nv_bfloat16>(), .dv = dv.as<__nv_bfloat16>(),
+       .workspace = workspace.get(), .shape = kernel_shape(a)},
+      stream);
+  TB_CUDA_CHECK(cudaGetLastError());
+  TB_CUDA_CHECK(cudaStreamSynchronize(stream));
+  return {bf16_to_host(dq), bf16_to_host(dk), bf16_to_host(dv)};
+}
+
+// The forward's shape list (GQA, MQA, causal and full, seq_q != seq_kv, rows that see no key,
+// tails of every tile) through the fused backward.
+TEST(AttentionBackward, FusedMatchesFloat64AtSmallShapes) {
+  TB_REQUIRE_GPU();
+  const Device device(0);
+  const Stream stream;
+  int shape_index = 0;
+  for (const Seqs s : kSmallSeqs)
+    for (const std::uint64_t d : {64, 128})
+      for (const bool causal : {false, true}) {
+        const Heads h = kHeads[shape_index++ % 3];
+        const Attention a{.batch = 2, .heads_q = h.q, .heads_kv = h.kv, .seq_q = s.q, .seq_kv = s.kv, .head_dim = d,
+                          .causal = causal, .pass = "bwd"};
+        const Inputs in(a, stream);
+        const AttentionGradients want = attention_backward_reference(a, in.hq, in.hk, in.hv, in.hdo);
+        const AttentionGradients got = fused_backward(a, in, stream);
+        EXPECT_LE(relative_error(got.dq, want.dq), kToleranceFusedGrad) << "attention.bwd.mma dQ " << label(a);
+        EXPECT_LE(relative_error(got.dk, want.dk), kToleranceFusedGrad) << "attention.bwd.mma dK " << label(a);
+        EXPECT_LE(relative_error(got.dv, want.dv), kToleranceFusedGrad) << "attention.bwd.mma dV " << label(a);
+      }
+}
+
+// Every head of a group adds into its KV head's dK and dV: with MQA over 8 query heads, and
+// causal rows that see no key beside rows that see all (seq_q 200 > seq_kv 70).
+TEST(AttentionBackward, FusedSumsTheGroupAndLeavesNoNaNForRowsThatSeeNoKey) {
+  TB_REQUIRE_GPU();
+  const Device device(0);
+  const Stream stream;
+  for (const std::uint64_t d : {64, 128}) {
+    const Attention a{.batch = 1, .heads_q = 8, .heads_kv = 1, .seq_q = 200, .seq_kv = 70, .head_dim = d,
+                      .causal = true, .pass = "bwd"};
+    const Inputs in(a, stream);
+    const AttentionGradients want = attention_backward_reference(a, in.hq, in.hk, in.hv, in.hdo);
+    const AttentionGradients got = fused_backward(a, in, stream);
+    // The first 130 rows of every head see no key: their dQ is exactly 0.
+    for (std::uint64_t i = 0; i < 130; ++i)
+      for (std::uint64_t h = 0; h < a.heads_q; ++h)
+        for (std::uint64_t x = 0; x < d; ++x) ASSERT_EQ(got.dq[(i * a.heads_q + h) * d + x], 0.0) << i << " " << h;
+    EXPECT_LE(relative_error(got.dq, want.dq), kToleranceFusedGrad) << label(a);
+    EXPECT_LE(relative_error(got.dk, want.dk), kToleranceFusedGrad) << label(a);
+    EXPECT_LE(relative_error(got.dv, want.dv), kToleranceFusedGrad) << label(a);
+  }
+}
+
 std::vector<std::string> attention_impl_names() {
   register_all_impls();
   std::vector<std::string> names;
@@ -202,7 +271,8 @@ const Attention kLarger[] = {
     {1, 8, 1, 2000, 2000, 128, true, "fwd"},    {3, 32, 32, 777, 777, 64, true, "fwd"},
     {2, 8, 2, 1000, 3000, 64, true, "fwd"},     {2, 8, 2, 3000, 1000, 128, true, "fwd"},
     {2, 16, 16, 1024, 1024, 128, true, "bwd"},  {1, 8, 1, 2000, 2000, 128, true, "bwd"},
-    {2, 8, 2, 1000, 3000, 64, false, "bwd"}};
+    {2, 8, 2, 1000, 3000, 64, false, "bwd"},   {3, 32, 32, 777, 777, 64, true, "bwd"},
+    {2, 8, 2, 3000, 1000, 128, true, "bwd"}};
 
 class AttentionImpl : public ::testing::TestWithParam<std::string> {};
 

@@ -111,6 +111,60 @@ TEST(AttentionImpls, RegisteredWithWhatTheyRefuseAndWhy) {
   EXPECT_NE(ref.unsupported(attention(16384, 128, "fwd", 1)).find("16.0 GiB"), std::string::npos);
 }
 
+TEST(AttentionImpls, BackwardMmaTakesTheBackwardAtTheForwardsHeadDims) {
+  register_all_impls();
+  const Impl& bwd = registry().find("attention.bwd.mma");
+  EXPECT_EQ(bwd.family, "attention");
+  EXPECT_EQ(bwd.min_arch, 80);
+  EXPECT_FALSE(bwd.vendor);
+  EXPECT_EQ(bwd.unsupported(attention(1000, 128, "bwd")), "");
+  EXPECT_EQ(bwd.unsupported(attention(1, 64, "bwd")), "");
+  EXPECT_EQ(bwd.unsupported(attention(16384, 128, "bwd", 4)), "");  // no score matrix: any length
+  EXPECT_NE(bwd.unsupported(attention(1024, 96, "bwd")).find("head_dim must be 64 or 128"), std::string::npos);
+  EXPECT_NE(bwd.unsupported(attention(1024, 128, "fwd")).find("backward pass only"), std::string::npos);
+}
+
+// The backward's scratch: dQ's FP32 accumulator, then the LSE and D per (batch, head) padded to
+// whole query blocks, every part 16-byte aligned (cp.async reads the LSE and D in 16-byte chunks).
+TEST(AttentionBlocks, BackwardWorkspaceLayout) {
+  constexpr int kBlockM = kernels::kAttentionBwdMmaBlockM;
+  for (const int seq_q : {1, 63, 64, 65, 300, 8192})
+    for (const int d : {64, 128}) {
+      const kernels::AttentionShape s{.batch = 3, .heads_q = 8, .heads_kv = 2, .seq_q = seq_q, .seq_kv = 77,
+                                      .head_dim = d, .causal = true};
+      const auto w = kernels::attention_bwd_mma_workspace(s);
+      const std::size_t padded = std::size_t((seq_q + kBlockM - 1) / kBlockM * kBlockM);
+      EXPECT_EQ(w.seq_q_padded, padded);
+      EXPECT_GE(w.seq_q_padded, std::size_t(seq_q));
+      EXPECT_EQ(w.lse_log2_offset, 3u * seq_q * 8 * d * 4);  // dQ accumulator, shaped like Q, FP32
+      EXPECT_EQ(w.d_offset, w.lse_log2_offset + 3u * 8 * padded * 4);
+      EXPECT_EQ(w.bytes, w.d_offset + 3u * 8 * padded * 4);
+      EXPECT_EQ(w.lse_log2_offset % 16, 0u);
+      EXPECT_EQ(w.d_offset % 16, 0u);
+      // A query block's LSE (or D) starts 16-byte aligned: kBlockM floats per block.
+      EXPECT_EQ(padded * 4 % 16, 0u);
+      EXPECT_EQ(kBlockM * 4 % 16, 0);
+    }
+}
+
+// The query blocks a backward CTA visits for its key block: from the block holding the first
+// row that sees any of its keys to the last; every (row, key) pair a row sees is visited.
+TEST(AttentionBlocks, BackwardVisitsEveryQueryBlockThatSeesTheKeys) {
+  constexpr int kBlockM = kernels::kAttentionBwdMmaBlockM, kBlockN = kernels::kAttentionBwdMmaBlockN;
+  for (const int seq_q : {1, 17, 64, 65, 130, 300})
+    for (const int seq_kv : {1, 63, 64, 65, 100, 300})
+      for (const bool causal : {false, true})
+        for (int n0 = 0; n0 < seq_kv; n0 += kBlockN) {
+          const int m_begin = attention_first_row_seeing(n0, seq_q, seq_kv, causal) / kBlockM;
+          for (int i = 0; i < seq_q; ++i) {
+            const bool sees_block = attention_visible_keys(i, seq_q, seq_kv, causal) > n0;
+            if (sees_block) {
+              EXPECT_GE(i / kBlockM, m_begin) << seq_q << " " << seq_kv << " row " << i << " keys " << n0;
+            }
+          }
+        }
+}
+
 TEST(AttentionOracleSizes, ChunksOfWholeHeadsUnderTheBudget) {
   const Attention a = attention(1024, 128, "bwd", 4);  // 64 heads of 8 MiB (P and dS)
   EXPECT_DOUBLE_EQ(AttentionOracle::score_bytes(a), 64.0 * 1024 * 1024 * 4 * 2);
@@ -128,6 +182,8 @@ TEST(AttentionSuite, CoversTheSweepAndLlamaShapesWithImplsThatTakeThem) {
     ASSERT_FALSE(e.impls.empty());
     for (const auto& name : e.impls)
       EXPECT_EQ(registry().find(name).unsupported(e.op), "") << name << " in suite attention at " << op_label(e.op);
+    const char* fused = a.pass == "fwd" ? "attention.fwd.mma" : "attention.bwd.mma";
+    EXPECT_NE(std::find(e.impls.begin(), e.impls.end(), fused), e.impls.end()) << op_label(e.op);
     const bool has_reference = std::find(e.impls.begin(), e.impls.end(), "attention.reference") != e.impls.end();
     with_reference += has_reference;
     EXPECT_EQ(has_reference, AttentionOracle::score_bytes(a) <= kAttentionReferenceMaxScoreBytes) << op_label(e.op);
@@ -140,9 +196,10 @@ TEST(AttentionSuite, CoversTheSweepAndLlamaShapesWithImplsThatTakeThem) {
     }
     (a.pass == "fwd" ? fwd : bwd)++;
   }
-  // Forward: 2 head layouts x 2 masks x 6 lengths, plus 2 Llama shapes.
+  // Each pass: 2 head layouts x 2 masks x 6 lengths, plus 2 Llama shapes; every entry has the
+  // fused kernel of its pass.
   EXPECT_EQ(fwd, 2 * 2 * 6 + 2);
-  EXPECT_GT(bwd, 0);
+  EXPECT_EQ(bwd, 2 * 2 * 6 + 2);
   EXPECT_GE(llama, 2);
   EXPECT_GT(with_reference, 0);
   EXPECT_LT(with_reference, int(s.entries.size()));

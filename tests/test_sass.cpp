@@ -150,7 +150,7 @@ TEST(Sass, WgmmaKernelsRunOnHgmmaFedByTmaAndMbarriers) {
 // a WARPGROUP.DEPBAR after each). The kernels issue four per k-tile and wait on the last only.
 TEST(Sass, WgmmaKernelsKeepHgmmaInFlight) {
   TB_REQUIRE_SASS();
-  static const std::regex hgmma(R"(HGMMA\.[^;]*;)");
+  static const std::regex hgmma(R"([HQ]GMMA\.[^;]*;)");  // QGMMA: the FP8 kernel
   for (const auto& [key, body] : kernels_sass().sass) {
     if (key.first != "sm_90a" || key.second.find("gemm_wgmma") == std::string::npos) continue;
     int all = 0, waiting = 0;
@@ -161,6 +161,29 @@ TEST(Sass, WgmmaKernelsKeepHgmmaInFlight) {
     EXPECT_GE(all, 4) << key.second;
     EXPECT_LE(4 * waiting, all) << key.second << ": " << waiting << " of " << all << " HGMMA wait on their own group";
   }
+}
+
+// fp8gemm.wgmma and its no-promotion twin (two output types each), and the scaled-GEMM oracle.
+TEST(Sass, Fp8WgmmaKernelRunsOnQgmmaFedByTmaWithoutLocalMemory) {
+  TB_REQUIRE_SASS();
+  const auto n = count_by_arch("fp8_gemm_wgmma_kernel");
+  EXPECT_EQ(n.count("sm_90a") ? n.at("sm_90a") : 0, 4);
+  expect_instruction_in_every("fp8_gemm_wgmma_kernel", "QGMMA.64x128x32.F32.E4M3.E4M3", "sm_90a");
+  expect_instruction_in_every("fp8_gemm_wgmma_kernel", "UTMALDG.2D", "sm_90a");
+  expect_instruction_in_every("fp8_gemm_wgmma_kernel", "SYNCS.PHASECHK.TRANS64.TRYWAIT", "sm_90a");
+  expect_instruction_in_every("fp8_gemm_wgmma_kernel", "USETMAXREG.DEALLOC", "sm_90a");
+  expect_instruction_in_every("fp8_gemm_wgmma_kernel", "USETMAXREG.TRY_ALLOC", "sm_90a");
+  static const std::regex local(R"(\b(LDL|STL)(\.\w+)*\s)");
+  int checked = 0;
+  for (const auto& [key, body] : kernels_sass().sass) {
+    if (key.second.find("fp8_gemm_wgmma_kernel") == std::string::npos &&
+        key.second.find("scaled_matmul_oracle_kernel") == std::string::npos)
+      continue;
+    ++checked;
+    std::smatch m;
+    EXPECT_FALSE(std::regex_search(body, m, local)) << key.second << " (" << key.first << ") uses local memory: " << m.str();
+  }
+  EXPECT_GE(checked, 4 + 2);
 }
 
 TEST(Sass, NoGemmKernelUsesLocalMemory) {
@@ -189,6 +212,25 @@ TEST(Sass, AttentionMmaKernelRunsOnTensorCoresFedByLdmatrixAndCpAsync) {
   }
 }
 
+TEST(Sass, AttentionBackwardMmaKernelRunsOnTensorCoresAndAddsDqWithRed) {
+  TB_REQUIRE_SASS();
+  for (const char* arch : {"sm_80", "sm_90a"}) {
+    for (const char* kernel : {"attention_bwd_mma_sm80_kernel", "attention_bwd_preprocess_kernel"}) {
+      const auto n = count_by_arch(kernel);
+      EXPECT_EQ(n.count(arch) ? n.at(arch) : 0, 2) << kernel << " " << arch << ": one per head_dim (64, 128)";
+    }
+    const auto convert = count_by_arch("attention_bwd_convert_dq_kernel");
+    EXPECT_EQ(convert.count(arch) ? convert.at(arch) : 0, 1) << arch;
+    expect_instruction_in_every("attention_bwd_mma_sm80_kernel", "HMMA.16816.F32.BF16", arch);
+    expect_instruction_in_every("attention_bwd_mma_sm80_kernel", "LDSM.16.M88.4", arch);
+    expect_instruction_in_every("attention_bwd_mma_sm80_kernel", "LDSM.16.MT88.4", arch);
+    expect_instruction_in_every("attention_bwd_mma_sm80_kernel", "LDGSTS.E.BYPASS.128", arch);
+    expect_instruction_in_every("attention_bwd_mma_sm80_kernel", "MUFU.EX2", arch);
+    // dQ's atomicAdd, its result unused: a reduction (RED on sm_80, REDG on sm_90a), not ATOM.
+    expect_instruction_in_every("attention_bwd_mma_sm80_kernel", ".E.ADD.F32.FTZ.RN.STRONG.GPU", arch);
+  }
+}
+
 TEST(Sass, NoAttentionKernelUsesLocalMemory) {
   TB_REQUIRE_SASS();
   static const std::regex local(R"(\b(LDL|STL)(\.\w+)*\s)");
@@ -199,9 +241,10 @@ TEST(Sass, NoAttentionKernelUsesLocalMemory) {
     std::smatch m;
     EXPECT_FALSE(std::regex_search(body, m, local)) << key.second << " (" << key.first << ") uses local memory: " << m.str();
   }
-  // The fused forward (2 head dims) and the reference's 4 kernels (one GQA-expanding conversion,
-  // one folding transpose, the softmax and its backward), on two architectures.
-  EXPECT_GE(checked, 2 * (2 + 4));
+  // The fused forward (2 head dims), the fused backward (main and preprocessing kernels per head
+  // dim, one dQ conversion) and the reference's 4 kernels (one GQA-expanding conversion, one
+  // folding transpose, the softmax and its backward), on two architectures.
+  EXPECT_GE(checked, 2 * (2 + 5 + 4));
 }
 
 }  // namespace

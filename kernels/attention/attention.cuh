@@ -73,4 +73,46 @@ inline constexpr int kAttentionFwdMmaBlockN = 64;
 __host__ __device__ constexpr bool attention_mma_supports_head_dim(int d) { return d == 64 || d == 128; }
 void attention_fwd_mma_sm80(const AttentionFwdArgs& args, cudaStream_t stream);
 
+// 2. FlashAttention-2 backward on mma.sync m16n8k16, sm_80+ (2_sm80_flash_bwd_mma.cu): a
+//    preprocessing kernel (D = rowsum(dO * O), the LSE in base 2, dQ's FP32 accumulator zeroed),
+//    the main kernel with one CTA per (block of kAttentionBwdMmaBlockN keys, KV head, batch)
+//    looping over the query heads of its group and the query blocks of kAttentionBwdMmaBlockM
+//    rows that see its keys (dK, dV in registers, written once; dQ by FP32 atomics), and a
+//    kernel converting dQ to BF16. head_dim 64 or 128 (attention_mma_supports_head_dim).
+inline constexpr int kAttentionBwdMmaBlockM = 64;  // query rows per step of the main loop
+inline constexpr int kAttentionBwdMmaBlockN = 64;  // keys per CTA (16 per warp)
+
+// The backward's scratch, one allocation of `bytes` (16-byte aligned): dQ's FP32 accumulator
+// (B, Sq, Hq, D) at 0, then per (batch, head) and query row, padded to whole query blocks, the
+// LSE times log2(e) (+inf for rows that see no key and for the padding, so that their P is 0)
+// and D = rowsum(dO * O) (0 for the padding).
+struct AttentionBwdWorkspace {
+  std::size_t seq_q_padded = 0;
+  std::size_t lse_log2_offset = 0, d_offset = 0, bytes = 0;
+};
+__host__ __device__ constexpr AttentionBwdWorkspace attention_bwd_mma_workspace(const AttentionShape& s) {
+  AttentionBwdWorkspace w;
+  w.seq_q_padded = std::size_t(attention_ceil_div(s.seq_q, kAttentionBwdMmaBlockM)) * kAttentionBwdMmaBlockM;
+  const std::size_t rows = std::size_t(s.batch) * std::size_t(s.heads_q);
+  w.lse_log2_offset = rows * std::size_t(s.seq_q) * std::size_t(s.head_dim) * 4;
+  w.d_offset = w.lse_log2_offset + rows * w.seq_q_padded * 4;
+  w.bytes = w.d_offset + rows * w.seq_q_padded * 4;
+  return w;
+}
+
+struct AttentionBwdArgs {
+  const __nv_bfloat16* q = nullptr;
+  const __nv_bfloat16* k = nullptr;
+  const __nv_bfloat16* v = nullptr;
+  const __nv_bfloat16* o = nullptr;    // the forward's output
+  const float* lse = nullptr;          // the forward's LSE (natural log, (B, Hq, Sq))
+  const __nv_bfloat16* d_o = nullptr;  // dL/dO, shaped like q
+  __nv_bfloat16* dq = nullptr;         // shaped like q
+  __nv_bfloat16* dk = nullptr;         // shaped like k (summed over each KV head's query heads)
+  __nv_bfloat16* dv = nullptr;         // shaped like v
+  void* workspace = nullptr;           // attention_bwd_mma_workspace(shape).bytes, 16-byte aligned
+  AttentionShape shape;
+};
+void attention_bwd_mma_sm80(const AttentionBwdArgs& args, cudaStream_t stream);
+
 }  // namespace trainbench::kernels

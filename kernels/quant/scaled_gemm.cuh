@@ -1,0 +1,121 @@
+// Scaled (quantized) GEMM: the problem the FP8 kernels in kernels/quant/ solve, their entry points,
+// and the host-and-device arithmetic of scales and promotion that the CPU tests check.
+//
+//   C(i, j) = sum_p (a[i, p] sa(i, p)) (b[j, p] sb(j, p))      i < m, j < n, p < k
+//
+// a is [m][k] and b is [n][k], both K-major (the only layout FP8 wgmma takes; cuBLAS calls it
+// "tn"), E4M3 or s8 bytes. C is column-major like kernels/gemm/gemm.cuh: C(i, j) = c[j m + i].
+// Scales are FP32 in the layouts kernels/quant/quantize.cuh writes:
+//   a: "1x128"  sa(i, p) = a_scales[(p / 128) m + i]        [ceil(k / 128)][m]
+//      "row"    sa(i, p) = a_scales[i]
+//      "tensor" sa(i, p) = a_scales[0]
+//   b: "128x128" sb(j, p) = b_scales[(j / 128) ceil(k / 128) + p / 128]   [ceil(n / 128)][ceil(k / 128)]
+//      "col"     sb(j, p) = b_scales[j]
+//      "tensor"  sb(j, p) = b_scales[0]
+// Every layout is one formula with strides (ScaleStrides), which the kernels use as is.
+#pragma once
+#include <cstdint>
+
+#include <cuda_runtime_api.h>
+
+#include "kernels/common/sm90_layout.cuh"
+
+namespace trainbench::kernels {
+
+enum class AScale { Group1x128, Row, Tensor };
+enum class BScale { Block128x128, Col, Tensor };
+
+inline constexpr int kScaleBlock = 128;  // elements of k (and of n for 128x128) per scale
+
+__host__ __device__ constexpr int scale_blocks(int extent) { return (extent + kScaleBlock - 1) / kScaleBlock; }
+
+// Scale (row, p) sits at scales[(p / 128) per_k_block + (row / row_block) per_row_block]:
+// row_block 1 for per-row scales (a's rows, b's columns), 128 for 128x128 blocks.
+struct ScaleStrides {
+  std::int64_t per_k_block = 0, per_row_block = 0;
+  int row_block = 1;
+
+  __host__ __device__ constexpr std::int64_t index(int row, int k_block) const {
+    return static_cast<std::int64_t>(k_block) * per_k_block + static_cast<std::int64_t>(row / row_block) * per_row_block;
+  }
+};
+
+__host__ __device__ constexpr ScaleStrides a_scale_strides(AScale s, int m) {
+  switch (s) {
+    case AScale::Group1x128: return {m, 1, 1};
+    case AScale::Row: return {0, 1, 1};
+    case AScale::Tensor: return {0, 0, 1};
+  }
+  return {};
+}
+__host__ __device__ constexpr ScaleStrides b_scale_strides(BScale s, int k) {
+  switch (s) {
+    case BScale::Block128x128: return {1, scale_blocks(k), kScaleBlock};
+    case BScale::Col: return {0, 1, 1};
+    case BScale::Tensor: return {0, 0, 1};
+  }
+  return {};
+}
+
+struct ScaledGemmArgs {
+  const std::uint8_t* a = nullptr;  // [m][k]
+  const std::uint8_t* b = nullptr;  // [n][k]
+  const float* a_scales = nullptr;
+  const float* b_scales = nullptr;
+  void* c = nullptr;  // column-major m x n: __nv_bfloat16, or float where c_f32
+  bool c_f32 = false;
+  bool s8 = false;  // operands are int8 rather than E4M3 (the reference only)
+  int m = 0, n = 0, k = 0;
+  AScale a_scale = AScale::Group1x128;
+  BScale b_scale = BScale::Block128x128;
+};
+
+// The oracle: every operand element dequantized (value times its scale) and the products summed
+// in FP64 in k order, one thread per output, 16x16 shared-memory tiles; FP32 output at `c`
+// (c_f32 is ignored). Any shape, any scale layout, E4M3 or s8. Obviously correct, not fast.
+void scaled_gemm_reference(const ScaledGemmArgs& args, cudaStream_t stream);
+
+// ---- fp8gemm.wgmma (sm90_fp8_gemm_1d2d.cu), sm_90a only -----------------------------------
+// E4M3 x E4M3 wgmma m64n128k32, CTA tile 128 (m) x 128 (n) x 128 (k), TMA + mbarrier ring,
+// one producer and two consumer warpgroups (setmaxnreg), persistent over a grouped tile order.
+//
+// Promotion (DeepSeek-V3, section 3.3): a k-block of 128 is four k32 wgmmas accumulating in the
+// tensor core; then that partial sum, times sa(row) sb(block), is added with FFMA into separate
+// FP32 registers, and the next k-block starts the tensor-core sum afresh. So the tensor core
+// never sums more than kPromotionInterval products into one output, whatever k is.
+inline constexpr int kFp8WgmmaK = 32;          // k of one E4M3 wgmma
+inline constexpr int kPromotionInterval = 128;  // k per promotion: one scale block
+inline constexpr int kWgmmasPerPromotion = kPromotionInterval / kFp8WgmmaK;
+static_assert(kPromotionInterval == kScaleBlock, "a promotion applies exactly one k-block's scales");
+inline constexpr int kFp8TileM = 128, kFp8TileN = 128, kFp8TileK = 128;
+
+// An operand's k-tile in shared memory: 128 rows of 128 E4M3 (128 bytes, the 128B swizzle's
+// span), as one TMA box writes it; 8-row groups are 1024 bytes apart (the descriptor's stride
+// offset; the leading offset is unused for swizzled K-major layouts). Rows row0 .. row0 + 63 at
+// k32 step ks start row0 * 128 + ks * 32 bytes into the 1024-aligned tile: the same bytes as
+// the BF16 tile's k16 step (kernels/gemm/sm90_tiles.cuh), since 32 E4M3 are 16 BF16.
+inline constexpr std::uint32_t kFp8OperandTileBytes = 128 * kFp8TileK;
+__host__ __device__ constexpr std::uint64_t fp8_operand_descriptor(std::uint32_t tile, int row0, int ks) {
+  return wgmma_descriptor(tile + static_cast<std::uint32_t>(row0) * kFp8TileK +
+                              static_cast<std::uint32_t>(ks) * kFp8WgmmaK,
+                          16, 1024, WgmmaSwizzle::B128);
+}
+
+// The number of promotions (FP32 adds per output) for a given k: one per k-block, the last one
+// partial (TMA zero-fills past k, which adds nothing).
+__host__ __device__ constexpr int promotions(int k) { return scale_blocks(k); }
+
+// What fp8_gemm_wgmma_sm90 requires: E4M3; k a multiple of kFp8GemmKAlign (TMA's 16-byte row
+// pitch: a and b are read as rows of k bytes); a_scale 1x128, row or tensor; b_scale 128x128 or
+// tensor (a per-column b scale would differ across each thread's columns: not written); m and n
+// anything from 1 (TMA zero-fills the tails, the stores are predicated); 16-byte-aligned a and b.
+inline constexpr int kFp8GemmKAlign = 16;
+
+// promote = true: fp8gemm.wgmma. promote = false: fp8gemm.wgmma_nopromote, the same kernel with
+// the whole k summed in the wgmma accumulators and sa sb applied once at the end: exact only when
+// both scales are per tensor, so it requires a_scale == Tensor and b_scale == Tensor (throws
+// std::invalid_argument otherwise). Throws std::runtime_error when the tensor maps cannot be
+// encoded.
+void fp8_gemm_wgmma_sm90(const ScaledGemmArgs& args, bool promote, cudaStream_t stream);
+
+}  // namespace trainbench::kernels

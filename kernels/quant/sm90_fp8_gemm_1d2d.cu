@@ -1,0 +1,228 @@
+// fp8gemm.wgmma and fp8gemm.wgmma_nopromote: E4M3 x E4M3 GEMM on Hopper's tensor cores with
+// DeepSeek-V3's fine-grained scales (1x128 for a, "1d"; 128x128 for b, "2d"), sm_90a only.
+//
+// Built from the BF16 version 4 (kernels/gemm/4_sm90_bf16_gemm_ws.cu) pieces:
+// - Warp specialization: warpgroup 0 loads (one elected thread issues TMA), warpgroups 1 and 2
+//   multiply; setmaxnreg 40 / 232. A kProducer..kStages ring of full/empty mbarriers.
+// - Persistent grid over GroupedTileOrder (tile_scheduler.cuh), bands of 8 tiles along m.
+// - Tile 128 (m) x 128 (n) x 128 (k): 128 E4M3 are 128 bytes, the 128B swizzle's span, so one
+//   TMA box {128 k, 128 rows} fills an operand's k-tile. The tensor maps view the FP8 bytes as
+//   BF16 pairs (make_tensor_map_bf16_2d_sw128 with k / 2 elements per row): TMA moves bytes, and
+//   the swizzle and the zero fill past the edges do not depend on the element type.
+// - Unlike version 4, wgmma's A operand is a (m rows) and its B operand b (n rows), as DeepGEMM
+//   does: each thread then holds two rows, so the 1x128 scales cost it two loads per k-block,
+//   and the CTA's 128 columns sit in one 128x128 block of b, so b's scale is one per k-block.
+//   The price is the epilogue: each thread's column pairs are m elements apart in column-major
+//   C, stored one BF16 at a time.
+//
+// Promotion (kPromote): per k-block, four wgmma m64n128k32 accumulate in `partial` (the first
+// overwrites it); after wgmma_wait<0> the consumer adds partial * sa(row) * sb(block) into `sum`
+// with FFMA. The two consumer warpgroups work on different rows, so one's promotion overlaps the
+// other's wgmma. 64 + 64 accumulator registers per thread, which is why n is 128 and not 256.
+// Scales are read by the consumers from global memory (L2), issued before the full-barrier wait
+// so that their latency hides under the wait.
+//
+// Without promotion (!kPromote): `partial` sums the whole k; sa[0] sb[0] is applied once at the
+// end. Only per-tensor scales make that exact; the host entry point refuses anything else.
+//
+// Not yet: TMA loads of the scales, stmatrix + TMA-store epilogue, 2-CTA multicast, an
+// unaligned BLOCK_N (DeepGEMM's 112 or 144) to fill 132 SMs at small m.
+//
+// Measured: pending a GPU run (no number has been taken on any chip yet).
+#include <cstdint>
+#include <stdexcept>
+
+#include <cuda.h>
+#include <cuda_bf16.h>
+
+#include "kernels/common/ptx.cuh"
+#include "kernels/common/sm90_layout.cuh"
+#include "kernels/common/sm90_ptx.cuh"
+#include "kernels/common/tensor_map.cuh"
+#include "kernels/gemm/tile_scheduler.cuh"
+#include "kernels/quant/scaled_gemm.cuh"
+
+namespace trainbench::kernels {
+namespace {
+
+constexpr int kStages = 6;
+constexpr int kConsumers = 2;
+constexpr int kThreads = 128 * (1 + kConsumers);
+constexpr int kProducerRegisters = 40, kConsumerRegisters = 232;
+constexpr int kBandTiles = 8;
+static_assert(kFp8TileM == kWgmmaM * kConsumers && kFp8TileK == kPromotionInterval);
+static_assert(kFp8TileN == kScaleBlock, "one 128x128 block of b per CTA tile and k-block");
+static_assert(kProducerRegisters * 128 + kConsumerRegisters * 128 * kConsumers <= 65536);
+
+constexpr std::uint32_t kOperandTileBytes = kFp8OperandTileBytes;
+constexpr std::uint32_t kStageBytes = 2 * kOperandTileBytes;
+constexpr int kSmemBytes = kStages * static_cast<int>(kStageBytes) + 2 * kStages * 8 + 1024;
+
+// Box origin along k in the BF16 view: two FP8 per element.
+constexpr int kBytesPerViewElement = 2;
+
+template <bool kPromote, typename OutT>
+__global__ void __launch_bounds__(kThreads, 1)
+fp8_gemm_wgmma_kernel(const __grid_constant__ CUtensorMap a_map, const __grid_constant__ CUtensorMap b_map,
+                      const float* __restrict__ a_scales, const float* __restrict__ b_scales, ScaleStrides sa_at,
+                      ScaleStrides sb_at, OutT* __restrict__ c, int m, int n, int k, GroupedTileOrder order) {
+#if TRAINBENCH_SM90A
+  extern __shared__ unsigned char smem[];
+  const std::uint32_t base = (ptx::smem_addr(smem) + 1023u) & ~1023u;
+  const auto a_tile = [&](int s) { return base + static_cast<std::uint32_t>(s) * kStageBytes; };
+  const auto b_tile = [&](int s) { return a_tile(s) + kOperandTileBytes; };
+  const auto full = [&](int s) { return base + kStages * kStageBytes + 8u * static_cast<std::uint32_t>(s); };
+  const auto empty = [&](int s) { return full(kStages) + 8u * static_cast<std::uint32_t>(s); };
+
+  const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32, wg = tid / 128;
+  const int k_blocks = scale_blocks(k);
+  const PersistentTileScheduler sched{order, static_cast<int>(gridDim.x)};
+
+  if (tid == 0) {
+    for (int s = 0; s < kStages; ++s) {
+      ptx::mbarrier_init(full(s), 1);                // the producer's arrive_expect_tx
+      ptx::mbarrier_init(empty(s), kConsumers * 4);  // one arrival per consumer warp
+    }
+    ptx::fence_mbarrier_init();
+  }
+  __syncthreads();
+
+  if (wg == 0) {
+    ptx::setmaxnreg_dec<kProducerRegisters>();
+    if (warp == 0 && ptx::elect_one()) {
+      ptx::prefetch_tensor_map(&a_map);
+      ptx::prefetch_tensor_map(&b_map);
+      int stage = 0;
+      std::uint32_t phase = 0;
+      for (int t = sched.first(blockIdx.x); t < order.num_tiles(); t = sched.next(t)) {
+        const TileCoord tile = order.tile(t);
+        for (int kb = 0; kb < k_blocks; ++kb) {
+          ptx::mbarrier_wait(empty(stage), phase ^ 1u);
+          ptx::mbarrier_arrive_expect_tx(full(stage), kStageBytes);
+          const int x = kb * kFp8TileK / kBytesPerViewElement;
+          ptx::tma_load_2d(a_tile(stage), &a_map, full(stage), x, tile.i * kFp8TileM);
+          ptx::tma_load_2d(b_tile(stage), &b_map, full(stage), x, tile.j * kFp8TileN);
+          if (++stage == kStages) {
+            stage = 0;
+            phase ^= 1u;
+          }
+        }
+      }
+    }
+  } else {
+    // Consumer w computes rows 64w .. 64w + 63 of the CTA tile; this thread rows r and r + 8.
+    ptx::setmaxnreg_inc<kConsumerRegisters>();
+    const int consumer = wg - 1, t128 = tid % 128;
+    const int row_in_tile = kWgmmaM * consumer + 16 * (t128 / 32) + (t128 % 32) / 4;
+    float partial[kFp8TileN / 2] = {};
+    float sum[kPromote ? kFp8TileN / 2 : 1] = {};
+    int stage = 0;
+    std::uint32_t phase = 0;
+    for (int t = sched.first(blockIdx.x); t < order.num_tiles(); t = sched.next(t)) {
+      const TileCoord tile = order.tile(t);
+      const int row = tile.i * kFp8TileM + row_in_tile, col0 = tile.j * kFp8TileN;
+      // Rows past m read row 0's scales: finite, and never stored.
+      const int row_lo = row < m ? row : 0, row_hi = row + 8 < m ? row + 8 : 0;
+      if constexpr (kPromote) {
+#pragma unroll
+        for (int r = 0; r < kFp8TileN / 2; ++r) sum[r] = 0.f;
+      }
+      for (int kb = 0; kb < k_blocks; ++kb) {
+        float scale_lo = 1.f, scale_hi = 1.f;
+        if constexpr (kPromote) {
+          const float sb = __ldg(b_scales + sb_at.index(col0, kb));
+          scale_lo = __ldg(a_scales + sa_at.index(row_lo, kb)) * sb;
+          scale_hi = __ldg(a_scales + sa_at.index(row_hi, kb)) * sb;
+        }
+        ptx::mbarrier_wait(full(stage), phase);
+        ptx::fence_registers(partial);
+        ptx::wgmma_fence();
+#pragma unroll
+        for (int ks = 0; ks < kWgmmasPerPromotion; ++ks)
+          ptx::wgmma_m64n128k32_e4m3(partial, fp8_operand_descriptor(a_tile(stage), kWgmmaM * consumer, ks),
+                                     fp8_operand_descriptor(b_tile(stage), 0, ks), kPromote ? ks > 0 : kb > 0 || ks > 0);
+        ptx::wgmma_commit();
+        ptx::wgmma_wait<0>();
+        ptx::fence_registers(partial);
+        if (lane == 0) ptx::mbarrier_arrive(empty(stage));  // the smem is read: the producer may refill it
+        if constexpr (kPromote) {
+          // Register r lies in row half (r / 2) % 2 (wgmma_accumulator_coord).
+#pragma unroll
+          for (int r = 0; r < kFp8TileN / 2; ++r) sum[r] = fmaf(partial[r], (r / 2) % 2 ? scale_hi : scale_lo, sum[r]);
+        }
+        if (++stage == kStages) {
+          stage = 0;
+          phase ^= 1u;
+        }
+      }
+      float scale = 1.f;
+      if constexpr (!kPromote) scale = __ldg(a_scales) * __ldg(b_scales);
+#pragma unroll
+      for (int r = 0; r < kFp8TileN / 2; ++r) {
+        const WgmmaCoord at = wgmma_accumulator_coord(t128, r);
+        const int i = tile.i * kFp8TileM + kWgmmaM * consumer + at.row, j = col0 + at.col;
+        float v;
+        if constexpr (kPromote) v = sum[r];
+        else v = partial[r] * scale;
+        if (i < m && j < n) {
+          if constexpr (sizeof(OutT) == 4) c[static_cast<std::int64_t>(j) * m + i] = v;
+          else c[static_cast<std::int64_t>(j) * m + i] = __float2bfloat16_rn(v);
+        }
+      }
+    }
+  }
+#else
+  __trap();  // sm_90a only; the registry keeps other GPUs from launching it
+#endif
+}
+
+template <bool kPromote, typename OutT>
+void launch(const ScaledGemmArgs& args, cudaStream_t stream) {
+  const auto kernel = fp8_gemm_wgmma_kernel<kPromote, OutT>;
+  static const cudaError_t opt_in = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmemBytes);
+  (void)opt_in;  // a failure surfaces at the launch, which the caller checks
+  struct Maps {
+    ScaledGemmArgs args;
+    CUtensorMap a, b;
+  };
+  static thread_local Maps last{};  // encoding is a driver call; the timed loop repeats one problem
+  if (last.args.a != args.a || last.args.b != args.b || last.args.m != args.m || last.args.n != args.n ||
+      last.args.k != args.k) {
+    const auto inner = static_cast<std::uint64_t>(args.k / kBytesPerViewElement);
+    const std::uint32_t box_inner = kFp8TileK / kBytesPerViewElement;
+    last.a = make_tensor_map_bf16_2d_sw128(args.a, inner, static_cast<std::uint64_t>(args.m), box_inner, kFp8TileM);
+    last.b = make_tensor_map_bf16_2d_sw128(args.b, inner, static_cast<std::uint64_t>(args.n), box_inner, kFp8TileN);
+    last.args = args;
+  }
+  int device = 0, sms = 0;
+  cudaGetDevice(&device);
+  cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
+  const GroupedTileOrder order{.tiles_i = (args.m + kFp8TileM - 1) / kFp8TileM,
+                               .tiles_j = (args.n + kFp8TileN - 1) / kFp8TileN,
+                               .group = kBandTiles};
+  const int grid = persistent_grid_size(order.num_tiles(), sms > 0 ? sms : 1);
+  kernel<<<grid, kThreads, kSmemBytes, stream>>>(last.a, last.b, args.a_scales, args.b_scales,
+                                                 a_scale_strides(args.a_scale, args.m),
+                                                 b_scale_strides(args.b_scale, args.k), static_cast<OutT*>(args.c),
+                                                 args.m, args.n, args.k, order);
+}
+
+}  // namespace
+
+void fp8_gemm_wgmma_sm90(const ScaledGemmArgs& args, bool promote, cudaStream_t stream) {
+  if (args.s8) throw std::invalid_argument("fp8_gemm_wgmma_sm90 takes E4M3 operands, not int8");
+  if (args.k % kFp8GemmKAlign) throw std::invalid_argument("fp8_gemm_wgmma_sm90 needs k a multiple of 16");
+  if (args.b_scale == BScale::Col) throw std::invalid_argument("fp8_gemm_wgmma_sm90 takes no per-column b scales");
+  if (!promote && (args.a_scale != AScale::Tensor || args.b_scale != BScale::Tensor))
+    throw std::invalid_argument(
+        "fp8_gemm_wgmma_sm90 without promotion applies one scale at the end: it needs per-tensor scales");
+  if (promote) {
+    if (args.c_f32) launch<true, float>(args, stream);
+    else launch<true, __nv_bfloat16>(args, stream);
+  } else {
+    if (args.c_f32) launch<false, float>(args, stream);
+    else launch<false, __nv_bfloat16>(args, stream);
+  }
+}
+
+}  // namespace trainbench::kernels

@@ -1,0 +1,146 @@
+// The FP8 GEMM impls against the dequantized oracle at awkward shapes (tails in m and n, k not a
+// multiple of 128, one tile and many), promotion lowering the error at k = 16384, and an
+// unwritten output caught by the poison.
+#include <gtest/gtest.h>
+
+#include <cuda_bf16.h>
+
+#include <vector>
+
+#include "bench/impls.hpp"
+#include "harness/device.hpp"
+#include "harness/device_buffer.hpp"
+#include "harness/error.hpp"
+#include "harness/verify.hpp"
+#include "kernels/quant/quantize.cuh"
+#include "kernels/quant/scaled_gemm.cuh"
+#include "tests/gpu_skip.hpp"
+
+namespace trainbench {
+namespace {
+
+class Stream {
+ public:
+  Stream() { TB_CUDA_CHECK(cudaStreamCreateWithFlags(&s_, cudaStreamNonBlocking)); }
+  ~Stream() { cudaStreamDestroy(s_); }
+  Stream(const Stream&) = delete;
+  Stream& operator=(const Stream&) = delete;
+  operator cudaStream_t() const { return s_; }
+
+ private:
+  cudaStream_t s_ = nullptr;
+};
+
+Verification verify_once(const Impl& impl, const ScaledGemm& g, bool launch, cudaStream_t stream) {
+  const Device device(0);
+  auto c = impl.make(Op{g}, device.info());
+  c->prepare(stream);
+  c->poison(stream);
+  if (launch) c->launch(stream);
+  TB_CUDA_CHECK(cudaGetLastError());
+  TB_CUDA_CHECK(cudaStreamSynchronize(stream));
+  return c->check(stream);
+}
+
+struct Shape {
+  std::uint64_t m, n, k;
+};
+// Tails in m and n of every size class, k a multiple of 16 but not of 128, a single k-block,
+// and 2056 x 4104 (17 x 33 tiles: more than any GPU has SMs, so persistent CTAs run several
+// tiles and the 6-stage ring wraps in mid-tile).
+const Shape kShapes[] = {{1, 3, 16},     {16, 16, 128},    {136, 264, 144},  {200, 136, 1008},
+                         {256, 128, 4096}, {1000, 1008, 992}, {2056, 4104, 384}};
+
+class Fp8Impl : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(Fp8Impl, VerifiesAgainstTheDequantizedOracleAtAwkwardShapes) {
+  TB_REQUIRE_GPU();
+  register_all_impls();
+  const Impl& impl = registry().find(GetParam());
+  const Device device(0);
+  if (const auto why = unavailable_reason(impl, device.info()); !why.empty()) GTEST_SKIP() << impl.name << ": " << why;
+  const Stream stream;
+  int verified = 0;
+  for (const Shape& s : kShapes)
+    for (const bool fine : {true, false}) {
+      const ScaledGemm g{.m = s.m, .n = s.n, .k = s.k, .dtype = "e4m3", .a_scale = fine ? "1x128" : "tensor",
+                         .b_scale = fine ? "128x128" : "tensor"};
+      if (!impl.unsupported(Op{g}).empty()) continue;
+      const Verification v = verify_once(impl, g, true, stream);
+      EXPECT_TRUE(v.error <= v.tolerance) << impl.name << " " << op_label(Op{g}) << ": error " << v.error
+                                          << " > " << v.tolerance << " (" << v.detail << ")";
+      ++verified;
+    }
+  EXPECT_GT(verified, 0) << impl.name << " took none of the shapes";
+}
+
+INSTANTIATE_TEST_SUITE_P(All, Fp8Impl,
+                         ::testing::Values("fp8gemm.wgmma", "fp8gemm.wgmma_nopromote", "fp8gemm.cublaslt",
+                                           "fp8gemm.cublaslt_blockscaled"),
+                         [](const auto& info) {
+                           std::string name = info.param;
+                           for (char& ch : name)
+                             if (ch == '.') ch = '_';
+                           return name;
+                         });
+
+TEST(Fp8Verification, UnwrittenOutputFailsVerification) {
+  TB_REQUIRE_GPU();
+  register_all_impls();
+  const Stream stream;
+  const ScaledGemm g{.m = 256, .n = 256, .k = 256, .dtype = "e4m3", .a_scale = "1x128", .b_scale = "128x128"};
+  const Verification v = verify_once(registry().find("fp8gemm.wgmma"), g, false, stream);
+  EXPECT_FALSE(v.error <= v.tolerance) << v.detail;
+}
+
+// Promotion's point (DeepSeek-V3, section 3.3): the tensor core accumulates FP8 products with
+// fewer bits than FP32, so summing k = 16384 in the wgmma accumulators errs more than promoting
+// every 128. Same operands, per-tensor scales (so that the kernel without promotion is exact in
+// exact arithmetic), FP32 output (so that BF16 rounding does not hide the accumulation error),
+// both against the FP64 oracle. Asserted: the error without promotion is at least twice the
+// error with it. A hypothesis about the hardware that this test checks, not a known result.
+TEST(Fp8Promotion, LowersTheErrorAtLongK) {
+  TB_REQUIRE_GPU();
+  const Device device(0);
+  if (device.info().arch() != 90) GTEST_SKIP() << "fp8gemm.wgmma needs sm_90a";
+  const Stream stream;
+  constexpr int m = 256, n = 256, k = 16384;
+  DeviceBuffer x(static_cast<std::size_t>(m) * k * 2, "BF16 operand"), a(static_cast<std::size_t>(m) * k, "A"),
+      b(static_cast<std::size_t>(n) * k, "B"), sa(4, "A scale"), sb(4, "B scale"), amax(4, "amax"),
+      want(static_cast<std::size_t>(m) * n * 4, "reference"), got(static_cast<std::size_t>(m) * n * 4, "output");
+  for (int which = 0; which < 2; ++which) {
+    fill_uniform_bf16(x.get(), static_cast<std::size_t>(m) * k, 7 + which, stream);
+    kernels::QuantArgs q;
+    q.x = x.as<__nv_bfloat16>();
+    q.q = (which ? b : a).as<std::uint8_t>();
+    q.scales = (which ? sb : sa).as<float>();
+    q.rows = which ? n : m;
+    q.cols = k;
+    q.granularity = kernels::QuantGranularity::Tensor;
+    q.amax_workspace = amax.as<float>();
+    kernels::quantize_e4m3(q, stream);
+  }
+  kernels::ScaledGemmArgs args{.a = a.as<const std::uint8_t>(), .b = b.as<const std::uint8_t>(),
+                               .a_scales = sa.as<const float>(), .b_scales = sb.as<const float>(), .c = want.get(),
+                               .c_f32 = true, .s8 = false, .m = m, .n = n, .k = k,
+                               .a_scale = kernels::AScale::Tensor, .b_scale = kernels::BScale::Tensor};
+  kernels::scaled_gemm_reference(args, stream);
+  args.c = got.get();
+  double error[2] = {};
+  for (const bool promote : {true, false}) {
+    fill_poison(got.get(), got.bytes(), 0xFF, stream);
+    kernels::fp8_gemm_wgmma_sm90(args, promote, stream);
+    TB_CUDA_CHECK(cudaGetLastError());
+    const ReferenceComparison r =
+        compare_with_reference(got.get(), FloatType::F32, want.as<float>(), static_cast<std::size_t>(m) * n, stream);
+    EXPECT_EQ(r.nonfinite, 0u);
+    error[promote ? 0 : 1] = r.max_error;
+  }
+  RecordProperty("error_promoted", std::to_string(error[0]));
+  RecordProperty("error_unpromoted", std::to_string(error[1]));
+  EXPECT_LT(error[0], 0x1p-10) << "promoted: only FP32 sums of exact block sums remain";
+  EXPECT_GE(error[1], 2 * error[0]) << "promoted " << error[0] << ", unpromoted " << error[1];
+}
+
+}  // namespace
+}  // namespace trainbench

@@ -1,0 +1,133 @@
+// The FP8 GEMM's host-side pieces, without a GPU: the scale formulas against the layouts the
+// quantize kernels write, the promotion interval arithmetic, the FP8 operand descriptor against
+// the BF16 tile that reads the same bytes, and the impls' registration and fp8 suite.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdint>
+
+#include "bench/impls.hpp"
+#include "bench/suites.hpp"
+#include "kernels/gemm/sm90_tiles.cuh"
+#include "kernels/quant/quantize.cuh"
+#include "kernels/quant/scaled_gemm.cuh"
+
+namespace trainbench::kernels {
+namespace {
+
+TEST(Fp8Gemm, ActivationScalesIndexQuantizesLayout) {
+  for (const int m : {1, 7, 128, 300})
+    for (const int k : {16, 128, 144, 1000}) {
+      const ScaleStrides s = a_scale_strides(AScale::Group1x128, m);
+      std::int64_t top = 0;
+      for (int i = 0; i < m; ++i)
+        for (int p = 0; p < k; p += 16) {
+          EXPECT_EQ(s.index(i, p / 128), static_cast<std::int64_t>(p / 128) * m + i);
+          top = std::max(top, s.index(i, p / 128));
+        }
+      QuantArgs q;
+      q.rows = m;
+      q.cols = k;
+      q.granularity = QuantGranularity::Group1x128;
+      EXPECT_EQ(top + 1, quant_scale_count(q)) << m << "x" << k;
+    }
+}
+
+TEST(Fp8Gemm, WeightScalesIndexQuantizesLayout) {
+  for (const int n : {1, 128, 129, 300})
+    for (const int k : {16, 128, 144, 1000}) {
+      const ScaleStrides s = b_scale_strides(BScale::Block128x128, k);
+      std::int64_t top = 0;
+      for (int j = 0; j < n; ++j)
+        for (int p = 0; p < k; p += 16) {
+          EXPECT_EQ(s.index(j, p / 128), static_cast<std::int64_t>(j / 128) * ((k + 127) / 128) + p / 128);
+          top = std::max(top, s.index(j, p / 128));
+        }
+      QuantArgs q;
+      q.rows = n;
+      q.cols = k;
+      q.granularity = QuantGranularity::Block128x128;
+      EXPECT_EQ(top + 1, quant_scale_count(q)) << n << "x" << k;
+    }
+}
+
+TEST(Fp8Gemm, PerTensorAndPerRowScales) {
+  EXPECT_EQ(a_scale_strides(AScale::Tensor, 77).index(76, 9), 0);
+  EXPECT_EQ(b_scale_strides(BScale::Tensor, 4096).index(300, 31), 0);
+  EXPECT_EQ(a_scale_strides(AScale::Row, 77).index(76, 9), 76);
+  EXPECT_EQ(b_scale_strides(BScale::Col, 4096).index(300, 31), 300);
+}
+
+TEST(Fp8Gemm, PromotionEveryScaleBlock) {
+  EXPECT_EQ(kWgmmasPerPromotion * kFp8WgmmaK, kPromotionInterval);
+  EXPECT_EQ(kWgmmasPerPromotion, 4);
+  EXPECT_EQ(kFp8TileK, kPromotionInterval);  // one stage of the ring is one promotion
+  EXPECT_EQ(promotions(16), 1);
+  EXPECT_EQ(promotions(128), 1);
+  EXPECT_EQ(promotions(144), 2);
+  EXPECT_EQ(promotions(16384), 128);
+  // The CTA's 128 columns lie in one 128x128 block of b: one b scale per k-block.
+  EXPECT_EQ(kFp8TileN, kScaleBlock);
+}
+
+TEST(Fp8Gemm, OperandDescriptorReadsWhatTheBf16TileReads) {
+  // 128 E4M3 and 64 BF16 are both 128 bytes per row: the k32 FP8 step is the k16 BF16 step.
+  using Bf16Tile = Sm90OperandTile<128, true>;
+  EXPECT_EQ(kFp8OperandTileBytes, Bf16Tile::kBytes);
+  for (const std::uint32_t tile : {0u, 1024u, 32768u})
+    for (const int r0 : {0, 64})
+      for (int ks = 0; ks < kWgmmasPerPromotion; ++ks)
+        EXPECT_EQ(fp8_operand_descriptor(tile, r0, ks), Bf16Tile::descriptor(tile, r0, ks));
+}
+
+}  // namespace
+}  // namespace trainbench::kernels
+
+namespace trainbench {
+namespace {
+
+TEST(Fp8Impls, RegisteredWithTheirLimits) {
+  register_all_impls();
+  const ScaledGemm fine{.m = 1, .n = 3, .k = 16, .dtype = "e4m3", .a_scale = "1x128", .b_scale = "128x128"};
+  const ScaledGemm tensor{.m = 16, .n = 32, .k = 16, .dtype = "e4m3", .a_scale = "tensor", .b_scale = "tensor"};
+  const Impl& wgmma = registry().find("fp8gemm.wgmma");
+  EXPECT_EQ(wgmma.family, "scaled_gemm");
+  EXPECT_EQ(wgmma.min_arch, 90);
+  EXPECT_EQ(wgmma.max_arch, 90);
+  EXPECT_EQ(wgmma.unsupported(fine), "");
+  EXPECT_EQ(wgmma.unsupported(tensor), "");
+  ScaledGemm bad_k = fine;
+  bad_k.k = 100;
+  EXPECT_NE(wgmma.unsupported(bad_k), "");
+  ScaledGemm s8 = fine;
+  s8.dtype = "s8";
+  EXPECT_NE(wgmma.unsupported(s8), "");
+  const Impl& nopromote = registry().find("fp8gemm.wgmma_nopromote");
+  EXPECT_NE(nopromote.unsupported(fine), "");  // block scales need promotion
+  EXPECT_EQ(nopromote.unsupported(tensor), "");
+  const Impl& lt = registry().find("fp8gemm.cublaslt");
+  EXPECT_TRUE(lt.vendor);
+  EXPECT_EQ(lt.unsupported(tensor), "");
+  EXPECT_NE(lt.unsupported(fine), "");
+  const Impl& blk = registry().find("fp8gemm.cublaslt_blockscaled");
+  EXPECT_NE(blk.unsupported(fine), "");  // k = 16: not whole 128-blocks
+  EXPECT_EQ(blk.unsupported(ScaledGemm{.m = 16, .n = 16, .k = 256, .dtype = "e4m3", .a_scale = "1x128",
+                                       .b_scale = "128x128"}),
+            "");
+}
+
+TEST(Fp8Impls, SuiteHoldsDeepSeekShapesAndEveryImplTakesItsOps) {
+  register_all_impls();
+  const Suite& s = find_suite("fp8");
+  EXPECT_EQ(s.entries.size(), 16u);  // 8 shapes, fine-grained and per-tensor
+  bool saw_largest = false;
+  for (const auto& e : s.entries) {
+    const auto& g = std::get<ScaledGemm>(e.op);
+    saw_largest |= g.m == 4096 && g.n == 7168 && g.k == 16384;
+    for (const auto& name : e.impls) EXPECT_EQ(registry().find(name).unsupported(e.op), "") << name << " " << op_label(e.op);
+  }
+  EXPECT_TRUE(saw_largest);
+}
+
+}  // namespace
+}  // namespace trainbench

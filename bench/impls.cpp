@@ -8,6 +8,7 @@ void register_all_impls() {
     register_gemm_impls(registry());
     register_quant_impls(registry());
     register_fp8_impls(registry());
+    register_int8_impls(registry());
     register_attention_impls(registry());
     return true;
   }();

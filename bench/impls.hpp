@@ -8,6 +8,7 @@ namespace trainbench {
 void register_attention_impls(Registry& r);
 void register_fp8_impls(Registry& r);
 void register_gemm_impls(Registry& r);
+void register_int8_impls(Registry& r);
 void register_memory_impls(Registry& r);
 void register_quant_impls(Registry& r);
 

@@ -93,8 +93,9 @@ std::vector<Suite> make_suites() {
     struct Mnk {
       std::uint64_t m, n, k;
     };
-    for (const Mnk s : {Mnk{4096, 7168, 16384}, Mnk{4096, 4096, 7168}, Mnk{128, 7168, 16384}, Mnk{4096, 32768, 512},
-                        Mnk{4096, 7168, 2048}, Mnk{4096, 2112, 7168}, Mnk{4096, 4096, 4096}, Mnk{8192, 8192, 8192}}) {
+    const Mnk shapes[] = {{4096, 7168, 16384}, {4096, 4096, 7168}, {128, 7168, 16384}, {4096, 32768, 512},
+                          {4096, 7168, 2048},  {4096, 2112, 7168}, {4096, 4096, 4096}, {8192, 8192, 8192}};
+    for (const Mnk s : shapes) {
       fp8.push_back({ScaledGemm{.m = s.m, .n = s.n, .k = s.k, .dtype = "e4m3", .a_scale = "1x128", .b_scale = "128x128"},
                      {"fp8gemm.wgmma", "fp8gemm.cublaslt_blockscaled"}});
       fp8.push_back({ScaledGemm{.m = s.m, .n = s.n, .k = s.k, .dtype = "e4m3", .a_scale = "tensor", .b_scale = "tensor"},
@@ -104,6 +105,16 @@ std::vector<Suite> make_suites() {
                    "FP8 E4M3 GEMM at DeepSeek-V3's shapes and square 4096, 8192: 1x128/128x128 scales (ours, cuBLASLt "
                    "block-scaled) and per-tensor (ours with and without promotion, cuBLASLt)",
                    fp8});
+    // The same shapes in INT8 (s8 operands, one scale per row of A and per column of C), ours
+    // beside cuBLASLt's s32 matmul plus a scale kernel.
+    std::vector<SuiteEntry> int8;
+    for (const Mnk s : shapes)
+      int8.push_back({ScaledGemm{.m = s.m, .n = s.n, .k = s.k, .dtype = "s8", .a_scale = "row", .b_scale = "col"},
+                      {"int8gemm.mma", "int8gemm.cublaslt"}});
+    all.push_back({"int8",
+                   "INT8 GEMM (s8, per-row / per-column scales, BF16 out) at DeepSeek-V3's shapes and square 4096, "
+                   "8192: ours (mma.sync) and cuBLASLt (s32 out plus a scale kernel)",
+                   int8});
   }
   std::vector<SuiteEntry> quick = memory_entries({1024 * MiB});
   quick.push_back({Gemm{.m = 4096, .n = 4096, .k = 4096}, {"gemm.cublas", "gemm.mma"}});

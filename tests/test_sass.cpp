@@ -186,6 +186,26 @@ TEST(Sass, Fp8WgmmaKernelRunsOnQgmmaFedByTmaWithoutLocalMemory) {
   EXPECT_GE(checked, 4 + 2);
 }
 
+// int8gemm.mma: one instance per arch, on IMMA fed by ldmatrix and cp.async, no local memory
+// (64 s32 accumulators per thread must stay in registers). Named apart from gemm_mma_sm80_kernel,
+// whose tests above expect HMMA in every kernel that matches.
+TEST(Sass, Int8MmaKernelRunsOnImmaFedByLdmatrixAndCpAsyncWithoutLocalMemory) {
+  TB_REQUIRE_SASS();
+  const auto n = count_by_arch("int8_gemm_imma_kernel");
+  static const std::regex local(R"(\b(LDL|STL)(\.\w+)*\s)");
+  for (const char* arch : {"sm_80", "sm_90a"}) {
+    EXPECT_EQ(n.count(arch) ? n.at(arch) : 0, 1) << arch;
+    expect_instruction_in_every("int8_gemm_imma_kernel", "IMMA.16832.S8.S8", arch);
+    expect_instruction_in_every("int8_gemm_imma_kernel", "LDSM.16.M88.4", arch);
+    expect_instruction_in_every("int8_gemm_imma_kernel", "LDGSTS.E.BYPASS.128", arch);
+  }
+  for (const auto& [key, body] : kernels_sass().sass) {
+    if (key.second.find("int8_gemm_imma_kernel") == std::string::npos) continue;
+    std::smatch m;
+    EXPECT_FALSE(std::regex_search(body, m, local)) << key.second << " (" << key.first << ") uses local memory: " << m.str();
+  }
+}
+
 TEST(Sass, NoGemmKernelUsesLocalMemory) {
   TB_REQUIRE_SASS();
   static const std::regex local(R"(\b(LDL|STL)(\.\w+)*\s)");

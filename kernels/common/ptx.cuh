@@ -52,6 +52,18 @@ __device__ __forceinline__ void mma_m16n8k16_bf16(float (&d)[4], const std::uint
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
 }
 
+// d += a . b for one m16n8k32 tile: s8 a (16x32, row fragment), b (32x8, column fragment), s32
+// accumulators d (wrapping, no saturation). In bytes the fragments are those of the BF16
+// m16n8k16 above (4 consecutive k per register where BF16 has 2), so ldmatrix_x4 loads both.
+__device__ __forceinline__ void mma_m16n8k32_s8(int (&d)[4], const std::uint32_t (&a)[4],
+                                                const std::uint32_t (&b)[2]) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+      "{%0, %1, %2, %3};\n"
+      : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+
 // 2^x on the SFU (MUFU.EX2), subnormals flushed; ex2(-inf) = +0, which masked scores rely on.
 __device__ __forceinline__ float ex2_approx(float x) {
   float y;

@@ -1,0 +1,180 @@
+// int8gemm.mma: s8 x s8 on tensor cores through mma.sync (sm_80 and later: A100, L40, H100), per-row
+// scales of a and per-column scales of C applied once to the exact s32 sums, BF16 out.
+//
+// It is kernels/gemm/2_sm80_bf16_gemm_mma.cu with s8 operands, K-major only:
+// - mma.sync m16n8k32 s8.s8 -> s32 (IMMA). An s8 fragment holds 4 consecutive k per register
+//   where BF16 holds 2, so in bytes the fragments are the BF16 ones: the same ldmatrix.x4
+//   addressing loads them, and a 128-byte tile row is 128 k instead of 64.
+// - 128 (m) x 128 (n) x 128 (k) tiles per 256-thread CTA, 8 warps as 4 (m) x 2 (n), each warp
+//   32 (m) x 64 (n) = 4 x 4 mma tiles, 64 s32 accumulators per thread; 3-stage cp.async ring of
+//   32 KiB stages (96 KiB), XOR-swizzled per 16-byte chunk (chunk ^ row % 8).
+// - Epilogue: c = bf16(float(s32) sa[i] sb[j]). Scales constant along k mean the tensor core may
+//   sum the whole of k; no promotion is needed, and the s32 sums are exact (k <= 2^16).
+// As in the BF16 kernel, C^T is computed row-major (= C column-major): the mma's row operand is
+// b (index j), its column operand a (index i), so a thread's accumulator pairs are adjacent in
+// memory and leave as 4-byte BF16 pair stores.
+//
+// Measured: pending a GPU run (no number has been taken on any chip yet).
+#include "kernels/common/ptx.cuh"
+#include "kernels/common/swizzle.cuh"
+#include "kernels/quant/int8_gemm.cuh"
+
+#include <cuda_bf16.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+
+namespace trainbench::kernels {
+namespace {
+
+constexpr int kTileI = kInt8TileM;  // rows of C (m), from a
+constexpr int kTileJ = kInt8TileN;  // columns of C (n), from b
+constexpr int kTileK = kInt8TileK;
+constexpr int kStages = 3;
+constexpr int kThreads = 256;
+constexpr int kWarpsI = 4, kWarpsJ = 2;
+constexpr int kWarpI = kTileI / kWarpsI;  // 32: four n8 mma tiles
+constexpr int kWarpJ = kTileJ / kWarpsJ;  // 64: four m16 mma tiles
+constexpr int kFragsI = kWarpI / 8, kFragsJ = kWarpJ / 16;
+constexpr int kChunksPerRow = kTileK / 16;              // 8 chunks of 16 s8
+constexpr int kOperandTileBytes = kTileI * kTileK;      // 16 KiB: one operand, one stage
+constexpr int kStageBytes = 2 * kOperandTileBytes;
+constexpr int kSmemBytes = kStages * kStageBytes;
+constexpr int kChunksPerThread = kOperandTileBytes / 16 / kThreads;
+static_assert(kTileI == kTileJ, "one loader serves both operand tiles");
+static_assert(kWarpsI * kWarpsJ * 32 == kThreads);
+static_assert(kTileK % kInt8MmaK == 0 && kOperandTileBytes % (16 * kThreads) == 0);
+static_assert(kInt8MAlign % 2 == 0, "the BF16 pair stores need m even");
+
+// One operand's k-tile, [rows][k] in global and in shared memory. Consecutive threads take
+// consecutive 16-byte chunks of a row: coalesced. Chunks past `rows` or k are zero-filled.
+__device__ __forceinline__ void load_tile(std::uint32_t tile, const std::int8_t* g, int rows, int k, int row0, int k0,
+                                          int tid) {
+#pragma unroll
+  for (int it = 0; it < kChunksPerThread; ++it) {
+    const int c = tid + it * kThreads;
+    const int r = c / kChunksPerRow, ch = c % kChunksPerRow;
+    const int gr = row0 + r, gk = k0 + ch * 16;
+    const bool valid = gr < rows && gk < k;
+    ptx::cp_async_16(tile + swizzle_xor_chunk<kChunksPerRow>(r, ch), valid ? g + std::size_t(gr) * k + gk : g, valid);
+  }
+}
+
+// The row-operand fragment of one m16n8k32 mma: 16 rows (j) from `row` on, k32 step `ks`
+// (32 bytes: chunks 2 ks and 2 ks + 1). Lanes 0-15 address rows 0-15 of the first chunk,
+// lanes 16-31 of the second: matrices (rows 0-7, k 0-15), (8-15, 0-15), (0-7, 16-31), (8-15, 16-31)
+// are a0..a3 of the s8 fragment.
+__device__ __forceinline__ void load_row_fragment(std::uint32_t (&frag)[4], std::uint32_t tile, int row, int ks,
+                                                  int lane) {
+  ptx::ldmatrix_x4(frag, tile + swizzle_xor_chunk<kChunksPerRow>(row + (lane & 15), 2 * ks + (lane >> 4)));
+}
+
+// The column-operand fragments of two adjacent n8 mma tiles: 16 columns (i) from `col` on.
+// Matrix q: columns +8(q>>1), k +16(q&1); frag[0..1] are b0, b1 of the first tile, frag[2..3] of
+// the second.
+__device__ __forceinline__ void load_col_fragments(std::uint32_t (&frag)[4], std::uint32_t tile, int col, int ks,
+                                                   int lane) {
+  const int q = lane >> 3, r = lane & 7;
+  ptx::ldmatrix_x4(frag, tile + swizzle_xor_chunk<kChunksPerRow>(col + r + 8 * (q >> 1), 2 * ks + (q & 1)));
+}
+
+__global__ void __launch_bounds__(kThreads)
+int8_gemm_imma_kernel(const std::int8_t* __restrict__ a, const std::int8_t* __restrict__ b,
+                          const float* __restrict__ a_scales, const float* __restrict__ b_scales,
+                          __nv_bfloat16* __restrict__ c, int m, int n, int k) {
+  extern __shared__ __align__(1024) unsigned char smem[];
+  const std::uint32_t smem_base = ptx::smem_addr(smem);
+  const int tid = threadIdx.x, lane = tid % 32, warp = tid / 32;
+  const int i0 = blockIdx.x * kTileI, j0 = blockIdx.y * kTileJ;
+  const int warp_i = (warp % kWarpsI) * kWarpI, warp_j = (warp / kWarpsI) * kWarpJ;
+  const int k_tiles = (k + kTileK - 1) / kTileK;
+
+  // Stage s: b's tile (the mma row operand) first, then a's.
+  const auto b_tile = [&](int s) { return smem_base + static_cast<std::uint32_t>(s * kStageBytes); };
+  const auto a_tile = [&](int s) { return b_tile(s) + kOperandTileBytes; };
+  const auto load_stage = [&](int kt) {
+    const int s = kt % kStages;
+    load_tile(b_tile(s), b, n, k, j0, kt * kTileK, tid);
+    load_tile(a_tile(s), a, m, k, i0, kt * kTileK, tid);
+  };
+
+  // Prologue: kStages - 1 k-tiles in flight. Every iteration commits one group (empty past the
+  // end) so that wait_group<kStages - 2> always means "k-tile kt has landed".
+#pragma unroll
+  for (int kt = 0; kt < kStages - 1; ++kt) {
+    if (kt < k_tiles) load_stage(kt);
+    ptx::cp_async_commit();
+  }
+
+  int acc[kFragsJ][kFragsI][4] = {};
+  for (int kt = 0; kt < k_tiles; ++kt) {
+    ptx::cp_async_wait<kStages - 2>();
+    __syncthreads();  // k-tile kt visible to all; everyone is done with the stage refilled next
+    if (kt + kStages - 1 < k_tiles) load_stage(kt + kStages - 1);
+    ptx::cp_async_commit();
+
+    const int s = kt % kStages;
+#pragma unroll
+    for (int ks = 0; ks < kTileK / kInt8MmaK; ++ks) {
+      std::uint32_t row_frag[kFragsJ][4];
+      std::uint32_t col_frag[kFragsI][2];
+#pragma unroll
+      for (int fj = 0; fj < kFragsJ; ++fj) load_row_fragment(row_frag[fj], b_tile(s), warp_j + 16 * fj, ks, lane);
+#pragma unroll
+      for (int fi = 0; fi < kFragsI; fi += 2) {
+        std::uint32_t pair[4];
+        load_col_fragments(pair, a_tile(s), warp_i + 8 * fi, ks, lane);
+        col_frag[fi][0] = pair[0];
+        col_frag[fi][1] = pair[1];
+        col_frag[fi + 1][0] = pair[2];
+        col_frag[fi + 1][1] = pair[3];
+      }
+#pragma unroll
+      for (int fj = 0; fj < kFragsJ; ++fj)
+#pragma unroll
+        for (int fi = 0; fi < kFragsI; ++fi) ptx::mma_m16n8k32_s8(acc[fj][fi], row_frag[fj], col_frag[fi]);
+    }
+  }
+  ptx::cp_async_wait<0>();
+
+  // Accumulator (fj, fi): d[0..1] at (j = lane/4, i = 2(lane%4) + 0..1), d[2..3] at j + 8.
+  // m is a multiple of 8 and i even, so i < m implies i + 1 < m.
+  const int g = lane / 4, t = lane % 4;
+#pragma unroll
+  for (int fi = 0; fi < kFragsI; ++fi) {
+    const int i = i0 + warp_i + 8 * fi + 2 * t;
+    if (i >= m) continue;
+    const float sa0 = a_scales[i], sa1 = a_scales[i + 1];
+#pragma unroll
+    for (int fj = 0; fj < kFragsJ; ++fj)
+#pragma unroll
+      for (int half = 0; half < 2; ++half) {
+        const int j = j0 + warp_j + 16 * fj + g + 8 * half;
+        if (j >= n) continue;
+        const float sb = b_scales[j];
+        const float lo = static_cast<float>(acc[fj][fi][2 * half]) * sa0 * sb;
+        const float hi = static_cast<float>(acc[fj][fi][2 * half + 1]) * sa1 * sb;
+        *reinterpret_cast<__nv_bfloat162*>(c + std::size_t(j) * m + i) = __floats2bfloat162_rn(lo, hi);
+      }
+  }
+}
+
+}  // namespace
+
+void int8_gemm_mma_sm80(const ScaledGemmArgs& args, cudaStream_t stream) {
+  if (args.a_scale != AScale::Row || args.b_scale != BScale::Col || args.c_f32)
+    throw std::invalid_argument("int8_gemm_mma_sm80 takes a_scale Row, b_scale Col and BF16 output only");
+  const auto kernel = int8_gemm_imma_kernel;
+  // Above 48 KiB of dynamic shared memory needs an opt-in, once (errors surface at the launch,
+  // which the caller checks).
+  static const cudaError_t opt_in = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmemBytes);
+  (void)opt_in;
+  const dim3 grid((args.m + kTileI - 1) / kTileI, (args.n + kTileJ - 1) / kTileJ);
+  kernel<<<grid, kThreads, kSmemBytes, stream>>>(reinterpret_cast<const std::int8_t*>(args.a),
+                                                 reinterpret_cast<const std::int8_t*>(args.b), args.a_scales,
+                                                 args.b_scales, static_cast<__nv_bfloat16*>(args.c), args.m, args.n,
+                                                 args.k);
+}
+
+}  // namespace trainbench::kernels

@@ -1,0 +1,39 @@
+// int8gemm.mma (2_sm80_int8_gemm_mma.cu): the scaled GEMM of scaled_gemm.cuh with s8 operands,
+// one scale per row of a and one per column of C (per row of b), on sm_80 and later.
+//
+//   C(i, j) = sa[i] sb[j] sum_p a[i, p] b[j, p]     (exact s32 sums, scaled once in FP32)
+//
+// Because both scales are constant along k, the whole k sums in the tensor core's s32
+// accumulators without loss; there is nothing to promote.
+#pragma once
+#include <cstdint>
+
+#include <cuda_runtime_api.h>
+
+#include "kernels/quant/scaled_gemm.cuh"
+
+namespace trainbench::kernels {
+
+inline constexpr int kInt8TileM = 128, kInt8TileN = 128;
+inline constexpr int kInt8TileK = 128;  // s8: 128 bytes per operand row per stage
+inline constexpr int kInt8MmaK = 32;    // k of one mma.sync m16n8k32
+
+// What int8_gemm_mma_sm80 requires (checked by the impl, not the launcher):
+// - k a multiple of kInt8KAlign: a and b rows are read as 16-byte cp.async chunks, each whole in
+//   k or wholly past it (zero-filled);
+// - k at most kInt8MaxK, so that no s32 sum can wrap: kInt8MaxK * 128^2 = 2^30;
+// - m a multiple of kInt8MAlign: each thread stores two adjacent BF16 of a column as one 4-byte
+//   store, which needs c[j m + i] with i even to be 4-byte aligned and i + 1 < m;
+// - n anything from 1 (rows of b past n are zero-filled, their stores skipped);
+// - a_scale Row, b_scale Col, BF16 output (c_f32 false), 16-byte-aligned a and b.
+inline constexpr int kInt8KAlign = 16;
+inline constexpr int kInt8MaxK = 1 << 16;
+inline constexpr int kInt8MAlign = 8;
+
+// s32 bound: |a|, |b| <= 128, so |sum| <= k 2^14.
+static_assert(static_cast<long long>(kInt8MaxK) * 128 * 128 < (1ll << 31), "s32 sums must not wrap");
+
+// Throws std::invalid_argument when the scale layouts are not Row / Col or c_f32 is set.
+void int8_gemm_mma_sm80(const ScaledGemmArgs& args, cudaStream_t stream);
+
+}  // namespace trainbench::kernels

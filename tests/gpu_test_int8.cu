@@ -1,0 +1,120 @@
+// The INT8 GEMM impls against the dequantized oracle at awkward shapes (tails in m, n and k, one
+// tile and many), the largest sums the limits allow, and an unwritten output caught by the poison.
+#include <gtest/gtest.h>
+
+#include <cuda_bf16.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "bench/impls.hpp"
+#include "harness/device.hpp"
+#include "harness/device_buffer.hpp"
+#include "harness/error.hpp"
+#include "kernels/quant/int8_gemm.cuh"
+#include "tests/gpu_skip.hpp"
+
+namespace trainbench {
+namespace {
+
+class Stream {
+ public:
+  Stream() { TB_CUDA_CHECK(cudaStreamCreateWithFlags(&s_, cudaStreamNonBlocking)); }
+  ~Stream() { cudaStreamDestroy(s_); }
+  Stream(const Stream&) = delete;
+  Stream& operator=(const Stream&) = delete;
+  operator cudaStream_t() const { return s_; }
+
+ private:
+  cudaStream_t s_ = nullptr;
+};
+
+Verification verify_once(const Impl& impl, const ScaledGemm& g, bool launch, cudaStream_t stream) {
+  const Device device(0);
+  auto c = impl.make(Op{g}, device.info());
+  c->prepare(stream);
+  c->poison(stream);
+  if (launch) c->launch(stream);
+  TB_CUDA_CHECK(cudaGetLastError());
+  TB_CUDA_CHECK(cudaStreamSynchronize(stream));
+  return c->check(stream);
+}
+
+struct Shape {
+  std::uint64_t m, n, k;
+};
+// n of 1 and 3 (a single column, rows of b past n zero-filled), m one 8-row group, tails in m and
+// n of every size class, k a multiple of 16 but not of 128 (a partial last k-tile), one k-tile
+// and many (the 3-stage ring wraps), more tiles than any GPU has SMs, and the largest k allowed.
+const Shape kShapes[] = {{8, 1, 16},      {8, 3, 16},       {16, 16, 128},     {136, 264, 144},  {200, 136, 1008},
+                         {256, 128, 4096}, {1000, 1008, 992}, {2056, 4104, 384}, {128, 96, 65536}};
+
+class Int8Impl : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(Int8Impl, VerifiesAgainstTheDequantizedOracleAtAwkwardShapes) {
+  TB_REQUIRE_GPU();
+  register_all_impls();
+  const Impl& impl = registry().find(GetParam());
+  const Device device(0);
+  if (const auto why = unavailable_reason(impl, device.info()); !why.empty()) GTEST_SKIP() << impl.name << ": " << why;
+  const Stream stream;
+  int verified = 0;
+  for (const Shape& s : kShapes) {
+    const ScaledGemm g{.m = s.m, .n = s.n, .k = s.k, .dtype = "s8", .a_scale = "row", .b_scale = "col"};
+    if (!impl.unsupported(Op{g}).empty()) continue;
+    const Verification v = verify_once(impl, g, true, stream);
+    EXPECT_TRUE(v.error <= v.tolerance) << impl.name << " " << op_label(Op{g}) << ": error " << v.error << " > "
+                                        << v.tolerance << " (" << v.detail << ")";
+    ++verified;
+  }
+  EXPECT_GE(verified, 4) << impl.name << " took too few of the shapes";
+}
+
+INSTANTIATE_TEST_SUITE_P(All, Int8Impl, ::testing::Values("int8gemm.mma", "int8gemm.cublaslt"),
+                         [](const auto& info) {
+                           std::string name = info.param;
+                           for (char& ch : name)
+                             if (ch == '.') ch = '_';
+                           return name;
+                         });
+
+TEST(Int8Verification, UnwrittenOutputFailsVerification) {
+  TB_REQUIRE_GPU();
+  register_all_impls();
+  const Stream stream;
+  const ScaledGemm g{.m = 256, .n = 256, .k = 256, .dtype = "s8", .a_scale = "row", .b_scale = "col"};
+  for (const char* name : {"int8gemm.mma", "int8gemm.cublaslt"}) {
+    const Verification v = verify_once(registry().find(name), g, false, stream);
+    EXPECT_FALSE(v.error <= v.tolerance) << name << ": " << v.detail;
+  }
+}
+
+// Every operand -128 at the largest k allowed: every sum is 2^16 * 2^14 = 2^30, one step from
+// wrapping, and exact in BF16; unit scales. An s32 overflow or a lost k-tile shows as a wrong value.
+TEST(Int8Mma, LargestSumsAreExact) {
+  TB_REQUIRE_GPU();
+  if (Device(0).info().arch() < 80) GTEST_SKIP() << "mma.sync s8 m16n8k32 needs sm_80";
+  const Stream stream;
+  constexpr int m = 8, n = 8, k = kernels::kInt8MaxK;
+  DeviceBuffer a(static_cast<std::size_t>(m) * k, "A"), b(static_cast<std::size_t>(n) * k, "B"), sa(m * 4, "sa"),
+      sb(n * 4, "sb"), c(m * n * 2, "C");
+  TB_CUDA_CHECK(cudaMemsetAsync(a.get(), 0x80, a.bytes(), stream));
+  TB_CUDA_CHECK(cudaMemsetAsync(b.get(), 0x80, b.bytes(), stream));
+  const std::vector<float> ones(8, 1.f);
+  TB_CUDA_CHECK(cudaMemcpyAsync(sa.get(), ones.data(), sa.bytes(), cudaMemcpyHostToDevice, stream));
+  TB_CUDA_CHECK(cudaMemcpyAsync(sb.get(), ones.data(), sb.bytes(), cudaMemcpyHostToDevice, stream));
+  fill_poison(c.get(), c.bytes(), 0xFF, stream);
+  const kernels::ScaledGemmArgs args{.a = a.as<const std::uint8_t>(), .b = b.as<const std::uint8_t>(),
+                                     .a_scales = sa.as<const float>(), .b_scales = sb.as<const float>(), .c = c.get(),
+                                     .c_f32 = false, .s8 = true, .m = m, .n = n, .k = k,
+                                     .a_scale = kernels::AScale::Row, .b_scale = kernels::BScale::Col};
+  kernels::int8_gemm_mma_sm80(args, stream);
+  TB_CUDA_CHECK(cudaGetLastError());
+  std::vector<__nv_bfloat16> got(m * n);
+  TB_CUDA_CHECK(cudaMemcpyAsync(got.data(), c.get(), c.bytes(), cudaMemcpyDeviceToHost, stream));
+  TB_CUDA_CHECK(cudaStreamSynchronize(stream));
+  for (int e = 0; e < m * n; ++e) EXPECT_EQ(__bfloat162float(got[e]), 1073741824.f) << "at " << e;
+}
+
+}  // namespace
+}  // namespace trainbench

@@ -20,6 +20,7 @@
 
 #include "bench/fp8_inputs.hpp"
 #include "bench/impls.hpp"
+#include "bench/scaled_gemm_check.hpp"
 #include "bench/int8_kernels.hpp"
 #include "harness/device_buffer.hpp"
 #include "harness/error.hpp"
@@ -83,21 +84,7 @@ class Int8GemmCase : public Case {
   void poison(cudaStream_t stream) override { fill_poison(c_.get(), c_.bytes(), 0xFF, stream); }
 
   Verification check(cudaStream_t stream) override {
-    DeviceBuffer want(op_.m * op_.n * 4, "the reference output");
-    kernels::ScaledGemmArgs ref = args();
-    ref.c = want.get();
-    kernels::scaled_gemm_reference(ref, stream);
-    TB_CUDA_CHECK(cudaGetLastError());
-    const ReferenceComparison r =
-        compare_with_reference(c_.get(), FloatType::Bf16, want.as<float>(), op_.m * op_.n, stream);
-    Verification v;
-    v.error = r.max_error;
-    v.tolerance = kTolerance;
-    v.detail = fmt::format(
-        "max |c - ref| / (|ref| + rms(ref)) against FP64 sums of the dequantized s8 operands; rms(ref) {:.3g}; worst "
-        "at (i, j) = ({}, {}); {} non-finite outputs",
-        r.rms_reference, r.worst_index % op_.m, r.worst_index / op_.m, r.nonfinite);
-    return v;
+    return verify_scaled_gemm(args(), kTolerance, "the dequantized s8 operands", stream);
   }
 
  protected:

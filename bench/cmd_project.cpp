@@ -49,15 +49,20 @@ std::string si(double v, const char* unit = "") {
 std::string pct(double f) { return fmt::format("{:.1f}%", 100 * f); }
 
 struct Totals {
-  double days = 0, gpu_hours = 0;
+  double days = 0, gpu_hours = 0;                // wall clock: steady state over the goodput
+  double steady_days = 0, steady_gpu_hours = 0;  // training steps only
+  double goodput = 1;
   std::optional<double> energy_mwh;
 };
 
-Totals totals(const StepEstimate& e, double tokens, const ChipSpec& chip) {
+Totals totals(const StepEstimate& e, double tokens, const ChipSpec& chip, const Assumptions& a) {
   Totals t;
   const double seconds = tokens / (e.tokens_per_s_per_chip * e.layout.chips());
-  t.days = seconds / 86400;
-  t.gpu_hours = seconds * e.layout.chips() / 3600;
+  t.goodput = a["goodput"];
+  t.steady_days = seconds / 86400;
+  t.steady_gpu_hours = seconds * e.layout.chips() / 3600;
+  t.days = t.steady_days / t.goodput;
+  t.gpu_hours = t.steady_gpu_hours / t.goodput;
   if (chip.tdp_w) t.energy_mwh = t.gpu_hours * *chip.tdp_w / 1e6;
   return t;
 }
@@ -188,18 +193,24 @@ int run_project(const ProjectOptions& o) {
   else throw Error(fmt::format("{} has no published training token count: give --tokens (e.g. 1T)", model.id));
 
   Assumptions a = Assumptions::defaults_for(chip);
+  auto apply_assume = [&] {
+    for (const auto& kv : o.assume) {
+      const auto eq = kv.find('=');
+      if (eq == std::string::npos) throw Error(fmt::format("--assume \"{}\" is not NAME=VALUE", kv));
+      const std::string name = kv.substr(0, eq);
+      const bool known = a.all().count(name) || name == "scale_up_gbps" || name == "scale_out_gbps";
+      if (!known) (void)a[name];  // throws, listing the known names
+      a.set(name, parse_count(kv.substr(eq + 1), "--assume value"), "command line (--assume)");
+    }
+  };
+  // Before the results (the GEMM shape model they are read with), and after (the user's word wins over a
+  // measured efficiency).
+  apply_assume();
   MeasuredOps measured;
   if (!o.results.empty()) {
     measured = MeasuredOps::load(o.results, chip, a);
     notes.insert(notes.end(), measured.notes.begin(), measured.notes.end());
-  }
-  for (const auto& kv : o.assume) {
-    const auto eq = kv.find('=');
-    if (eq == std::string::npos) throw Error(fmt::format("--assume \"{}\" is not NAME=VALUE", kv));
-    const std::string name = kv.substr(0, eq);
-    const bool known = a.all().count(name) || name == "scale_up_gbps" || name == "scale_out_gbps";
-    if (!known) (void)a[name];  // throws, listing the known names
-    a.set(name, parse_count(kv.substr(eq + 1), "--assume value"), "command line (--assume)");
+    apply_assume();
   }
 
   LayoutRequest req;
@@ -250,7 +261,7 @@ int run_project(const ProjectOptions& o) {
   }
   validate_layout(model, layout, o.chips);
   const StepEstimate e = estimate_step(model, layout, chip, a, mp);
-  const Totals t = totals(e, tokens, chip);
+  const Totals t = totals(e, tokens, chip, a);
   notes.insert(notes.end(), e.notes.begin(), e.notes.end());
   if (chip.memory_gb && e.memory_gb > *chip.memory_gb)
     notes.push_back(fmt::format("estimated memory {:.0f} GB exceeds the chip's {:g} GB: this layout would not fit "
@@ -267,6 +278,9 @@ int run_project(const ProjectOptions& o) {
     for (auto it = j.begin(); it != j.end(); ++it) out[it.key()] = it.value();
     out["days"] = t.days;
     out["gpu_hours"] = t.gpu_hours;
+    out["goodput"] = t.goodput;
+    out["days_steady_state"] = t.steady_days;
+    out["gpu_hours_steady_state"] = t.steady_gpu_hours;
     out["energy_mwh"] = t.energy_mwh ? nlohmann::ordered_json(*t.energy_mwh) : nlohmann::ordered_json("unknown");
     out["layout_reasons"] = reasons;
     out["notes"] = notes;
@@ -281,8 +295,9 @@ int run_project(const ProjectOptions& o) {
   fmt::print("  parameters     {} total, {} active per token\n", si(model.total_params()), si(model.active_params()));
   fmt::print("  layout         {}\n", layout.describe());
   for (const auto& r : reasons) fmt::print("                 ({})\n", r);
-  fmt::print("  op times       {} measured at their exact shape, {} projected (roofline on {}'s spec sheet)\n",
-             e.measured_ops, e.projected_ops, chip.id);
+  fmt::print("  op times       {} measured at their exact shape, {} from the nearest measured shape, {} projected "
+             "(roofline on {}'s spec sheet)\n",
+             e.measured_ops, e.nearest_ops, e.projected_ops, chip.id);
   fmt::print("\n  step time             {:.3f} s\n", e.step_s);
   fmt::print("  tokens/s per chip     {:.0f}\n", e.tokens_per_s_per_chip);
   fmt::print("  MFU                   {} of dense BF16 peak ({:g} TFLOP/s){}\n", pct(e.mfu), *chip.bf16_dense_tflops,
@@ -292,8 +307,9 @@ int run_project(const ProjectOptions& o) {
   fmt::print("  HFU                   {} (with the recomputed work)\n", pct(e.hfu));
   fmt::print("  memory per GPU        {:.0f} GB estimated{}\n", e.memory_gb,
              chip.memory_gb ? fmt::format(" of {:g} GB", *chip.memory_gb) : "");
-  fmt::print("  time to train         {:.1f} days on {} chips\n", t.days, o.chips);
-  fmt::print("  GPU-hours             {:.3g}\n", t.gpu_hours);
+  fmt::print("  time to train         {:.1f} days on {} chips ({:.1f} days of training steps at {} goodput)\n",
+             t.days, o.chips, t.steady_days, pct(t.goodput));
+  fmt::print("  GPU-hours             {} ({} of training steps)\n", si(t.gpu_hours), si(t.steady_gpu_hours));
   fmt::print("  energy                {}\n",
              t.energy_mwh ? fmt::format("{:.0f} MWh at TDP ({:g} W x GPU-hours; GPUs only: no host, network, "
                                         "cooling)", *t.energy_mwh, *chip.tdp_w)

@@ -13,7 +13,8 @@ namespace {
 
 constexpr const char* kNumericFields[] = {"bf16_dense_tflops", "fp8_dense_tflops", "tf32_dense_tflops",
                                           "int8_dense_tops",   "hbm_tbps",         "memory_gb",
-                                          "scale_up_gbps",     "scale_out_gbps",   "tdp_w"};
+                                          "scale_up_gbps",     "scale_out_gbps",   "tdp_w",
+                                          "sm_count",          "scale_up_domain"};
 
 std::string lower(std::string_view s) {
   std::string out(s);
@@ -31,6 +32,8 @@ std::optional<double>* field(ChipSpec& c, std::string_view name) {
   if (name == "scale_up_gbps") return &c.scale_up_gbps;
   if (name == "scale_out_gbps") return &c.scale_out_gbps;
   if (name == "tdp_w") return &c.tdp_w;
+  if (name == "sm_count") return &c.sm_count;
+  if (name == "scale_up_domain") return &c.scale_up_domain;
   return nullptr;
 }
 

@@ -26,6 +26,8 @@ struct ChipSpec {
   std::string scale_up_name;
   std::optional<double> scale_out_gbps;
   std::optional<double> tdp_w;
+  std::optional<double> sm_count;         // SMs (AMD: compute units): GEMM tiles run in waves of one per SM
+  std::optional<double> scale_up_domain;  // GPUs joined by the scale-up links (8 on an HGX board, 72 in an NVL72)
   std::map<std::string, std::string> sources;  // field -> where the value comes from
   std::string notes;
 };

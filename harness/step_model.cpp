@@ -118,10 +118,36 @@ Assumptions Assumptions::defaults_for(const ChipSpec& chip) {
   a.set("scale_out_efficiency", 0.9, fmt::format("{}: InfiniBand network 'efficiency': 0.9", kCalculon));
   a.set("scale_up_latency_s", 1e-6, fmt::format("{}: NVLink 'latency': 0.000001", kCalculon));
   a.set("scale_out_latency_s", 2e-6, fmt::format("{}: InfiniBand 'latency': 0.000002", kCalculon));
-  a.set("scale_up_domain", 8,
-        "GPUs per scale-up domain: 8 on DGX/HGX A100, H100, H200, B200 baseboards (https://docs.nvidia.com/"
-        "dgx-basepod/reference-architecture-infrastructure-foundation-enterprise-ai/latest/core-components.html); "
-        "set 72 for GB200 NVL72");
+  if (chip.scale_up_domain)
+    a.set("scale_up_domain", *chip.scale_up_domain,
+          fmt::format("chips.json {} scale_up_domain: {}", chip.id,
+                      chip.sources.count("scale_up_domain") ? chip.sources.at("scale_up_domain") : "no source"));
+  else
+    a.set("scale_up_domain", 8,
+          fmt::format("chips.json gives no scale_up_domain for {}: 8, the DGX/HGX baseboard's (https://docs.nvidia.com/"
+                      "dgx-basepod/reference-architecture-infrastructure-foundation-enterprise-ai/latest/"
+                      "core-components.html)",
+                      chip.id));
+  constexpr const char* kMatmulGuide =
+      "NVIDIA Matrix Multiplication Background User's Guide (https://docs.nvidia.com/deeplearning/performance/"
+      "dl-performance-matrix-multiplication/index.html), 'Dimension Quantization Effects'";
+  a.set("gemm_tile_long", 256,
+        fmt::format("{}: its tile and wave quantization examples use the 256x128 tile cuBLAS picks for large GEMMs "
+                    "(also gemm.wgmma's 128x256)",
+                    kMatmulGuide));
+  a.set("gemm_tile_short", 128, fmt::format("{}: the 256x128 tile", kMatmulGuide));
+  a.set("gemm_min_split_k", 512,
+        "trainbench's choice: split-K (cuBLAS) or stream-K (CUTLASS) fills the SMs when the tiles alone do not, "
+        "down to slices of 512 (eight 64-deep pipeline stages; shorter slices spend more in prologue, epilogue and "
+        "the reduction than the split gains)");
+  a.set("gemm_shape_model", 1,
+        fmt::format("1: GEMM efficiency = best-shape efficiency x the shape's tile and wave quantization factor "
+                    "(harness/gemm_efficiency.hpp, after {}); 0: best-shape efficiency for every shape",
+                    kMatmulGuide));
+  a.set("nearest_shape_max_distance", 3,
+        "trainbench's choice: an op not measured at its shape takes the nearest measured shape's efficiency when the "
+        "two differ by at most 3 in sum |log2 ratio| over the dimensions (8x in one, or 2x in each of three); "
+        "farther ones use the roofline with the best measured efficiency");
   a.set("tp_overlap", 0,
         "TP collectives on the critical path, as in Megatron-LM (Narayanan et al. 2021 arXiv 2104.04473 §3.3; "
         "Korthikanti et al. 2022 arXiv 2205.05198 §4.2.2); --tp-comm-overlap is not on by default");
@@ -149,6 +175,10 @@ Assumptions Assumptions::defaults_for(const ChipSpec& chip) {
   a.set("state_bytes_per_param", 16,
         "bf16 weight (2) + bf16 grad (2) + fp32 master, m, v (12) per parameter, the last three sharded over DP "
         "from ZeRO-1 (Rajbhandari et al. 2020 arXiv 1910.02054 §3.1)");
+  a.set("goodput", 0.9,
+        "fraction of wall-clock time spent in training steps (the rest: failures, restarts, checkpoints, evaluation): "
+        "Llama 3 (Dubey et al. 2024, arXiv 2407.21783 §3.3.4) reports 'higher than 90% effective training time' "
+        "over 466 interruptions in 54 days on 16K H100s; days and GPU-hours divide by it, step time and MFU do not");
   a.set("default_global_batch_tokens", 4194304,
         "when the model file gives no global batch: 4M tokens, Llama 2's (arXiv 2307.09288 §2.2)");
   return a;
@@ -174,6 +204,23 @@ namespace {
 std::string op_key(const Op& op) { return op_family(op) + "/" + op_label(op); }
 }  // namespace
 
+GemmTiling gemm_tiling(const ChipSpec& chip, const Assumptions& a) {
+  GemmTiling t;
+  t.tile_long = a["gemm_tile_long"];
+  t.tile_short = a["gemm_tile_short"];
+  t.min_split_k = a["gemm_min_split_k"];
+  t.sms = chip.sm_count.value_or(0);
+  return t;
+}
+
+namespace {
+double gemm_factor(std::uint64_t m, std::uint64_t n, std::uint64_t k, const ChipSpec& chip, const Assumptions& a) {
+  return a["gemm_shape_model"] != 0 ? gemm_quantization_efficiency(m, n, k, gemm_tiling(chip, a)) : 1.0;
+}
+
+double log2_ratio(double a, double b) { return std::fabs(std::log2(a / b)); }
+}  // namespace
+
 MeasuredOps MeasuredOps::load(const std::vector<std::string>& files, const ChipSpec& chip, Assumptions& assumptions) {
   MeasuredOps m;
   struct Best {
@@ -181,10 +228,16 @@ MeasuredOps MeasuredOps::load(const std::vector<std::string>& files, const ChipS
     std::string source;
   };
   std::map<std::string, Best> best;  // assumption name -> best efficiency seen
+  std::map<std::string, std::size_t> point_of;  // op key -> index in points_
   for (const auto& file : files) {
     const Results r = read_results_file(file);
     const std::string file_chip = r.context.chip ? r.context.chip->id : "";
     const bool same_chip = file_chip == chip.id;
+    const ChipSpec* spec = nullptr;
+    if (!file_chip.empty()) {
+      for (const auto& c : ChipTable::builtin().chips())
+        if (c.id == file_chip) spec = &c;
+    }
     std::size_t used = 0;
     for (const auto& b : r.benchmarks) {
       if (!b.timed || !b.verified || b.median_s <= 0) continue;
@@ -194,26 +247,64 @@ MeasuredOps MeasuredOps::load(const std::vector<std::string>& files, const ChipS
       } catch (const Error&) {
         continue;
       }
+      // Achieved FLOP/s over the file chip's peak for the op's input type.
+      double eff = 0;
+      if (spec) {
+        std::optional<double> peak;
+        if (const auto* g = std::get_if<Gemm>(&op))
+          peak = g->dtype == "bf16" ? spec->bf16_dense_tflops : std::nullopt;
+        else if (const auto* sg = std::get_if<ScaledGemm>(&op))
+          peak = sg->dtype == "e4m3" ? spec->fp8_dense_tflops : spec->int8_dense_tops;
+        else if (std::holds_alternative<Attention>(op))
+          peak = spec->bf16_dense_tflops;
+        if (peak && *peak > 0) eff = op_flops(op) / b.median_s / (*peak * 1e12);
+      }
       if (same_chip) {
         const std::string key = op_key(op);
         auto it = m.by_key_.find(key);
-        if (it == m.by_key_.end() || b.median_s < it->second.median_s) m.by_key_[key] = Hit{b.median_s, b.impl, file};
+        if (it == m.by_key_.end() || b.median_s < it->second.median_s) {
+          m.by_key_[key] = Hit{b.median_s, b.impl, file};
+          if (eff > 0) {
+            const auto p = point_of.find(key);
+            Neighbour n{op, eff, 0, b.impl, file};
+            if (p == point_of.end()) {
+              point_of[key] = m.points_.size();
+              m.points_.push_back(std::move(n));
+            } else {
+              m.points_[p->second] = std::move(n);
+            }
+          }
+        }
         ++used;
       }
-      if (!b.pct_of_peak) continue;
       std::string name;
-      if (const auto* g = std::get_if<Gemm>(&op)) name = g->dtype == "bf16" ? "gemm_efficiency" : "";
-      else if (const auto* at = std::get_if<Attention>(&op)) name = "attention_" + at->pass + "_efficiency";
-      else if (std::holds_alternative<Copy>(op)) name = "memory_efficiency";
-      if (name.empty()) continue;
-      const double eff = *b.pct_of_peak / 100;
-      if (eff > best[name].eff)
-        best[name] = {eff, fmt::format("measured: best {} in {} ({} {}, chip {}) at {:.1f}% of its spec peak", b.op,
-                                       file, b.impl, op_label(op), file_chip.empty() ? "unknown" : file_chip,
-                                       100 * eff)};
+      double best_shape_eff = eff;
+      if (const auto* g = std::get_if<Gemm>(&op)) {
+        name = g->dtype == "bf16" ? "gemm_efficiency" : "";
+        if (spec) best_shape_eff = std::min(1.0, eff / gemm_factor(g->m, g->n, g->k, *spec, assumptions));
+      } else if (const auto* sg = std::get_if<ScaledGemm>(&op)) {
+        // Fine-grained scales, as the step model's FP8 GEMMs use (DeepSeek-V3's recipe).
+        name = sg->dtype == "e4m3" && sg->a_scale == "1x128" && sg->b_scale == "128x128" ? "fp8_gemm_efficiency" : "";
+        if (spec) best_shape_eff = std::min(1.0, eff / gemm_factor(sg->m, sg->n, sg->k, *spec, assumptions));
+      } else if (const auto* at = std::get_if<Attention>(&op)) {
+        name = "attention_" + at->pass + "_efficiency";
+      } else if (std::holds_alternative<Copy>(op) && b.pct_of_peak) {
+        name = "memory_efficiency";
+        best_shape_eff = *b.pct_of_peak / 100;
+      }
+      if (name.empty() || best_shape_eff <= 0) continue;
+      if (best_shape_eff > best[name].eff)
+        best[name] = {best_shape_eff,
+                      fmt::format("measured: best {} in {} ({} {}, chip {}) at {:.1f}% of its spec peak{}", b.op, file,
+                                  b.impl, op_label(op), file_chip.empty() ? "unknown" : file_chip, 100 * eff,
+                                  best_shape_eff != eff ? fmt::format(", {:.1f}% once its shape's tile and wave "
+                                                                      "quantization is divided out",
+                                                                      100 * best_shape_eff)
+                                                        : "")};
     }
-    m.notes.push_back(same_chip ? fmt::format("{}: {} measured ops on {} usable at their exact shapes", file, used,
-                                              chip.id)
+    m.notes.push_back(same_chip ? fmt::format("{}: {} measured ops on {} usable at their exact shapes and as nearest "
+                                              "shapes",
+                                              file, used, chip.id)
                                 : fmt::format("{}: measured on {}, not {}: used for efficiencies only", file,
                                               file_chip.empty() ? "an unknown chip" : file_chip, chip.id));
   }
@@ -224,6 +315,39 @@ MeasuredOps MeasuredOps::load(const std::vector<std::string>& files, const ChipS
 const MeasuredOps::Hit* MeasuredOps::find(const Op& op) const {
   const auto it = by_key_.find(op_key(op));
   return it == by_key_.end() ? nullptr : &it->second;
+}
+
+std::optional<MeasuredOps::Neighbour> MeasuredOps::nearest(const Op& op, double max_distance) const {
+  std::optional<Neighbour> found;
+  for (const auto& p : points_) {
+    double d = -1;
+    if (const auto* g = std::get_if<Gemm>(&op)) {
+      const auto* q = std::get_if<Gemm>(&p.op);
+      if (!q || q->dtype != g->dtype || !g->m || !g->n || !g->k) continue;
+      d = log2_ratio(double(g->m), double(q->m)) + log2_ratio(double(g->n), double(q->n)) +
+          log2_ratio(double(g->k), double(q->k)) + (q->layout == g->layout ? 0 : 1);
+    } else if (const auto* sg = std::get_if<ScaledGemm>(&op)) {
+      const auto* q = std::get_if<ScaledGemm>(&p.op);
+      if (!q || q->dtype != sg->dtype || q->a_scale != sg->a_scale || q->b_scale != sg->b_scale || !sg->m || !sg->n ||
+          !sg->k)
+        continue;
+      d = log2_ratio(double(sg->m), double(q->m)) + log2_ratio(double(sg->n), double(q->n)) +
+          log2_ratio(double(sg->k), double(q->k));
+    } else if (const auto* at = std::get_if<Attention>(&op)) {
+      const auto* q = std::get_if<Attention>(&p.op);
+      if (!q || q->pass != at->pass || q->causal != at->causal || q->head_dim != at->head_dim || !at->seq_q ||
+          !at->seq_kv)
+        continue;
+      d = log2_ratio(double(at->seq_q), double(q->seq_q)) + log2_ratio(double(at->seq_kv), double(q->seq_kv)) +
+          log2_ratio(double(at->batch * at->heads_q), double(q->batch * q->heads_q));
+    }
+    if (d < 0 || d > max_distance) continue;
+    if (!found || d < found->distance) {
+      found = p;
+      found->distance = d;
+    }
+  }
+  return found;
 }
 
 // ---- layout checks ---------------------------------------------------------------------------
@@ -291,8 +415,6 @@ struct Builder {
   std::uint64_t micro_batches;
   std::vector<StepOp> ops;
 
-  std::string gemm_dtype() const { return l.precision == "fp8" ? "e4m3" : "bf16"; }
-
   void time(StepOp& s) const {
     if (s.op && measured) {
       if (const auto* hit = measured->find(*s.op)) {
@@ -302,20 +424,54 @@ struct Builder {
       }
     }
     double peak = 0, eff = 1;
+    std::string how;
     if (s.op) {
+      const auto near = measured ? measured->nearest(*s.op, a["nearest_shape_max_distance"]) : std::nullopt;
       if (const auto* g = std::get_if<Gemm>(&*s.op)) {
-        const bool fp8 = g->dtype == "e4m3";
-        peak = fp8 ? chip.fp8_dense_tflops.value_or(0) : chip.bf16_dense_tflops.value_or(0);
-        eff = a[fp8 ? "fp8_gemm_efficiency" : "gemm_efficiency"];
+        peak = chip.bf16_dense_tflops.value_or(0);
+        const double factor = gemm_factor(g->m, g->n, g->k, chip, a);
+        if (near) {
+          const auto& q = std::get<Gemm>(near->op);
+          const double theirs = gemm_factor(q.m, q.n, q.k, chip, a);
+          eff = std::min(1.0, near->efficiency * factor / theirs);
+          how = fmt::format("nearest measured: {} at {} in {}, {:.1f}% of peak x quantization {:.2f}/{:.2f}",
+                            near->impl, op_label(near->op), near->file, 100 * near->efficiency, factor, theirs);
+        } else {
+          eff = a["gemm_efficiency"] * factor;
+          if (factor < 1) how = fmt::format("quantization {:.2f}", factor);
+        }
+      } else if (const auto* sg = std::get_if<ScaledGemm>(&*s.op)) {
+        peak = chip.fp8_dense_tflops.value_or(0);
+        const double factor = gemm_factor(sg->m, sg->n, sg->k, chip, a);
+        if (near) {
+          const auto& q = std::get<ScaledGemm>(near->op);
+          const double theirs = gemm_factor(q.m, q.n, q.k, chip, a);
+          eff = std::min(1.0, near->efficiency * factor / theirs);
+          how = fmt::format("nearest measured: {} at {} in {}, {:.1f}% of peak x quantization {:.2f}/{:.2f}",
+                            near->impl, op_label(near->op), near->file, 100 * near->efficiency, factor, theirs);
+        } else {
+          eff = a["fp8_gemm_efficiency"] * factor;
+          if (factor < 1) how = fmt::format("quantization {:.2f}", factor);
+        }
       } else if (const auto* at = std::get_if<Attention>(&*s.op)) {
         peak = chip.bf16_dense_tflops.value_or(0);
-        eff = a["attention_" + at->pass + "_efficiency"];
+        if (near) {
+          eff = near->efficiency;
+          how = fmt::format("nearest measured: {} at {} in {}, {:.1f}% of peak", near->impl, op_label(near->op),
+                            near->file, 100 * near->efficiency);
+        } else {
+          eff = a["attention_" + at->pass + "_efficiency"];
+        }
       }
     }
     const double t_compute = s.flops > 0 ? s.flops / (peak * 1e12 * eff) : 0;
     const double t_memory = s.bytes / (*chip.hbm_tbps * 1e12 * a["memory_efficiency"]);
     s.time_s = std::max(t_compute, t_memory);
-    s.time_from = t_compute >= t_memory ? "roofline (compute)" : "roofline (memory)";
+    if (how.rfind("nearest", 0) == 0)
+      s.time_from = how + (t_compute >= t_memory ? "" : "; memory-bound at this shape (roofline)");
+    else
+      s.time_from = std::string(t_compute >= t_memory ? "roofline (compute" : "roofline (memory") +
+                    (how.empty() ? ")" : ", " + how + ")");
   }
 
   void add(const std::string& name, const std::string& family, const std::string& phase, std::optional<Op> op,
@@ -334,17 +490,30 @@ struct Builder {
   }
 
   // A linear layer Y = X W^T over `tokens` rows: forward "tn", dgrad "nn", wgrad "nt" (harness/ops.hpp), and
-  // the forward again under full recomputation.
+  // the forward again under full recomputation. With FP8 GEMMs, the layers DeepSeek-V3 runs in FP8 (arXiv
+  // 2412.19437 §3.3.1: not the embedding, the output head, the MoE gate or attention) are ScaledGemm ops with
+  // 1x128 activation and 128x128 weight scales, plus the activation quantization as memory traffic.
   void linear(const std::string& name, const std::string& family, std::uint64_t tokens, std::uint64_t out,
               std::uint64_t in, double per_mb, bool recomputed) {
     if (tokens == 0 || out == 0 || in == 0) return;
-    auto gemm = [&](std::uint64_t m_, std::uint64_t n_, std::uint64_t k_, const char* layout) {
-      return Gemm{m_, n_, k_, layout, gemm_dtype(), "bf16"};
+    const bool fp8 = l.precision == "fp8" && (family == "gemm" || family == "moe") && name != "moe.router";
+    auto gemm = [&](std::uint64_t m_, std::uint64_t n_, std::uint64_t k_, const char* layout) -> Op {
+      if (fp8) return ScaledGemm{m_, n_, k_, "e4m3", "1x128", "128x128"};
+      return Gemm{m_, n_, k_, layout, "bf16", "bf16"};
     };
     add(name, family, "fwd", gemm(tokens, out, in, "tn"), per_mb);
     add(name + ".dgrad", family, "bwd", gemm(tokens, in, out, "nn"), per_mb);
     add(name + ".wgrad", family, "bwd", gemm(out, in, tokens, "nt"), per_mb);
     if (recomputed) add(name, family, "recompute", gemm(tokens, out, in, "tn"), per_mb);
+    if (fp8) {
+      // Forward: read X in BF16, write it in E4M3 (+ one FP32 scale per 128). Backward: dY quantized for
+      // dgrad and, transposed, for wgrad; X again, transposed, for wgrad. Weights are quantized once per
+      // step (cached across micro-batches), which is not counted.
+      const double x = double(tokens) * double(in), dy = double(tokens) * double(out), q = 3.0 + 4.0 / 128;
+      add(name + ".quantize", "fp8 quantize", "fwd", std::nullopt, per_mb, q * x);
+      add(name + ".quantize.bwd", "fp8 quantize", "bwd", std::nullopt, per_mb, q * x + (2 + 2 * (1 + 4.0 / 128)) * dy);
+      if (recomputed) add(name + ".quantize", "fp8 quantize", "recompute", std::nullopt, per_mb, q * x);
+    }
   }
 
   void memory(const std::string& name, const std::string& family, double fwd_bytes, double per_mb, bool recomputed) {
@@ -499,7 +668,10 @@ StepEstimate estimate_step(const ModelSpec& m, const Layout& l, const ChipSpec& 
     const double total = s.count * s.time_s;
     e.compute_s += total;
     e.breakdown_s[s.family] += total;
-    if (s.op) (s.time_from.rfind("measured", 0) == 0 ? e.measured_ops : e.projected_ops) += 1;
+    if (s.op)
+      (s.time_from.rfind("measured", 0) == 0   ? e.measured_ops
+       : s.time_from.rfind("nearest", 0) == 0 ? e.nearest_ops
+                                              : e.projected_ops) += 1;
     if (s.phase == "step") continue;
     per_mb_compute += total / mbs;
     if (s.family == "attention") attention_mb += total / mbs;
@@ -727,6 +899,7 @@ nlohmann::ordered_json estimate_to_json(const StepEstimate& e) {
   j["mfu_precision_peak"] = e.mfu_precision_peak;
   j["hfu"] = e.hfu;
   j["memory_gb_estimate"] = e.memory_gb;
+  j["op_times"] = {{"measured_exact", e.measured_ops}, {"nearest_measured", e.nearest_ops}, {"roofline", e.projected_ops}};
   nlohmann::ordered_json bd = nlohmann::ordered_json::object();
   for (const auto& [k, v] : e.breakdown_s) bd[k] = v;
   j["breakdown"] = bd;

@@ -15,6 +15,7 @@
 
 #include "harness/chips.hpp"
 #include "harness/comm.hpp"
+#include "harness/gemm_efficiency.hpp"
 #include "harness/model.hpp"
 #include "harness/ops.hpp"
 #include "harness/results.hpp"
@@ -61,24 +62,43 @@ class Assumptions {
   std::map<std::string, Assumption> items_;
 };
 
-// Exact-shape measurements from results files, usable for one chip.
+// Measurements from results files, usable for one chip.
 class MeasuredOps {
  public:
-  // Reads the files; measurements taken on `chip` time ops at their exact shapes. From every
-  // file, the best verified throughput per family (GEMM BF16/FP8, attention fwd/bwd, copy) as a
-  // fraction of that file's chip peak replaces the default efficiency in `assumptions`.
+  // Reads the files. Measurements taken on `chip` time ops at their exact shapes, and ops measured
+  // at other shapes from the nearest measured one (nearest()). From every file, the best verified
+  // throughput per family (GEMM BF16/FP8, attention fwd/bwd, copy) as a fraction of that file's
+  // chip peak replaces the default efficiency in `assumptions`; a GEMM's divided first by its
+  // shape's quantization factor (harness/gemm_efficiency.hpp), so that it is a best-shape figure.
   static MeasuredOps load(const std::vector<std::string>& files, const ChipSpec& chip, Assumptions& assumptions);
   struct Hit {
     double median_s = 0;
     std::string impl, file;
   };
   const Hit* find(const Op& op) const;
+
+  // The measured op of the same kind nearest to `op` (GEMM: same input dtype, distance
+  // |log2 m/m'| + |log2 n/n'| + |log2 k/k'|, +1 for another layout; attention: same pass, causal and
+  // head_dim, distance over seq_q, seq_kv and batch x heads), if one lies within `max_distance`.
+  struct Neighbour {
+    Op op;
+    double efficiency = 0;  // its achieved FLOP/s over the chip's peak for its dtype
+    double distance = 0;
+    std::string impl, file;
+  };
+  std::optional<Neighbour> nearest(const Op& op, double max_distance) const;
+
   std::size_t size() const { return by_key_.size(); }
   std::vector<std::string> notes;  // what was read, what was skipped and why
 
  private:
   std::map<std::string, Hit> by_key_;
+  std::vector<Neighbour> points_;  // the fastest impl per measured shape, GEMM and attention
 };
+
+// The tiling the GEMM shape model assumes on `chip` (tile sides and split-K from `assumptions`,
+// SMs from the spec sheet).
+GemmTiling gemm_tiling(const ChipSpec& chip, const Assumptions& assumptions);
 
 struct StepOp {
   std::string name;    // "attn.qkv", "mlp.down", "lm_head", ...
@@ -88,7 +108,7 @@ struct StepOp {
   double flops = 0, bytes = 0;
   double count = 0;    // instances per step on the bottleneck GPU
   double time_s = 0;   // one instance
-  std::string time_from;  // "roofline (compute)" / "roofline (memory)" / "measured: IMPL in FILE"
+  std::string time_from;  // "measured: IMPL in FILE" / "nearest measured: ..." / "roofline (compute)" / "roofline (memory)"
 };
 
 struct CommItem {
@@ -113,7 +133,7 @@ struct StepEstimate {
   double mfu_precision_peak = 0;        // over the GEMM precision's own peak
   double hfu = 0;
   double memory_gb = 0;                 // estimated per-GPU footprint
-  std::size_t measured_ops = 0, projected_ops = 0;
+  std::size_t measured_ops = 0, nearest_ops = 0, projected_ops = 0;  // exact shape / nearest shape / roofline
   std::map<std::string, double> breakdown_s;  // family -> seconds per step (+ "exposed comm", "bubble")
   std::vector<std::string> notes;
 };

@@ -4,11 +4,15 @@
 
 #include <cmath>
 
+#include <filesystem>
+
 #include "harness/comm.hpp"
 #include "harness/error.hpp"
+#include "harness/gemm_efficiency.hpp"
 #include "harness/step_model.hpp"
 #include "harness/validation.hpp"
 #include "tests/run_command.hpp"
+#include "tests/synthetic_results.hpp"
 
 namespace trainbench {
 namespace {
@@ -123,12 +127,134 @@ TEST(StepModel, Fp8GemmsUseTheFp8RoofAndMfuStaysOverBf16Peak) {
   Layout l = llama70b_tp8();
   l.precision = "fp8";
   const StepEstimate e = estimate_step(model("llama-3-70b"), l, c, Assumptions::defaults_for(c));
-  EXPECT_EQ(gemm_of(e, "mlp.up", "fwd").dtype, "e4m3");
+  const StepOp* up = find(e, "mlp.up", "fwd");
+  ASSERT_TRUE(up && up->op && std::holds_alternative<ScaledGemm>(*up->op));
+  const auto& sg = std::get<ScaledGemm>(*up->op);
+  EXPECT_EQ(sg.dtype, "e4m3");
+  EXPECT_EQ(sg.a_scale, "1x128");  // DeepSeek-V3's fine-grained scales
+  EXPECT_EQ(sg.b_scale, "128x128");
+  EXPECT_EQ(sg.m, 8192u);
+  EXPECT_EQ(sg.n, 2u * 3584u);
+  EXPECT_EQ(sg.k, 8192u);
+  // The output head stays in BF16, and the activations' quantization is counted as memory traffic.
+  EXPECT_TRUE(std::holds_alternative<Gemm>(*find(e, "lm_head", "fwd")->op));
+  const StepOp* q = find(e, "mlp.up.quantize", "fwd");
+  ASSERT_NE(q, nullptr);
+  EXPECT_NEAR(q->bytes, (3.0 + 4.0 / 128) * 8192 * 8192, 1);
+  EXPECT_GT(e.breakdown_s.at("fp8 quantize"), 0);
   EXPECT_NEAR(e.mfu_precision_peak / e.mfu, *c.bf16_dense_tflops / *c.fp8_dense_tflops, 1e-12);
   Layout a100 = llama70b_tp8();
   a100.precision = "fp8";
   const auto& ampere = chip("a100-sxm-80gb");
   EXPECT_THROW(estimate_step(model("llama-3-70b"), a100, ampere, Assumptions::defaults_for(ampere)), Error);
+}
+
+// Hand counts of the tile and wave quantization model (256x128 tiles, either orientation).
+TEST(GemmShapeModel, TileWaveAndSplitKQuantization) {
+  GemmTiling tiles;  // 256 x 128, SMs unknown: tile quantization only
+  EXPECT_DOUBLE_EQ(gemm_quantization_efficiency(4096, 4096, 4096, tiles), 1.0);
+  // 257 x 128: two 256 x 128 tiles (the other orientation needs three 128 x 256).
+  EXPECT_DOUBLE_EQ(gemm_quantization_efficiency(257, 128, 4096, tiles), 257.0 * 128 / (2 * 256 * 128));
+  tiles.sms = 108;  // A100
+  // NVIDIA's guide's example: 1792 x 1792 makes 7 x 14 = 98 tiles, one wave of 108 slots.
+  EXPECT_DOUBLE_EQ(gemm_quantization_efficiency(1792, 1792, 8192, tiles), 1792.0 * 1792 / (108 * 256 * 128));
+  // 4096 x 4096: 512 tiles in 5 waves of 108.
+  EXPECT_DOUBLE_EQ(gemm_quantization_efficiency(4096, 4096, 8192, tiles), 4096.0 * 4096 / (5 * 108 * 256 * 128));
+  tiles.sms = 132;  // H100 SXM
+  // 512 x 512: 8 tiles; K = 8192 splits 16 ways (slices of 512) into 128 CTAs, one wave.
+  EXPECT_DOUBLE_EQ(gemm_quantization_efficiency(512, 512, 8192, tiles), 512.0 * 512 * 16 / (132 * 256 * 128));
+  // K = 512 cannot split: 8 of 132 slots busy.
+  EXPECT_DOUBLE_EQ(gemm_quantization_efficiency(512, 512, 512, tiles), 512.0 * 512 / (132 * 256 * 128));
+}
+
+// A results file with one BF16 GEMM on an H100 at a known time, written where the test can read it.
+std::string h100_results_with(const std::vector<testing::SyntheticBenchmark>& benchmarks, const std::string& name) {
+  const auto path = (std::filesystem::temp_directory_path() / name).string();
+  write_results_file(path, testing::synthetic_results("NVIDIA H100 80GB HBM3", benchmarks, 7), true);
+  return path;
+}
+
+TEST(StepModel, OpsTakeExactThenNearestMeasuredShapesThenTheRoofline) {
+  const auto& c = chip("h100-sxm");
+  const Layout l = llama70b_tp8();
+  // Llama 3 70B at TP8, seq 8192: mlp.up forward is 8192 x 7168 x 8192. Measure it exactly, and 8192^3 (near
+  // mlp.down's 8192 x 8192 x 3584), both at 600 TFLOP/s.
+  const Gemm up{8192, 7168, 8192, "tn", "bf16", "bf16"};
+  const Gemm square{8192, 8192, 8192, "tn", "bf16", "bf16"};
+  const double tflops = 600e12;
+  const auto file = h100_results_with({{up, "gemm.cublas", up.flops() / tflops}, {square, "gemm.cublas", square.flops() / tflops}},
+                                      "trainbench-test-nearest.json");
+  // The file's medians (the synthetic samples scatter around the times given).
+  const Results written = read_results_file(file);
+  auto median_of = [&](const Gemm& g) {
+    for (const auto& b : written.benchmarks)
+      if (op_label(op_from_json(b.op, b.shape)) == op_label(Op{g})) return b.median_s;
+    return 0.0;
+  };
+  const double up_s = median_of(up), square_s = median_of(square);
+  ASSERT_GT(up_s, 0);
+  ASSERT_GT(square_s, 0);
+  Assumptions a = Assumptions::defaults_for(c);
+  const MeasuredOps measured = MeasuredOps::load({file}, c, a);
+  const StepEstimate e = estimate_step(model("llama-3-70b"), l, c, a, &measured);
+
+  const StepOp* exact = find(e, "mlp.up", "fwd");
+  ASSERT_NE(exact, nullptr);
+  EXPECT_EQ(exact->time_from.rfind("measured: gemm.cublas", 0), 0u) << exact->time_from;
+  EXPECT_DOUBLE_EQ(exact->time_s, up_s);
+
+  // mlp.down forward, 8192 x 8192 x 3584: nearest is 8192^3 (distance log2(8192/3584) = 1.19), whose
+  // efficiency carries over scaled by the two shapes' quantization factors.
+  const StepOp* down = find(e, "mlp.down", "fwd");
+  ASSERT_NE(down, nullptr);
+  EXPECT_EQ(down->time_from.rfind("nearest measured: gemm.cublas at", 0), 0u) << down->time_from;
+  const GemmTiling t = gemm_tiling(c, a);
+  const double peak = *c.bf16_dense_tflops * 1e12;
+  const double eff = square.flops() / square_s / peak * gemm_quantization_efficiency(8192, 8192, 3584, t) /
+                     gemm_quantization_efficiency(8192, 8192, 8192, t);
+  EXPECT_NEAR(down->time_s, down->flops / (peak * eff), 1e-15);
+  EXPECT_GT(e.nearest_ops, 0u);
+  EXPECT_GT(e.measured_ops, 0u);
+
+  // Attention was not measured at all: the roofline with the default efficiency.
+  const StepOp* att = find(e, "attn.core", "fwd");
+  ASSERT_NE(att, nullptr);
+  EXPECT_EQ(att->time_from.rfind("roofline", 0), 0u) << att->time_from;
+  EXPECT_GT(e.projected_ops, 0u);
+
+  // With the nearest-shape distance at 0, only exact shapes are used; the rest fall back to the roofline
+  // with the measured best-shape efficiency (the file's best GEMM over its quantization factor).
+  a.set("nearest_shape_max_distance", 0, "test");
+  const StepEstimate exact_only = estimate_step(model("llama-3-70b"), l, c, a, &measured);
+  EXPECT_EQ(exact_only.nearest_ops, 0u);
+  EXPECT_EQ(find(exact_only, "mlp.down", "fwd")->time_from.rfind("roofline (compute", 0), 0u);
+  EXPECT_NEAR(a["gemm_efficiency"],
+              std::max(up.flops() / up_s / peak / gemm_quantization_efficiency(8192, 7168, 8192, t),
+                       square.flops() / square_s / peak / gemm_quantization_efficiency(8192, 8192, 8192, t)),
+              1e-12);
+  std::filesystem::remove(file);
+}
+
+TEST(StepModel, ScaleUpDomainComesFromTheChipSheet) {
+  EXPECT_EQ(Assumptions::defaults_for(chip("gb200"))["scale_up_domain"], 72);
+  EXPECT_EQ(Assumptions::defaults_for(chip("h100-sxm"))["scale_up_domain"], 8);
+  EXPECT_EQ(Assumptions::defaults_for(chip("h100-pcie"))["scale_up_domain"], 2);
+  // No figure for the Ascend 910B: the HGX default, said so.
+  const Assumptions a = Assumptions::defaults_for(chip("ascend-910b"));
+  EXPECT_EQ(a["scale_up_domain"], 8);
+  EXPECT_NE(a.all().at("scale_up_domain").source.find("gives no scale_up_domain"), std::string::npos);
+  // TP 8 x PP 8 on 64 GPUs: the pipeline stays on NVLink in a GB200 NVL72, not across HGX H100 boards.
+  Layout l = llama70b_tp8();
+  l.pp = 8, l.dp = 1;
+  l.global_batch_tokens = 8.0 * 8192;
+  auto pp_link = [&](const char* id) {
+    const StepEstimate e = estimate_step(model("llama-3-70b"), l, chip(id), Assumptions::defaults_for(chip(id)));
+    for (const auto& cm : e.comm)
+      if (cm.name == "PP send/recv") return cm.link.substr(0, 8);
+    return std::string("none");
+  };
+  EXPECT_EQ(pp_link("gb200"), "scale-up");
+  EXPECT_EQ(pp_link("h100-sxm"), "scale-ou");
 }
 
 std::string layout_error(const char* model_id, Layout l, int chips) {

@@ -32,6 +32,28 @@ TEST(ModelSuite, Llama3_70bAtTp8HoldsItsPerGpuShapes) {
   }
 }
 
+// With FP8 GEMMs, the FP8 layers are DeepSeek-V3-style scaled GEMMs, measured by the impls that take them.
+TEST(ModelSuite, Fp8LayersAreScaledGemmsForTheFp8Impls) {
+  ModelSuiteOptions o;
+  o.tp = 8;
+  o.seq = 8192;
+  o.precision = "fp8";
+  const Suite s = model_suite("model:llama-3-70b", o);
+  bool found = false;
+  for (const auto& e : s.entries) {
+    if (const auto* g = std::get_if<ScaledGemm>(&e.op)) {
+      found = found || (g->m == 8192 && g->n == 1280 && g->k == 8192 && g->a_scale == "1x128");
+      EXPECT_FALSE(e.impls.empty());
+      for (const auto& impl : e.impls) EXPECT_EQ(impl.rfind("fp8gemm.", 0), 0u) << impl;
+    }
+    // The output head stays BF16.
+    if (const auto* g = std::get_if<Gemm>(&e.op)) {
+      EXPECT_EQ(g->dtype, "bf16");
+    }
+  }
+  EXPECT_TRUE(found);
+}
+
 TEST(ModelSuite, DistinctShapesOnly) {
   const Suite s = model_suite("model:gpt-3-175b", ModelSuiteOptions{});
   for (std::size_t i = 0; i < s.entries.size(); ++i)

@@ -1,6 +1,7 @@
 #include "harness/step_model.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 
@@ -219,6 +220,13 @@ double gemm_factor(std::uint64_t m, std::uint64_t n, std::uint64_t k, const Chip
 }
 
 double log2_ratio(double a, double b) { return std::fabs(std::log2(a / b)); }
+
+// m, n, k of a Gemm or ScaledGemm.
+std::array<std::uint64_t, 3> gemm_dims(const Op& op) {
+  if (const auto* g = std::get_if<Gemm>(&op)) return {g->m, g->n, g->k};
+  const auto& sg = std::get<ScaledGemm>(op);
+  return {sg.m, sg.n, sg.k};
+}
 }  // namespace
 
 MeasuredOps MeasuredOps::load(const std::vector<std::string>& files, const ChipSpec& chip, Assumptions& assumptions) {
@@ -427,32 +435,26 @@ struct Builder {
     std::string how;
     if (s.op) {
       const auto near = measured ? measured->nearest(*s.op, a["nearest_shape_max_distance"]) : std::nullopt;
+      // A GEMM (BF16, or FP8 with fine-grained scales): the nearest measured shape's efficiency, or the
+      // best-shape one, times the quantization factors of the shapes.
+      auto gemm = [&](std::uint64_t m_, std::uint64_t n_, std::uint64_t k_, double chip_peak, const char* best_shape) {
+        peak = chip_peak;
+        const double factor = gemm_factor(m_, n_, k_, chip, a);
+        if (near) {
+          const auto dims = gemm_dims(near->op);
+          const double theirs = gemm_factor(dims[0], dims[1], dims[2], chip, a);
+          eff = std::min(1.0, near->efficiency * factor / theirs);
+          how = fmt::format("nearest measured: {} at {} in {}, {:.1f}% of peak x quantization {:.2f}/{:.2f}",
+                            near->impl, op_label(near->op), near->file, 100 * near->efficiency, factor, theirs);
+        } else {
+          eff = a[best_shape] * factor;
+          if (factor < 1) how = fmt::format("quantization {:.2f}", factor);
+        }
+      };
       if (const auto* g = std::get_if<Gemm>(&*s.op)) {
-        peak = chip.bf16_dense_tflops.value_or(0);
-        const double factor = gemm_factor(g->m, g->n, g->k, chip, a);
-        if (near) {
-          const auto& q = std::get<Gemm>(near->op);
-          const double theirs = gemm_factor(q.m, q.n, q.k, chip, a);
-          eff = std::min(1.0, near->efficiency * factor / theirs);
-          how = fmt::format("nearest measured: {} at {} in {}, {:.1f}% of peak x quantization {:.2f}/{:.2f}",
-                            near->impl, op_label(near->op), near->file, 100 * near->efficiency, factor, theirs);
-        } else {
-          eff = a["gemm_efficiency"] * factor;
-          if (factor < 1) how = fmt::format("quantization {:.2f}", factor);
-        }
+        gemm(g->m, g->n, g->k, chip.bf16_dense_tflops.value_or(0), "gemm_efficiency");
       } else if (const auto* sg = std::get_if<ScaledGemm>(&*s.op)) {
-        peak = chip.fp8_dense_tflops.value_or(0);
-        const double factor = gemm_factor(sg->m, sg->n, sg->k, chip, a);
-        if (near) {
-          const auto& q = std::get<ScaledGemm>(near->op);
-          const double theirs = gemm_factor(q.m, q.n, q.k, chip, a);
-          eff = std::min(1.0, near->efficiency * factor / theirs);
-          how = fmt::format("nearest measured: {} at {} in {}, {:.1f}% of peak x quantization {:.2f}/{:.2f}",
-                            near->impl, op_label(near->op), near->file, 100 * near->efficiency, factor, theirs);
-        } else {
-          eff = a["fp8_gemm_efficiency"] * factor;
-          if (factor < 1) how = fmt::format("quantization {:.2f}", factor);
-        }
+        gemm(sg->m, sg->n, sg->k, chip.fp8_dense_tflops.value_or(0), "fp8_gemm_efficiency");
       } else if (const auto* at = std::get_if<Attention>(&*s.op)) {
         peak = chip.bf16_dense_tflops.value_or(0);
         if (near) {

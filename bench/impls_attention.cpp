@@ -1,12 +1,14 @@
-// Attention impls: the unfused FP32 reference (the oracle and the naive baseline) and our fused
-// kernels (kernels/attention/, simplest first), bound to the op the same way.
+// Attention impls: the unfused FP32 reference (the oracle and the naive baseline), our fused
+// kernels (kernels/attention/, simplest first) and cuDNN's fused SDPA (the vendor baseline,
+// bench/cudnn_attention.hpp), bound to the op the same way.
 //
 // Inputs: Q, K, V (and dO for the backward) uniform in [-1, 1], BF16, fixed seeds, never zero.
 // Outputs are poisoned with 0xFF (NaN) before the verifying launch. Errors are
 // max |got - want| / (|want| + rms(want)) per output (as for the GEMMs); the Verification's error
 // is the largest error / tolerance over the outputs, so it passes at <= 1.
 //
-// attention.fwd.mma against attention.reference (FP32 unfused, on the GPU):
+// attention.fwd.mma and attention.fwd.wgmma against attention.reference (FP32 unfused, on the
+// GPU); both round P to BF16 before P V and O to BF16, so they share the bounds:
 // - O (BF16), tolerance 2^-5: rounding O to BF16 costs up to 2^-8; P is rounded to BF16 before
 //   P V, a random error of about 2^-8 / sqrt(3) of rms(O) per element, ~6 sigma (2^-6) at the
 //   worst of 10^7 elements. A missed key block or row errs by 1e-1 or more at the test sizes.
@@ -20,6 +22,9 @@
 //   BF16 O (an error of 2^-8 of O's terms, random over the head dimension, small against
 //   dP - D). The bound is reasoned, not yet measured: a GPU run may tighten it. A missed key
 //   or query block, or a NaN from a row that sees no key, errs by far more.
+// attention.cudnn goes through the same Cases, against the same reference, within the same
+// tolerances (its O, dQ, dK, dV are BF16 and its stats FP32, as ours); its backward reads the O
+// and LSE of cuDNN's own forward.
 // attention.reference against float64 on the host, at 48 query rows spread over (batch, head,
 // row), each recomputed alone (a row of O, its LSE and its dQ depend on no other row): tolerance
 // 1e-4 on O, LSE and dQ (FP32 SGEMMs over at most 16384 terms: about 1e-6). dK and dV need every
@@ -29,6 +34,7 @@
 #include <climits>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <vector>
@@ -36,6 +42,7 @@
 #include <fmt/format.h>
 
 #include "bench/attention_oracle.hpp"
+#include "bench/cudnn_attention.hpp"
 #include "bench/impls.hpp"
 #include "harness/attention_reference.hpp"
 #include "harness/device_buffer.hpp"
@@ -84,6 +91,15 @@ std::string fwd_mma_unsupported(const Op& op) {
   const auto& a = std::get<Attention>(op);
   if (a.pass != "fwd") return "attention.fwd.mma computes the forward pass only";
   if (!kernels::attention_mma_supports_head_dim(int(a.head_dim)))
+    return fmt::format("head_dim must be 64 or 128 (a kernel instance per head_dim); got {}", a.head_dim);
+  return "";
+}
+
+std::string fwd_wgmma_unsupported(const Op& op) {
+  if (auto why = attention_unsupported(op); !why.empty()) return why;
+  const auto& a = std::get<Attention>(op);
+  if (a.pass != "fwd") return "attention.fwd.wgmma computes the forward pass only";
+  if (!kernels::attention_wgmma_supports_head_dim(int(a.head_dim)))
     return fmt::format("head_dim must be 64 or 128 (a kernel instance per head_dim); got {}", a.head_dim);
   return "";
 }
@@ -276,13 +292,16 @@ class ReferenceCase final : public AttentionCase {
   DeviceBuffer o_, lse_, dq_, dk_, dv_;
 };
 
-// A fused forward: O (BF16) and LSE (FP32), verified against attention.reference.
+using FwdLauncher = std::function<void(const kernels::AttentionFwdArgs&, cudaStream_t)>;
+using BwdLauncher = std::function<void(const kernels::AttentionBwdArgs&, cudaStream_t)>;
+
+// A fused forward (ours or cuDNN's): O (BF16) and LSE (FP32), verified against
+// attention.reference. `about` is added to the verification's detail (the library's version).
 class FwdKernelCase final : public AttentionCase {
  public:
-  using Launcher = void (*)(const kernels::AttentionFwdArgs&, cudaStream_t);
-  FwdKernelCase(const Attention& op, Launcher launcher)
-      : AttentionCase(op), launcher_(launcher), o_(q_elements_ * 2, "attention output O"),
-        lse_(op.batch * op.heads_q * op.seq_q * 4, "attention output LSE") {}
+  FwdKernelCase(const Attention& op, FwdLauncher launcher, std::string about = "")
+      : AttentionCase(op), launcher_(std::move(launcher)), about_(std::move(about)),
+        o_(q_elements_ * 2, "attention output O"), lse_(op.batch * op.heads_q * op.seq_q * 4, "attention output LSE") {}
 
   void poison(cudaStream_t stream) override {
     fill_poison(o_.get(), o_.bytes(), 0xFF, stream);
@@ -310,36 +329,40 @@ class FwdKernelCase final : public AttentionCase {
                                  o.rms_reference, worst / d / op_.heads_q, worst / d % op_.heads_q, worst % d,
                                  o.nonfinite)},
                     {"LSE", lse_error, kToleranceLse, ""}},
-                   "attention.reference (unfused FP32 on the GPU)");
+                   "attention.reference (unfused FP32 on the GPU)" + about_);
   }
 
  private:
-  Launcher launcher_;
+  FwdLauncher launcher_;
+  std::string about_;
   DeviceBuffer o_, lse_;
 };
 
-// A fused backward: dQ, dK, dV (BF16) from Q, K, V, dO and the forward's O and LSE (computed by
-// attention.fwd.mma in prepare, outside the timed launch), verified against attention.reference.
+// A fused backward (ours or cuDNN's): dQ, dK, dV (BF16) from Q, K, V, dO and the O and LSE of
+// the given forward (run in prepare, outside the timed launch), verified against
+// attention.reference. workspace_bytes: the backward's scratch, passed in its args (0: none).
 class BwdKernelCase final : public AttentionCase {
  public:
-  using Launcher = void (*)(const kernels::AttentionBwdArgs&, cudaStream_t);
-  BwdKernelCase(const Attention& op, Launcher launcher)
-      : AttentionCase(op), launcher_(launcher), o_(q_elements_ * 2, "attention forward output O"),
+  BwdKernelCase(const Attention& op, FwdLauncher forward, BwdLauncher launcher, std::size_t workspace_bytes,
+                std::string about = "")
+      : AttentionCase(op), forward_(std::move(forward)), launcher_(std::move(launcher)), about_(std::move(about)),
+        o_(q_elements_ * 2, "attention forward output O"),
         lse_(op.batch * op.heads_q * op.seq_q * 4, "attention forward output LSE"),
         dq_(q_elements_ * 2, "attention output dQ"), dk_(kv_elements_ * 2, "attention output dK"),
-        dv_(kv_elements_ * 2, "attention output dV"),
-        workspace_(kernels::attention_bwd_mma_workspace(kernel_shape(op)).bytes, "attention backward workspace") {}
+        dv_(kv_elements_ * 2, "attention output dV") {
+    if (workspace_bytes) workspace_ = DeviceBuffer(workspace_bytes, "attention backward workspace");
+  }
 
   void prepare(cudaStream_t stream) override {
     AttentionCase::prepare(stream);
-    kernels::attention_fwd_mma_sm80(kernels::AttentionFwdArgs{.q = q(), .k = k(), .v = v(),
-                                                              .o = o_.as<__nv_bfloat16>(), .lse = lse_.as<float>(),
-                                                              .shape = kernel_shape(op_)},
-                                    stream);
+    forward_(kernels::AttentionFwdArgs{.q = q(), .k = k(), .v = v(), .o = o_.as<__nv_bfloat16>(),
+                                       .lse = lse_.as<float>(), .shape = kernel_shape(op_)},
+             stream);
     TB_CUDA_CHECK(cudaGetLastError());
   }
   void poison(cudaStream_t stream) override {
-    for (DeviceBuffer* b : {&dq_, &dk_, &dv_, &workspace_}) fill_poison(b->get(), b->bytes(), 0xFF, stream);
+    for (DeviceBuffer* b : {&dq_, &dk_, &dv_, &workspace_})
+      if (b->get()) fill_poison(b->get(), b->bytes(), 0xFF, stream);
   }
   void launch(cudaStream_t stream) override {
     launcher_(kernels::AttentionBwdArgs{.q = q(), .k = k(), .v = v(), .o = o_.as<const __nv_bfloat16>(),
@@ -372,13 +395,30 @@ class BwdKernelCase final : public AttentionCase {
                                     c.rms_reference, worst / d / out.heads, worst / d % out.heads, worst % d,
                                     c.nonfinite)});
     }
-    return combine(errors, "attention.reference's backward (unfused FP32 on the GPU)");
+    return combine(errors, "attention.reference's backward (unfused FP32 on the GPU)" + about_);
   }
 
  private:
-  Launcher launcher_;
+  FwdLauncher forward_;
+  BwdLauncher launcher_;
+  std::string about_;
   DeviceBuffer o_, lse_, dq_, dk_, dv_, workspace_;
 };
+
+// attention.cudnn: the plans are built here, once per op, before any launch; the backward's O
+// and LSE come from cuDNN's own forward.
+std::unique_ptr<Case> make_cudnn_case(const Attention& op) {
+  auto cudnn = std::make_shared<CudnnAttention>(op);
+  const std::string about = ", run on " + cudnn->versions();
+  FwdLauncher forward = [cudnn](const kernels::AttentionFwdArgs& a, cudaStream_t stream) {
+    cudnn->forward(a.q, a.k, a.v, a.o, a.lse, stream);
+  };
+  if (op.pass == "fwd") return std::make_unique<FwdKernelCase>(op, std::move(forward), about);
+  BwdLauncher backward = [cudnn](const kernels::AttentionBwdArgs& a, cudaStream_t stream) {
+    cudnn->backward(a.q, a.k, a.v, a.o, a.lse, a.d_o, a.dq, a.dk, a.dv, stream);
+  };
+  return std::make_unique<BwdKernelCase>(op, std::move(forward), std::move(backward), 0, about);
+}
 
 }  // namespace
 
@@ -405,6 +445,18 @@ void register_attention_impls(Registry& r) {
              .make = [](const Op& op, const DeviceInfo&) -> std::unique_ptr<Case> {
                return std::make_unique<FwdKernelCase>(std::get<Attention>(op), &kernels::attention_fwd_mma_sm80);
              }});
+  r.add(Impl{.name = "attention.fwd.wgmma",
+             .family = Attention::family,
+             .description = "FlashAttention-3 forward: TMA Q and K/V ring on mbarriers, producer + 2 or 3 consumer "
+                            "warpgroups (setmaxnreg), wgmma S = QK^T and O += PV with P in registers, ping-pong and "
+                            "intra-warpgroup softmax overlap (kernels/attention/3_sm90_flash_fwd_wgmma.cu)",
+             .vendor = false,
+             .min_arch = 90,
+             .max_arch = 90,
+             .unsupported = fwd_wgmma_unsupported,
+             .make = [](const Op& op, const DeviceInfo&) -> std::unique_ptr<Case> {
+               return std::make_unique<FwdKernelCase>(std::get<Attention>(op), &kernels::attention_fwd_wgmma_sm90);
+             }});
   r.add(Impl{.name = "attention.bwd.mma",
              .family = Attention::family,
              .description = "FlashAttention-2 backward: mma.sync m16n8k16, a CTA per 64 keys with dK, dV in "
@@ -415,7 +467,22 @@ void register_attention_impls(Registry& r) {
              .max_arch = 0,
              .unsupported = bwd_mma_unsupported,
              .make = [](const Op& op, const DeviceInfo&) -> std::unique_ptr<Case> {
-               return std::make_unique<BwdKernelCase>(std::get<Attention>(op), &kernels::attention_bwd_mma_sm80);
+               const auto& a = std::get<Attention>(op);
+               return std::make_unique<BwdKernelCase>(a, &kernels::attention_fwd_mma_sm80,
+                                                      &kernels::attention_bwd_mma_sm80,
+                                                      kernels::attention_bwd_mma_workspace(kernel_shape(a)).bytes);
+             }});
+  r.add(Impl{.name = "attention.cudnn",
+             .family = Attention::family,
+             .description = "cuDNN's fused SDPA, forward (with its LSE stats) and backward, through the cuDNN "
+                            "frontend's graph API; plans built once per shape (bench/cudnn_attention.cpp)",
+             .vendor = true,
+             .min_arch = 80,
+             .max_arch = 0,
+             .missing = cudnn_attention_missing(),
+             .unsupported = attention_unsupported,
+             .make = [](const Op& op, const DeviceInfo&) -> std::unique_ptr<Case> {
+               return make_cudnn_case(std::get<Attention>(op));
              }});
 }
 

@@ -1,12 +1,12 @@
 // FP8 scaled-GEMM impls (the scaled_gemm family, E4M3): ours (kernels/quant/sm90_fp8_gemm_1d2d.cu)
 // beside cuBLASLt, all verified against the same dequantized oracle.
 //
-// Inputs: A [m][k] and B [n][k] uniform in [-1, 1] (BF16, fixed seeds) times a factor that
-// changes per row and per 128-wide band (bench/fp8_inputs.hpp), quantized to E4M3 by quant.e4m3's
-// kernels with the op's scale layout, so every scale differs from its neighbours. C (BF16,
-// column-major m x n) is poisoned with 0xFF (NaN) before the verifying launch and compared with
-// kernels::scaled_gemm_reference (FP64 sums of the dequantized products) by
-// max |c - ref| / (|ref| + rms(ref)). Tolerances:
+// Inputs: A [m][k] and B [n][k] uniform in [-1, 1] (or [0, 1] for inputs "nonnegative"; BF16,
+// fixed seeds) times a factor that changes per row and per 128-wide band (bench/fp8_inputs.hpp),
+// quantized to E4M3 by quant.e4m3's kernels with the op's scale layout, so every scale differs
+// from its neighbours. C (BF16, column-major m x n) is poisoned with 0xFF (NaN) before the
+// verifying launch and compared with kernels::scaled_gemm_reference (FP64 sums of the
+// dequantized products) by max |c - ref| / (|ref| + rms(ref)). Tolerances:
 // - 2^-7 for the promoting kernels (fp8gemm.wgmma, cuBLASLt without fast accumulation): BF16
 //   rounding alone is up to 2^-8; FP8 products are exact in FP32 and the tensor core sums at
 //   most 128 of them before each promotion into FP32.
@@ -27,7 +27,6 @@
 #include "bench/scaled_gemm_check.hpp"
 #include "harness/device_buffer.hpp"
 #include "harness/error.hpp"
-#include "harness/verify.hpp"
 #include "kernels/quant/quantize.cuh"
 #include "kernels/quant/scaled_gemm.cuh"
 
@@ -129,9 +128,8 @@ class ScaledGemmCase : public Case {
   void quantize(const DeviceBuffer& q, const DeviceBuffer& scales, std::uint64_t rows, const std::string& scale,
                 std::uint64_t seed, cudaStream_t stream) {
     DeviceBuffer x(rows * op_.k * 2, "a BF16 operand before quantization");
-    fill_uniform_bf16(x.get(), rows * op_.k, seed, stream);
-    spread_block_magnitudes(x.as<__nv_bfloat16>(), static_cast<int>(rows), static_cast<int>(op_.k), stream);
-    TB_CUDA_CHECK(cudaGetLastError());
+    fill_scaled_gemm_operand(x.as<__nv_bfloat16>(), static_cast<int>(rows), static_cast<int>(op_.k), seed, op_.inputs,
+                             stream);
     kernels::QuantArgs qa;
     qa.x = x.as<__nv_bfloat16>();
     qa.q = q.as<std::uint8_t>();

@@ -263,7 +263,7 @@ void register_gemm_impls(Registry& r) {
              .max_arch = 90,
              .unsupported = gemm_sm90_unsupported,
              .make = make_gemm<KernelGemmCase>(&kernels::gemm_wgmma_tma_sm90)});
-  r.add(Impl{.name = "gemm.wgmma",
+  r.add(Impl{.name = "gemm.wgmma_ws",
              .family = Gemm::family,
              .description = "warp-specialized TMA producer + 2 wgmma m64n256k16 consumers (setmaxnreg 40/232), "
                             "persistent grid, grouped tile order, 128x256x64 tiles (kernels/gemm/4_sm90_bf16_gemm_ws.cu)",
@@ -271,7 +271,16 @@ void register_gemm_impls(Registry& r) {
              .min_arch = 90,
              .max_arch = 90,
              .unsupported = gemm_sm90_unsupported,
-             .make = make_gemm<KernelGemmCase>(&kernels::gemm_wgmma_sm90)});
+             .make = make_gemm<KernelGemmCase>(&kernels::gemm_wgmma_ws_sm90)});
+  r.add(Impl{.name = "gemm.wgmma",
+             .family = Gemm::family,
+             .description = "gemm.wgmma_ws in 2-CTA clusters sharing A by TMA multicast, stmatrix + TMA-store "
+                            "epilogue (kernels/gemm/5_sm90_bf16_gemm_cluster.cu)",
+             .vendor = false,
+             .min_arch = 90,
+             .max_arch = 90,
+             .unsupported = gemm_sm90_unsupported,
+             .make = make_gemm<KernelGemmCase>(&kernels::gemm_wgmma_cluster_sm90)});
   // Vendor baselines.
   r.add(Impl{.name = "gemm.cublas",
              .family = Gemm::family,

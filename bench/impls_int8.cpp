@@ -2,11 +2,11 @@
 // (kernels/quant/2_sm80_int8_gemm_mma.cu) beside cuBLASLt, both verified against the same
 // dequantized FP64 oracle as the FP8 impls (kernels::scaled_gemm_reference, s8 = true).
 //
-// Inputs: A [m][k] and B [n][k] uniform in [-1, 1] (BF16, fixed seeds) times the per-row and
-// per-128-band factors of bench/fp8_inputs.hpp, each row quantized to s8 with scale amax / 127
-// (bench/int8_kernels.hpp), so the scales differ from row to row and a kernel applying the wrong
-// one fails. C (BF16, column-major m x n) is poisoned with 0xFF (NaN) before the verifying launch
-// and compared by max |c - ref| / (|ref| + rms(ref)).
+// Inputs: A [m][k] and B [n][k] uniform in [-1, 1] (or [0, 1] for inputs "nonnegative"; BF16,
+// fixed seeds) times the per-row and per-128-band factors of bench/fp8_inputs.hpp, each row
+// quantized to s8 with scale amax / 127 (bench/int8_kernels.hpp), so the scales differ from row
+// to row and a kernel applying the wrong one fails. C (BF16, column-major m x n) is poisoned
+// with 0xFF (NaN) before the verifying launch and compared by max |c - ref| / (|ref| + rms(ref)).
 // Tolerance 2^-8: the s32 sums are exact (k <= 2^16), the FP32 conversion and two scale
 // multiplies cost about 2^-23, and BF16 rounding of the result up to 2^-9. A wrong scale, a
 // missing k-tile or a misplaced tile errs by far more.
@@ -24,7 +24,6 @@
 #include "bench/int8_kernels.hpp"
 #include "harness/device_buffer.hpp"
 #include "harness/error.hpp"
-#include "harness/verify.hpp"
 #include "kernels/quant/int8_gemm.cuh"
 #include "kernels/quant/scaled_gemm.cuh"
 
@@ -103,9 +102,8 @@ class Int8GemmCase : public Case {
   void quantize(const DeviceBuffer& q, const DeviceBuffer& scales, std::uint64_t rows, std::uint64_t seed,
                 cudaStream_t stream) {
     DeviceBuffer x(rows * op_.k * 2, "a BF16 operand before quantization");
-    fill_uniform_bf16(x.get(), rows * op_.k, seed, stream);
-    spread_block_magnitudes(x.as<__nv_bfloat16>(), static_cast<int>(rows), static_cast<int>(op_.k), stream);
-    TB_CUDA_CHECK(cudaGetLastError());
+    fill_scaled_gemm_operand(x.as<__nv_bfloat16>(), static_cast<int>(rows), static_cast<int>(op_.k), seed, op_.inputs,
+                             stream);
     quantize_s8_rows(x.as<const __nv_bfloat16>(), q.as<std::int8_t>(), scales.as<float>(), static_cast<int>(rows),
                      static_cast<int>(op_.k), stream);
     TB_CUDA_CHECK(cudaGetLastError());

@@ -89,6 +89,7 @@ int cmd_list() {
     const std::string arch = i.max_arch == i.min_arch ? fmt::format("sm_{}a", i.min_arch)
                                                        : fmt::format("sm_{}+", i.min_arch);
     fmt::print("  {:<20} {:<6} {:<7} {}{}\n", i.name, i.family, arch, i.vendor ? "[vendor] " : "", i.description);
+    if (!i.missing.empty()) fmt::print("  {:<20} unavailable in this build: {}\n", "", i.missing);
   }
   fmt::print("\nChips (harness/data/chips.json; dense peaks):\n");
   fmt::print("  {:<16} {:<34} {:>9} {:>9} {:>8} {:>8}\n", "id", "name", "BF16 TF", "FP8 TF", "HBM TB/s", "TDP W");

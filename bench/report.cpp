@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <map>
+#include <set>
 #include <vector>
 
 #include "bench/impls.hpp"
@@ -18,7 +20,110 @@ bool is_vendor(const std::string& impl) {
   return false;
 }
 
+// Columns as wide as their widest cell; the first `left` columns and the last one left-aligned,
+// the others right-aligned (numbers); the last column unpadded.
+void print_aligned(const std::vector<std::vector<std::string>>& rows, std::size_t left, std::FILE* out) {
+  std::vector<std::size_t> width(rows.front().size(), 0);
+  for (const auto& r : rows)
+    for (std::size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
+  for (const auto& r : rows) {
+    std::string line;
+    for (std::size_t i = 0; i < r.size(); ++i) {
+      const bool last = i + 1 == r.size();
+      if (i) line += ' ';
+      line += i < left || last ? fmt::format("{:<{}}", r[i], last ? 0 : width[i]) : fmt::format("{:>{}}", r[i], width[i]);
+    }
+    fmt::print(out, "{}\n", line);
+  }
+  std::fflush(out);
+}
+
+std::string scientific(double x) { return std::isfinite(x) ? fmt::format("{:.1e}", x) : "non-finite"; }
+
+// One accuracy cell: the verification error, the normwise error in parentheses, '*' when above
+// the impl's own tolerance (the bound of its ordinary runs).
+std::string accuracy_cell(const BenchmarkResult& b) {
+  if (b.error_occurred && b.verify_detail.empty()) return "not run";
+  std::string cell = scientific(b.verify_error);
+  if (b.verify_norm_error) cell += " (" + scientific(*b.verify_norm_error) + ")";
+  if (b.error_occurred) return cell + " FAILED";
+  if (b.verify_error > b.verify_tolerance) cell += '*';
+  return cell;
+}
+
 }  // namespace
+
+std::optional<double> log_log_slope(const std::vector<std::pair<double, double>>& points) {
+  double n = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
+  for (const auto& [x, y] : points) {
+    if (!(x > 0 && y > 0) || !std::isfinite(x) || !std::isfinite(y)) continue;
+    const double lx = std::log(x), ly = std::log(y);
+    n += 1;
+    sx += lx;
+    sy += ly;
+    sxx += lx * lx;
+    sxy += lx * ly;
+  }
+  const double spread = n * sxx - sx * sx;
+  if (n < 2 || !(spread > 0)) return std::nullopt;
+  return (n * sxy - sx * sy) / spread;
+}
+
+void print_accuracy_table(const Results& results, std::FILE* out) {
+  // Rows keyed by impl and the shape without k, in the order first seen.
+  struct Row {
+    std::string impl;
+    nlohmann::ordered_json shape;
+    std::map<std::uint64_t, const BenchmarkResult*> by_k;
+  };
+  std::vector<Row> rows;
+  std::set<std::uint64_t> ks;
+  for (const auto& b : results.benchmarks) {
+    if (!b.accuracy || !b.shape.contains("k")) continue;
+    const auto k = b.shape.at("k").get<std::uint64_t>();
+    nlohmann::ordered_json rest = b.shape;
+    rest.erase("k");
+    auto row = std::find_if(rows.begin(), rows.end(), [&](const Row& r) { return r.impl == b.impl && r.shape == rest; });
+    if (row == rows.end()) row = rows.insert(rows.end(), Row{b.impl, rest, {}});
+    row->by_k[k] = &b;
+    ks.insert(k);
+  }
+  if (rows.empty()) return;
+  // Shape fields equal in every row go in the title, the others in each row's op column.
+  const auto label = [](const nlohmann::ordered_json& shape, const nlohmann::ordered_json& skip) {
+    std::string text;
+    for (const auto& [key, value] : shape.items()) {
+      if (skip.contains(key)) continue;
+      if (!text.empty()) text += '/';
+      text += key + ':' + (value.is_string() ? value.get<std::string>() : value.dump());
+    }
+    return text;
+  };
+  nlohmann::ordered_json common = rows.front().shape;
+  for (const auto& r : rows)
+    for (const auto& [key, value] : rows.front().shape.items())
+      if (!r.shape.contains(key) || r.shape.at(key) != value) common.erase(key);
+  fmt::print(out,
+             "\nAccuracy ({}) against FP64 sums of the dequantized operands: max |c - ref| / (|ref| + rms(ref)), in "
+             "parentheses ||c - ref|| / ||ref||; * above the impl's own tolerance; growth: p in error ~ k^p\n",
+             label(common, nlohmann::ordered_json::object()));
+  std::vector<std::vector<std::string>> table{{"impl", "op"}};
+  for (const auto k : ks) table.front().push_back(fmt::format("k={}", k));
+  table.front().push_back("growth");
+  for (const auto& r : rows) {
+    std::vector<std::string> line{r.impl, label(r.shape, common)};
+    std::vector<std::pair<double, double>> points;
+    for (const auto k : ks) {
+      const auto it = r.by_k.find(k);
+      line.push_back(it == r.by_k.end() ? "-" : accuracy_cell(*it->second));
+      if (it != r.by_k.end() && !it->second->error_occurred) points.emplace_back(double(k), it->second->verify_error);
+    }
+    const auto p = log_log_slope(points);
+    line.push_back(p ? fmt::format("{:.2f}", *p) : "-");
+    table.push_back(std::move(line));
+  }
+  print_aligned(table, 2, out);
+}
 
 void print_table(const Results& results, std::FILE* out) {
   register_all_impls();
@@ -43,6 +148,7 @@ void print_table(const Results& results, std::FILE* out) {
     const std::string ratio =
         v != vendor.end() && v->second > 0 ? fmt::format("{:.3f}x", headline_throughput(b) / v->second) : "-";
     std::string status = b.verified ? "verified" : "UNVERIFIED";
+    if (b.accuracy) status += " (accuracy benchmark: error below)";
     if (b.throttled) status += ", THROTTLED";
     if (b.stop_reason != "noise_target") status += ", noise target not met (" + b.stop_reason + ")";
     rows.push_back({b.op, shape, b.impl, fmt::format("{:.2f}", b.median_s * 1e6),
@@ -51,19 +157,7 @@ void print_table(const Results& results, std::FILE* out) {
                     fmt::format("{:.2f}", b.noise * 100), std::to_string(b.samples_s.size()),
                     fmt::format("{:.0f}", b.sm_clock_mhz), status});
   }
-  std::vector<std::size_t> width(rows.front().size(), 0);
-  for (const auto& r : rows)
-    for (std::size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
-  for (const auto& r : rows) {
-    std::string line;
-    for (std::size_t i = 0; i < r.size(); ++i) {
-      const bool left = i < 3 || i + 1 == r.size();
-      if (i) line += ' ';
-      line += left ? fmt::format("{:<{}}", r[i], i + 1 == r.size() ? 0 : width[i]) : fmt::format("{:>{}}", r[i], width[i]);
-    }
-    fmt::print(out, "{}\n", line);
-  }
-  std::fflush(out);
+  print_aligned(rows, 3, out);
 }
 
 }  // namespace trainbench

@@ -25,6 +25,7 @@ struct Planned {
   std::string name;
   Op op;
   const Impl* impl;
+  bool accuracy;
 };
 
 std::string local_time(const char* format) {
@@ -93,6 +94,8 @@ class CollectingReporter : public benchmark::BenchmarkReporter {
   static std::string progress_status(const BenchmarkResult& b) {
     if (b.error_occurred) return "ERROR " + b.error_message;
     if (b.roof == "hbm") return fmt::format("{:.1f} GB/s, median {:.1f} us", b.gbps, b.median_s * 1e6);
+    if (b.accuracy)
+      return fmt::format("{:.1f} TFLOP/s, median {:.1f} us, error {:.2e}", b.tflops, b.median_s * 1e6, b.verify_error);
     return fmt::format("{:.1f} TFLOP/s, median {:.1f} us", b.tflops, b.median_s * 1e6);
   }
 
@@ -156,14 +159,14 @@ int run_suite(const RunOptions& options) {
       const std::string name = benchmark_name(entry.op, impl.name);
       if (filter && !std::regex_search(name, *filter)) continue;
       if (const auto why = unavailable_reason(impl, info); !why.empty()) {
-        spdlog::warn("{}: unavailable on this GPU ({})", name, why);
+        spdlog::warn("{}: unavailable here ({})", name, why);
         continue;
       }
       if (const auto why = impl.unsupported(entry.op); !why.empty()) {
         spdlog::warn("{}: unsupported shape ({})", name, why);
         continue;
       }
-      plan.push_back({name, entry.op, &impl});
+      plan.push_back({name, entry.op, &impl, entry.accuracy});
     }
   }
   if (plan.empty())
@@ -190,18 +193,26 @@ int run_suite(const RunOptions& options) {
       b.op = op_family(p.op);
       b.impl = p.impl->name;
       b.shape = op_shape(p.op);
+      b.accuracy = p.accuracy;
       derive_throughput(b, op_flops(p.op), op_bytes(p.op), op_roof(p.op), chip);
       std::string error;
       try {
         auto c = p.impl->make(p.op, info);
-        const Measurement m = measure(*c, device, mopts, timer, stream);
+        MeasureOptions case_options = mopts;
+        case_options.accuracy = p.accuracy;
+        const Measurement m = measure(*c, device, case_options, timer, stream);
         b.verified = m.verification.passed;
         b.verify_error = m.verification.error;
         b.verify_tolerance = m.verification.tolerance;
         b.verify_detail = m.verification.detail;
+        b.verify_norm_error = m.verification.norm_error;
         b.conditions_before = m.before;
         b.conditions_after = m.after;
-        if (!m.samples) {
+        if (!m.samples && p.accuracy) {
+          error = fmt::format("verification failed (accuracy benchmark: every output must be finite and ||c - ref|| "
+                              "/ ||ref|| < 1, closer than zeros): {}",
+                              m.verification.detail);
+        } else if (!m.samples) {
           error = fmt::format("verification failed: error {:.3g} > tolerance {:.3g} ({})", m.verification.error,
                               m.verification.tolerance, m.verification.detail);
         } else {
@@ -264,6 +275,7 @@ int run_suite(const RunOptions& options) {
   for (const auto& p : plan) results.benchmarks.push_back(records.at(p.name));
 
   print_table(results, stdout);
+  print_accuracy_table(results, stdout);
   write_results_file(out, results, options.force);
   spdlog::info("wrote {}", out);
 

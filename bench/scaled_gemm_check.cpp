@@ -20,10 +20,11 @@ Verification verify_scaled_gemm(const kernels::ScaledGemmArgs& args, double tole
   Verification v;
   v.error = r.max_error;
   v.tolerance = tolerance;
+  v.norm_error = r.norm_error;
   v.detail = fmt::format(
-      "max |c - ref| / (|ref| + rms(ref)) against FP64 sums of {}; rms(ref) {:.3g}; worst at (i, j) = ({}, {}); {} "
-      "non-finite outputs",
-      operands, r.rms_reference, r.worst_index % m, r.worst_index / m, r.nonfinite);
+      "max |c - ref| / (|ref| + rms(ref)) against FP64 sums of {} (rounded to FP32); rms(ref) {:.3g}; worst at (i, "
+      "j) = ({}, {}); ||c - ref|| / ||ref|| {:.3g}; {} non-finite outputs",
+      operands, r.rms_reference, r.worst_index % m, r.worst_index / m, r.norm_error, r.nonfinite);
   return v;
 }
 

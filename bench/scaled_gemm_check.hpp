@@ -1,5 +1,6 @@
 // Verification shared by every scaled-GEMM impl (FP8 and INT8): the BF16 output against FP64 sums
-// of the dequantized operands (kernels/quant/scaled_gemm_reference.cu).
+// of the dequantized operands (kernels/quant/scaled_gemm_reference.cu), by the largest
+// elementwise error (the error) and the normwise one (norm_error, what accuracy benchmarks judge by).
 #pragma once
 #include <cuda_runtime_api.h>
 

@@ -17,7 +17,7 @@ std::vector<SuiteEntry> memory_entries(std::initializer_list<std::uint64_t> size
 }
 
 // Every BF16 GEMM impl, ours simplest first, then the vendor's.
-const std::vector<std::string> kGemmImpls = {"gemm.simt",  "gemm.mma",    "gemm.wgmma_tma",
+const std::vector<std::string> kGemmImpls = {"gemm.simt",  "gemm.mma",    "gemm.wgmma_tma", "gemm.wgmma_ws",
                                              "gemm.wgmma", "gemm.cublas", "gemm.cublaslt"};
 
 std::vector<SuiteEntry> gemm_square_entries() {
@@ -27,12 +27,14 @@ std::vector<SuiteEntry> gemm_square_entries() {
   return out;
 }
 
-// The attention impls that compute `op`: the fused kernels for their pass (at every size: they
-// need O(seq) memory), and the unfused reference only where its FP32 scores fit
+// The attention impls that compute `op`: the fused kernels for their pass and cuDNN's (at every
+// size: they need O(seq) memory), and the unfused reference only where its FP32 scores fit
 // (kAttentionReferenceMaxScoreBytes).
 std::vector<std::string> attention_impls(const Attention& op) {
   std::vector<std::string> impls;
   impls.push_back(op.pass == "fwd" ? "attention.fwd.mma" : "attention.bwd.mma");
+  if (op.pass == "fwd") impls.push_back("attention.fwd.wgmma");  // sm_90a: the runner skips it elsewhere
+  impls.push_back("attention.cudnn");
   if (AttentionOracle::score_bytes(op) <= kAttentionReferenceMaxScoreBytes) impls.push_back("attention.reference");
   return impls;
 }
@@ -61,6 +63,31 @@ std::vector<SuiteEntry> attention_entries() {
     for (const char* pass : {"fwd", "bwd"})
       add_attention(out, Attention{.batch = 1, .heads_q = heads_q, .heads_kv = 1, .seq_q = 8192, .seq_kv = 8192,
                                    .head_dim = 128, .causal = true, .pass = pass});
+  return out;
+}
+
+// Accuracy as a result: each scaled-GEMM impl's error against FP64 sums of its dequantized
+// operands as k doubles from 1024 to 65536, for both kinds of inputs (bench/fp8_inputs.hpp).
+// Per-tensor scales put fp8gemm.wgmma (promoting every 128 of k into FP32) beside
+// fp8gemm.wgmma_nopromote (all of k in the tensor core) on identical operands, with cuBLASLt
+// (which promotes: fast accumulation off); 1x128 / 128x128 scales add DeepSeek-V3's own
+// configuration, ours and cuBLASLt's; INT8's s32 sums are exact, so its line is what BF16 output
+// rounding alone costs. m x n = 1024 x 2048 is 128 tiles of 128 x 128, one wave on an H100's 132
+// SMs, so the times (promotion's cost, same shape, same operands) are those of a busy GPU, while
+// the FP64 oracle stays small (1.4e11 multiply-adds at k = 65536).
+std::vector<SuiteEntry> fp8_accuracy_entries() {
+  constexpr std::uint64_t m = 1024, n = 2048;
+  std::vector<SuiteEntry> out;
+  for (const char* inputs : {"signed", "nonnegative"})
+    for (std::uint64_t k = 1024; k <= 65536; k *= 2) {
+      out.push_back({ScaledGemm{m, n, k, "e4m3", "tensor", "tensor", inputs},
+                     {"fp8gemm.wgmma", "fp8gemm.wgmma_nopromote", "fp8gemm.cublaslt"},
+                     true});
+      out.push_back({ScaledGemm{m, n, k, "e4m3", "1x128", "128x128", inputs},
+                     {"fp8gemm.wgmma", "fp8gemm.cublaslt_blockscaled"},
+                     true});
+      out.push_back({ScaledGemm{m, n, k, "s8", "row", "col", inputs}, {"int8gemm.mma", "int8gemm.cublaslt"}, true});
+    }
   return out;
 }
 
@@ -116,12 +143,16 @@ std::vector<Suite> make_suites() {
                    "8192: ours (mma.sync) and cuBLASLt (s32 out plus a scale kernel)",
                    int8});
   }
+  all.push_back({"fp8-accuracy",
+                 "error of every FP8 and INT8 GEMM impl against FP64 sums of the dequantized operands, k = 1024 to "
+                 "65536, with and without promotion, signed and non-negative inputs, 1024 x 2048 outputs",
+                 fp8_accuracy_entries()});
   std::vector<SuiteEntry> quick = memory_entries({1024 * MiB});
   quick.push_back({Gemm{.m = 4096, .n = 4096, .k = 4096}, {"gemm.cublas", "gemm.mma"}});
   quick.push_back({Quantize{4096, 7168, "1x128", false}, {"quant.e4m3"}});
   quick.push_back({Attention{.batch = 4, .heads_q = 16, .heads_kv = 16, .seq_q = 4096, .seq_kv = 4096, .head_dim = 128,
                              .causal = true, .pass = "fwd"},
-                   {"attention.fwd.mma"}});
+                   {"attention.fwd.mma", "attention.fwd.wgmma", "attention.cudnn"}});
   all.push_back({"quick", "a few minutes on an H100: one point of each op family", quick});
   std::vector<SuiteEntry> full;
   for (const auto& s : all)

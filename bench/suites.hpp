@@ -10,6 +10,11 @@ namespace trainbench {
 struct SuiteEntry {
   Op op;
   std::vector<std::string> impls;
+  // An accuracy benchmark: the verification error is the result, recorded even where it exceeds
+  // the impl's own tolerance; only an output that says nothing about the reference fails
+  // (verification_passes in harness/measure.hpp). Timed like any other, so that its results stay
+  // comparable and checkable (`compare` and `check` read an untimed record as a failure).
+  bool accuracy = false;
 };
 
 struct Suite {

@@ -98,7 +98,9 @@ ScaledGemm ScaledGemm::from_shape(const nlohmann::json& shape) {
   shape.at("dtype").get_to(g.dtype);
   shape.at("a_scale").get_to(g.a_scale);
   shape.at("b_scale").get_to(g.b_scale);
+  g.inputs = shape.value("inputs", g.inputs);
   require_one_of("scaled_gemm dtype", g.dtype, {"e4m3", "s8"});
+  require_one_of("scaled_gemm inputs", g.inputs, {"signed", "nonnegative"});
   require_one_of("scaled_gemm a_scale", g.a_scale, {"1x128", "row", "tensor"});
   require_one_of("scaled_gemm b_scale", g.b_scale, {"128x128", "col", "tensor"});
   return g;

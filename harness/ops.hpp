@@ -95,12 +95,15 @@ struct Quantize {
 // layout, the only one FP8 wgmma takes) and FP32 scales, BF16 output. dtype "e4m3" (FP8) or
 // "s8" (INT8). a_scale: "1x128" (DeepSeek-V3 activations: one per row and 128 of K), "row" (one
 // per row), "tensor"; b_scale: "128x128" (weights), "col" (one per output column), "tensor".
-// Scale layouts as kernels/quant/quantize.cuh writes them.
+// Scale layouts as kernels/quant/quantize.cuh writes them. `inputs` names the operands' values
+// before quantization, since accuracy depends on them (bench/fp8_inputs.hpp): "signed" (zero-mean
+// products) or "nonnegative" (every product >= 0, partial sums growing with k).
 struct ScaledGemm {
   std::uint64_t m = 0, n = 0, k = 0;
   std::string dtype = "e4m3";
   std::string a_scale = "1x128";
   std::string b_scale = "128x128";
+  std::string inputs = "signed";
 
   static constexpr const char* family = "scaled_gemm";
   Roof roof() const { return dtype == "s8" ? Roof::Int8 : Roof::Fp8; }
@@ -113,7 +116,8 @@ struct ScaledGemm {
            2.0 * double(m) * double(n);
   }
   nlohmann::ordered_json shape() const {
-    return {{"m", m}, {"n", n}, {"k", k}, {"dtype", dtype}, {"a_scale", a_scale}, {"b_scale", b_scale}};
+    return {{"m", m}, {"n", n}, {"k", k}, {"dtype", dtype}, {"a_scale", a_scale}, {"b_scale", b_scale},
+            {"inputs", inputs}};
   }
   static ScaledGemm from_shape(const nlohmann::json& shape);
 };

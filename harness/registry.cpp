@@ -7,6 +7,7 @@
 namespace trainbench {
 
 std::string unavailable_reason(const Impl& impl, const DeviceInfo& device) {
+  if (!impl.missing.empty()) return impl.missing;
   const int arch = device.arch();
   if (arch < impl.min_arch || (impl.max_arch && arch > impl.max_arch)) {
     const std::string need = impl.max_arch == impl.min_arch ? fmt::format("sm_{}a", impl.min_arch)

@@ -3,6 +3,7 @@
 #pragma once
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,9 @@ struct Verification {
   double tolerance = 0;  // passes when error <= tolerance (and is finite)
   bool passed = false;
   std::string detail;    // how the error was measured
+  // ||out - ref|| / ||ref|| where the impl compares with a floating-point reference: what an
+  // accuracy benchmark judges by (harness/measure.hpp); empty where not measured.
+  std::optional<double> norm_error;
 };
 
 // One impl bound to one op: buffers allocated, ready to fill, launch and check.
@@ -37,12 +41,15 @@ struct Impl {
   bool vendor = false;  // a vendor library baseline
   int min_arch = 80;    // compute capability x 10
   int max_arch = 0;     // 0: no upper bound; 90 for sm_90a-only kernels
+  // Empty when this build holds the impl; otherwise why not and what to install (a vendor
+  // library the build did not find). Such an impl stays listed, and never runs.
+  std::string missing = {};
   // Empty when the impl computes this op; otherwise why not (e.g. "K must be a multiple of 8").
   std::function<std::string(const Op&)> unsupported = [](const Op&) { return std::string(); };
   std::function<std::unique_ptr<Case>(const Op&, const DeviceInfo&)> make;
 };
 
-// Empty when the impl can run on this device; otherwise why not.
+// Empty when the impl can run on this device; otherwise why not (the build's `missing` first).
 std::string unavailable_reason(const Impl& impl, const DeviceInfo& device);
 
 class Registry {

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -81,6 +82,8 @@ ojson benchmark_json(const BenchmarkResult& b) {
   j["verified"] = b.verified;
   j["verify_tolerance"] = b.verify_tolerance;
   j["verify_detail"] = b.verify_detail;
+  j["verify_norm_error"] = optional_json(b.verify_norm_error);
+  j["accuracy"] = b.accuracy;
   j["timed"] = b.timed;
   j["median_s"] = b.median_s;
   j["min_s"] = b.min_s;
@@ -121,13 +124,17 @@ BenchmarkResult benchmark_from(const nlohmann::json& j) {
   j.at("GB/s").get_to(b.gbps);
   b.pct_of_peak = optional_from<double>(j, "pct_of_peak");
   j.at("noise").get_to(b.noise);
-  j.at("verify_error").get_to(b.verify_error);
+  // JSON has no infinity: a non-finite error (an output left NaN) is written as null.
+  const auto& verify_error = j.at("verify_error");
+  b.verify_error = verify_error.is_null() ? std::numeric_limits<double>::infinity() : verify_error.get<double>();
   j.at("op").get_to(b.op);
   j.at("impl").get_to(b.impl);
   b.shape = j.at("shape");
   j.at("verified").get_to(b.verified);
   j.at("verify_tolerance").get_to(b.verify_tolerance);
   j.at("verify_detail").get_to(b.verify_detail);
+  b.verify_norm_error = optional_from<double>(j, "verify_norm_error");
+  b.accuracy = j.value("accuracy", false);  // absent from files written before accuracy benchmarks
   j.at("timed").get_to(b.timed);
   j.at("median_s").get_to(b.median_s);
   j.at("min_s").get_to(b.min_s);

@@ -61,6 +61,10 @@ struct BenchmarkResult {
   double verify_error = 0;
   double verify_tolerance = 0;
   std::string verify_detail;
+  std::optional<double> verify_norm_error;  // ||out - ref|| / ||ref||, where the impl measures it
+  // An accuracy benchmark (SuiteEntry::accuracy): the verification error is the result, and
+  // `verified` follows verification_passes(v, true), so verify_error may exceed verify_tolerance.
+  bool accuracy = false;
   bool timed = false;  // false when verification failed or the case could not run
   double median_s = 0, min_s = 0, max_s = 0, mean_s = 0, noise = 0;
   double tflops = 0;   // flops / median

@@ -248,7 +248,8 @@ MeasuredOps MeasuredOps::load(const std::vector<std::string>& files, const ChipS
     }
     std::size_t used = 0;
     for (const auto& b : r.benchmarks) {
-      if (!b.timed || !b.verified || b.median_s <= 0) continue;
+      // Accuracy runs (fp8-accuracy) are timed too, but on inputs chosen for their error, not their speed.
+      if (!b.timed || !b.verified || b.accuracy || b.median_s <= 0) continue;
       Op op;
       try {
         op = op_from_json(b.op, b.shape);

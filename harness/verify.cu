@@ -49,11 +49,13 @@ __global__ void sum_squares_kernel(const float* want, std::size_t count, double*
 struct Worst {
   unsigned long long key;  // (error bits << 32) | low 32 bits of the index: max key = max error
   unsigned long long nonfinite;
+  double sum_squared_difference;  // over the finite outputs
 };
 
 template <typename T>
 __global__ void max_error_kernel(const T* got, const float* want, std::size_t count, float rms, Worst* worst) {
   unsigned long long key = 0, nonfinite = 0;
+  double squares = 0;
   for (std::size_t i = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x; i < count;
        i += static_cast<std::size_t>(gridDim.x) * blockDim.x) {
     const float g = as_float(got[i]), w = want[i];
@@ -62,12 +64,14 @@ __global__ void max_error_kernel(const T* got, const float* want, std::size_t co
       continue;
     }
     const float e = fabsf(g - w) / (fabsf(w) + rms);
+    squares += (double(g) - double(w)) * (double(g) - double(w));
     // Non-negative floats order like their bit patterns.
     const unsigned long long k = (static_cast<unsigned long long>(__float_as_uint(e)) << 32) | (i & 0xffffffffull);
     if (k > key) key = k;
   }
   if (key) atomicMax(&worst->key, key);
   if (nonfinite) atomicAdd(&worst->nonfinite, nonfinite);
+  if (squares > 0) atomicAdd(&worst->sum_squared_difference, squares);
 }
 
 }  // namespace
@@ -107,6 +111,8 @@ ReferenceComparison compare_with_reference(const void* got, FloatType type, cons
   out.nonfinite = host.nonfinite;
   const float error = std::bit_cast<float>(static_cast<std::uint32_t>(host.key >> 32));
   out.max_error = out.nonfinite ? std::numeric_limits<double>::infinity() : double(error);
+  out.norm_error = out.nonfinite ? std::numeric_limits<double>::infinity()
+                                 : std::sqrt(host.sum_squared_difference / (host_sum > 0 ? host_sum : 1.0));
   out.worst_index = host.key & 0xffffffffull;
   return out;
 }

@@ -18,6 +18,9 @@ struct ReferenceComparison {
   // max over elements of |got - want| / (|want| + rms(want)): a relative error that stays
   // meaningful where the reference is near zero. +inf when any output is NaN or infinite.
   double max_error = 0;
+  // ||got - want|| / ||want|| (Euclidean norms over all elements): the normwise relative error.
+  // 1 for an output of zeros; +inf when any output is NaN or infinite.
+  double norm_error = 0;
   double rms_reference = 0;
   std::uint64_t nonfinite = 0;  // outputs that are NaN or infinite (poison left unwritten)
   std::uint64_t worst_index = 0;  // where max_error occurs (its low 32 bits)

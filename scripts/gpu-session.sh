@@ -4,8 +4,14 @@
 # same shapes (where PyTorch is installed) and compare. Everything (logs, results files) lands in
 # the folder given as the argument.
 #     scripts/gpu-session.sh OUTDIR [SUITE ...]      (default suites: memory)
+# Environment: SANITIZERS (default "memcheck racecheck synccheck"; empty to skip them, e.g. in a
+# second call that only times suites), SANITIZER_TIMEOUT (seconds per tool, default 150),
+# GPU_TESTS=0 to skip the GPU tests (already run in an earlier call on the same machine).
 # Needs the C++ dependencies found by CMake (scripts/install-deps.sh, or a prefix on
-# CMAKE_PREFIX_PATH where no package registry is reachable).
+# CMAKE_PREFIX_PATH where no package registry is reachable), and for attention.cudnn cuDNN 9 (the
+# system's, or pip's nvidia-cudnn-cu13 as PyTorch installs it: CMake looks in python3's
+# site-packages) and the cuDNN frontend headers (pip's, or .device-extras/ from
+# scripts/prepare-device-extras.sh, carried with the tree).
 set -uo pipefail
 out="${1:?usage: scripts/gpu-session.sh OUTDIR [SUITE ...]}"
 shift
@@ -20,19 +26,33 @@ step() { echo "== $* ($(date +%H:%M:%S))"; }
 step "build"
 cmake -S "$root" -B "$root/build/gpu" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90a-real >"$out/build.log" 2>&1 &&
   cmake --build "$root/build/gpu" -j "$(nproc)" >>"$out/build.log" 2>&1 || { tail -40 "$out/build.log"; exit 2; }
+grep -m2 "attention.cudnn" "$out/build.log"
+# libcudnn dlopens its engine libraries from the loader's path: add the folder of the one the
+# build linked (pip's, where the system has none).
+cudnn_lib="$(sed -n 's/^TRAINBENCH_CUDNN_LIBRARY:FILEPATH=//p' "$root/build/gpu/CMakeCache.txt")"
+if [ -f "$cudnn_lib" ] && ! ldconfig -p 2>/dev/null | grep -q "libcudnn\.so\.9 "; then
+  export LD_LIBRARY_PATH="$(dirname "$(readlink -f "$cudnn_lib")")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+fi
 tb="$root/build/gpu/trainbench"
 "$tb" device | tee "$out/device.txt"
 "$tb" device --json >"$out/device.json"
 
-step "gpu tests"
-(cd "$root/build/gpu" && ctest -L gpu --output-on-failure -V) >"$out/gpu-tests.log" 2>&1 || status=1
-grep -E "tests passed|Failed|SKIPPED" "$out/gpu-tests.log" | tail -5
+if [ "${GPU_TESTS:-1}" != 0 ]; then
+  step "gpu tests"
+  (cd "$root/build/gpu" && ctest -L gpu --output-on-failure -V) >"$out/gpu-tests.log" 2>&1 || status=1
+  grep -E "tests passed|Failed|SKIPPED" "$out/gpu-tests.log" | tail -5
+fi
 
+# Each tool over the GPU tests (small shapes), bounded so that one slow tool cannot eat the call;
+# a tool cut off by its timeout is reported as such, not as clean.
 if command -v compute-sanitizer >/dev/null 2>&1; then
-  for tool in memcheck racecheck synccheck; do
+  for tool in ${SANITIZERS-memcheck racecheck synccheck}; do
     step "compute-sanitizer $tool"
-    compute-sanitizer --tool "$tool" --error-exitcode 3 "$root/build/gpu/tests/trainbench_gpu_tests" \
-      --gtest_filter='-*TimerTest*' >"$out/sanitizer-$tool.log" 2>&1 || status=1
+    timeout "${SANITIZER_TIMEOUT:-150}" compute-sanitizer --tool "$tool" --error-exitcode 3 \
+      "$root/build/gpu/tests/trainbench_gpu_tests" --gtest_filter='-*TimerTest*' >"$out/sanitizer-$tool.log" 2>&1
+    rc=$?
+    [ "$rc" = 124 ] && echo "compute-sanitizer $tool: cut off after ${SANITIZER_TIMEOUT:-150} s (incomplete)" | tee -a "$out/sanitizer-$tool.log"
+    [ "$rc" = 0 ] || status=1
     tail -2 "$out/sanitizer-$tool.log"
   done
 fi
@@ -46,6 +66,7 @@ for suite in "${suites[@]}"; do
       2>&1 | tee "$out/peer-$suite.log" || status=1
     [ -f "$out/$suite-torch.json" ] && "$tb" compare "$out/$suite.json" "$out/$suite-torch.json" \
       --pair memory.cudaMemcpy=torch.copy --pair gemm.cublas=torch.matmul --pair attention.cudnn=torch.sdpa.cudnn \
+      --pair fp8gemm.cublaslt=torch.scaled_mm \
       | tee "$out/compare-$suite-torch.txt"
   fi
 done

@@ -2,7 +2,8 @@
 # Installs what trainbench needs to build and test, where it is missing: the Debian packages of
 # its C++ dependencies (GoogleTest, Google Benchmark and its tools, spdlog, fmt, nlohmann-json,
 # CLI11) and CMake; from PyPI, for the python3 on PATH, matplotlib (scripts/plot.py) and scipy
-# (Google Benchmark's compare.py), cuobjdump and nvdisasm (the SASS tests).
+# (Google Benchmark's compare.py), cuobjdump and nvdisasm (the SASS tests), the cuDNN frontend's
+# C++ headers (attention.cudnn).
 # The CUDA toolkit (nvcc, cuBLAS, ...) is expected at /usr/local/cuda or on PATH.
 set -euo pipefail
 
@@ -39,6 +40,18 @@ if ! { [ -x /usr/local/cuda/bin/cuobjdump ] && [ -x /usr/local/cuda/bin/nvdisasm
    ! { pypi_tool cuobjdump && pypi_tool nvdisasm; }; then
   echo "installing from PyPI: nvidia-cuda-cuobjdump nvidia-cuda-nvdisasm"
   python3 -m pip install -q --disable-pip-version-check nvidia-cuda-cuobjdump nvidia-cuda-nvdisasm
+fi
+
+# The cuDNN frontend's header-only C++ API (attention.cudnn), which CMake finds in the package's
+# site-packages/include; --no-deps: the headers need none of its Python side's dependencies.
+frontend_headers() {
+  python3 -c "import os, site, sys, sysconfig
+sites = (sysconfig.get_paths()['purelib'], site.getusersitepackages())
+sys.exit(not any(os.path.isfile(p + '/include/cudnn_frontend.h') for p in sites))" 2>/dev/null
+}
+if ! frontend_headers; then
+  echo "installing from PyPI: nvidia-cudnn-frontend (its C++ headers)"
+  python3 -m pip install -q --disable-pip-version-check --no-deps nvidia-cudnn-frontend
 fi
 
 if ! command -v nvcc >/dev/null 2>&1; then

@@ -5,10 +5,16 @@
     scripts/plot.py bars      RESULTS.json [...]       --out DIR   chips side by side, per op family
     scripts/plot.py breakdown PROJECT.json [...]       --out DIR   where a training step's time goes
                                                                    (from `trainbench project --json`)
+    scripts/plot.py accuracy  RESULTS.json [...]       --out DIR   error vs k, one line per impl, per file
+                                                                   (from `trainbench run --suite fp8-accuracy`)
 
 Rooflines draw the spec-sheet roofs of the chip recorded in the file (BF16, FP8, HBM) and the
 roofs measured in the same file (the best GEMM TFLOP/s, the best copy GB/s), with each timed
 benchmark as a point at its arithmetic intensity (FLOPs / compulsory bytes).
+Accuracy plots draw each accuracy benchmark's verification error (left: the largest elementwise
+error; right: the normwise one) against k, log-log, a line per impl and op shape (dashed for
+non-negative inputs), failed ones as red crosses, and the unit roundoff of BF16 output (2^-8),
+which bounds what output rounding alone costs: a line above it has lost accuracy in the sum.
 Exit codes: 0 written; 2 bad input (the message names the file and what is wrong).
 """
 import argparse
@@ -169,9 +175,53 @@ def breakdown(paths, out_dir):
         save(fig, out_dir, f"breakdown-{safe(os.path.splitext(os.path.basename(path))[0])}")
 
 
+def finite_number(x):
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def accuracy(files, out_dir):
+    metrics = [("verify_error", "max |c - ref| / (|ref| + rms(ref))"), ("verify_norm_error", "||c - ref|| / ||ref||")]
+    for r in files:
+        lines = OrderedDict()  # (impl, shape without k) -> [(k, benchmark)]
+        for b in r["benchmarks"]:
+            if b.get("accuracy") and "k" in b.get("shape", {}):
+                rest = {key: v for key, v in b["shape"].items() if key != "k"}
+                lines.setdefault((b["impl"], json.dumps(rest, sort_keys=True)), []).append((b["shape"]["k"], b))
+        if not lines:
+            raise InputError(f"{r['path']}: no accuracy benchmarks in it; make them with "
+                             "`trainbench run --suite fp8-accuracy`")
+        colors = OrderedDict()  # one color per impl and scales; the inputs' kind is the line style
+        fig, axes = plt.subplots(1, 2, figsize=(14, 6))
+        for ax, (key, label) in zip(axes, metrics):
+            for (impl, rest), points in lines.items():
+                shape = json.loads(rest)
+                inputs = shape.get("inputs", "signed")
+                scales = f"{shape.get('a_scale')}/{shape.get('b_scale')}"
+                color = colors.setdefault((impl, scales), f"C{len(colors) % 10}")
+                good = sorted((k, b[key]) for k, b in points
+                              if not b.get("error_occurred") and finite_number(b.get(key)) and b[key] > 0)
+                bad = [(k, b[key]) for k, b in points if b.get("error_occurred") and finite_number(b.get(key)) and b[key] > 0]
+                if good:
+                    ax.plot([k for k, _ in good], [e for _, e in good], "--" if inputs == "nonnegative" else "-",
+                            marker="o", markersize=3, color=color, label=f"{impl} {scales}, {inputs} inputs")
+                if bad:
+                    ax.scatter([k for k, _ in bad], [e for _, e in bad], marker="x", color="red", zorder=3,
+                               label=f"{impl} {scales}, {inputs} inputs: FAILED")
+            ax.axhline(2 ** -8, color="gray", linestyle=":", label="BF16 output: unit roundoff 2^-8")
+            ax.set_xscale("log", base=2)
+            ax.set_yscale("log")
+            ax.set_xlabel("k")
+            ax.set_ylabel(label)
+            ax.grid(True, which="both", alpha=0.3)
+        axes[1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1))
+        fig.suptitle(f"Error against FP64 sums of the dequantized operands: {r['device']} "
+                     f"({os.path.basename(r['path'])})")
+        save(fig, out_dir, f"accuracy-{safe(r['label'])}")
+
+
 def main(argv):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("kind", choices=["roofline", "bars", "breakdown"])
+    p.add_argument("kind", choices=["roofline", "bars", "breakdown", "accuracy"])
     p.add_argument("files", nargs="+")
     p.add_argument("--out", required=True, help="directory for the PNG and SVG files")
     a = p.parse_args(argv)
@@ -180,7 +230,7 @@ def main(argv):
             breakdown(a.files, a.out)
         else:
             files = [load_results(f) for f in a.files]
-            (roofline if a.kind == "roofline" else bars)(files, a.out)
+            {"roofline": roofline, "bars": bars, "accuracy": accuracy}[a.kind](files, a.out)
     except InputError as e:
         print(f"plot.py: {e}", file=sys.stderr)
         return 2

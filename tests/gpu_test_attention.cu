@@ -1,8 +1,9 @@
-// The attention kernels (forward and backward) and the unfused reference against the float64
-// host reference (harness/attention_reference.hpp) at small, awkward shapes: sequence lengths that are not
-// multiples of any tile, seq_q != seq_kv (rows that see no key when causal), GQA and MQA,
-// head_dim 64 and 128. Then every attention impl through its Case at larger shapes (verified
-// against attention.reference on the GPU), and an unwritten output caught by the poison.
+// The attention kernels (forward and backward), cuDNN's (attention.cudnn) and the unfused
+// reference against the float64 host reference (harness/attention_reference.hpp) at small,
+// awkward shapes: sequence lengths that are not multiples of any tile, seq_q != seq_kv (rows
+// that see no key when causal), GQA and MQA, head_dim 64 and 128. Then every attention impl
+// through its Case at larger shapes (verified against attention.reference on the GPU), and an
+// unwritten output caught by the poison.
 #include <gtest/gtest.h>
 
 #include <bit>
@@ -15,6 +16,7 @@
 #include <cuda_bf16.h>
 
 #include "bench/attention_oracle.hpp"
+#include "bench/cudnn_attention.hpp"
 #include "bench/impls.hpp"
 #include "harness/attention_reference.hpp"
 #include "harness/device.hpp"
@@ -154,6 +156,42 @@ TEST(AttentionForward, FusedAndReferenceMatchFloat64AtSmallShapes) {
       }
 }
 
+// attention.fwd.wgmma (sm_90a) at the same shapes, and at a few whose key blocks (128) wrap its
+// 2- and 3-stage K/V rings and whose query tiles (128 or 192 rows) end in a tail; its bounds are
+// attention.fwd.mma's (P and O rounded to BF16 the same way).
+TEST(AttentionForward, WgmmaMatchesFloat64AtSmallShapes) {
+  TB_REQUIRE_GPU();
+  const Device device(0);
+  register_all_impls();
+  if (const auto why = unavailable_reason(registry().find("attention.fwd.wgmma"), device.info()); !why.empty())
+    GTEST_SKIP() << "attention.fwd.wgmma: " << why;
+  const Stream stream;
+  std::vector<Seqs> seqs(std::begin(kSmallSeqs), std::end(kSmallSeqs));
+  for (const Seqs s : {Seqs{600, 600}, Seqs{129, 1100}, Seqs{1100, 129}, Seqs{385, 770}}) seqs.push_back(s);
+  int shape_index = 0;
+  for (const Seqs s : seqs)
+    for (const std::uint64_t d : {64, 128})
+      for (const bool causal : {false, true}) {
+        const Heads h = kHeads[shape_index++ % 3];
+        const Attention a{.batch = 2, .heads_q = h.q, .heads_kv = h.kv, .seq_q = s.q, .seq_kv = s.kv, .head_dim = d,
+                          .causal = causal, .pass = "fwd"};
+        const Inputs in(a, stream);
+        const AttentionForward want = attention_forward_reference(a, in.hq, in.hk, in.hv);
+        DeviceBuffer o(in.q.bytes(), "O"), lse(a.batch * a.heads_q * a.seq_q * 4, "LSE");
+        fill_poison(o.get(), o.bytes(), 0xFF, stream);
+        fill_poison(lse.get(), lse.bytes(), 0xFF, stream);
+        kernels::attention_fwd_wgmma_sm90({.q = in.q.as<const __nv_bfloat16>(), .k = in.k.as<const __nv_bfloat16>(),
+                                           .v = in.v.as<const __nv_bfloat16>(), .o = o.as<__nv_bfloat16>(),
+                                           .lse = lse.as<float>(), .shape = kernel_shape(a)},
+                                          stream);
+        TB_CUDA_CHECK(cudaGetLastError());
+        TB_CUDA_CHECK(cudaStreamSynchronize(stream));
+        EXPECT_LE(relative_error(bf16_to_host(o), want.o), kToleranceFusedO) << "attention.fwd.wgmma O " << label(a);
+        EXPECT_LE(relative_error(f32_to_host(lse), want.lse), kToleranceFusedLse)
+            << "attention.fwd.wgmma LSE " << label(a);
+      }
+}
+
 TEST(AttentionBackward, ReferenceMatchesFloat64AtSmallShapes) {
   TB_REQUIRE_GPU();
   const Device device(0);
@@ -245,6 +283,46 @@ TEST(AttentionBackward, FusedSumsTheGroupAndLeavesNoNaNForRowsThatSeeNoKey) {
     EXPECT_LE(relative_error(got.dk, want.dk), kToleranceFusedGrad) << label(a);
     EXPECT_LE(relative_error(got.dv, want.dv), kToleranceFusedGrad) << label(a);
   }
+}
+
+// attention.cudnn, forward then backward (from its own forward's O and LSE, as the impl runs),
+// against float64 (GQA, MQA, causal tails, rows that see no key, a single query row), held to
+// the fused kernels' bounds. Its LSE matching ours is what shows cuDNN's stats convention
+// (natural log of the scaled scores) to be ours. Fewer shapes than the kernels get: each builds
+// two cuDNN plans.
+TEST(AttentionCudnn, ForwardAndBackwardMatchFloat64AtSmallShapes) {
+  TB_REQUIRE_GPU();
+  if (const std::string why = cudnn_attention_missing(); !why.empty()) GTEST_SKIP() << "attention.cudnn: " << why;
+  const Device device(0);
+  const Stream stream;
+  int shape_index = 0;
+  for (const Seqs s : {Seqs{1, 300}, Seqs{17, 17}, Seqs{100, 130}, Seqs{130, 100}, Seqs{300, 300}, Seqs{300, 65}})
+    for (const std::uint64_t d : {64, 128})
+      for (const bool causal : {false, true}) {
+        const Heads h = kHeads[shape_index++ % 3];
+        const Attention a{.batch = 2, .heads_q = h.q, .heads_kv = h.kv, .seq_q = s.q, .seq_kv = s.kv, .head_dim = d,
+                          .causal = causal, .pass = "bwd"};
+        const Inputs in(a, stream);
+        const AttentionForward want_fwd = attention_forward_reference(a, in.hq, in.hk, in.hv);
+        const AttentionGradients want = attention_backward_reference(a, in.hq, in.hk, in.hv, in.hdo);
+        CudnnAttention cudnn(a);
+        DeviceBuffer o(in.q.bytes(), "O"), lse(a.batch * a.heads_q * a.seq_q * 4, "LSE");
+        DeviceBuffer dq(in.q.bytes(), "dQ"), dk(in.k.bytes(), "dK"), dv(in.v.bytes(), "dV");
+        for (DeviceBuffer* b : {&o, &lse, &dq, &dk, &dv}) fill_poison(b->get(), b->bytes(), 0xFF, stream);
+        cudnn.forward(in.q.as<const __nv_bfloat16>(), in.k.as<const __nv_bfloat16>(), in.v.as<const __nv_bfloat16>(),
+                      o.as<__nv_bfloat16>(), lse.as<float>(), stream);
+        cudnn.backward(in.q.as<const __nv_bfloat16>(), in.k.as<const __nv_bfloat16>(),
+                       in.v.as<const __nv_bfloat16>(), o.as<const __nv_bfloat16>(), lse.as<const float>(),
+                       in.d_o.as<const __nv_bfloat16>(), dq.as<__nv_bfloat16>(), dk.as<__nv_bfloat16>(),
+                       dv.as<__nv_bfloat16>(), stream);
+        TB_CUDA_CHECK(cudaStreamSynchronize(stream));
+        EXPECT_LE(relative_error(bf16_to_host(o), want_fwd.o), kToleranceFusedO) << "attention.cudnn O " << label(a);
+        EXPECT_LE(relative_error(f32_to_host(lse), want_fwd.lse), kToleranceFusedLse)
+            << "attention.cudnn LSE " << label(a) << " (" << cudnn.versions() << ")";
+        EXPECT_LE(relative_error(bf16_to_host(dq), want.dq), kToleranceFusedGrad) << "attention.cudnn dQ " << label(a);
+        EXPECT_LE(relative_error(bf16_to_host(dk), want.dk), kToleranceFusedGrad) << "attention.cudnn dK " << label(a);
+        EXPECT_LE(relative_error(bf16_to_host(dv), want.dv), kToleranceFusedGrad) << "attention.cudnn dV " << label(a);
+      }
 }
 
 std::vector<std::string> attention_impl_names() {

@@ -1,16 +1,18 @@
 // The FP8 GEMM impls against the dequantized oracle at awkward shapes (tails in m and n, k not a
-// multiple of 128, one tile and many), promotion lowering the error at k = 16384, and an
-// unwritten output caught by the poison.
+// multiple of 128, one tile and many), promotion lowering the error at k = 16384, an unwritten
+// output caught by the poison, and the accuracy benchmarks' rule on the unpromoted kernel.
 #include <gtest/gtest.h>
 
 #include <cuda_bf16.h>
 
+#include <cmath>
 #include <vector>
 
 #include "bench/impls.hpp"
 #include "harness/device.hpp"
 #include "harness/device_buffer.hpp"
 #include "harness/error.hpp"
+#include "harness/measure.hpp"
 #include "harness/verify.hpp"
 #include "kernels/quant/quantize.cuh"
 #include "kernels/quant/scaled_gemm.cuh"
@@ -91,6 +93,27 @@ TEST(Fp8Verification, UnwrittenOutputFailsVerification) {
   const ScaledGemm g{.m = 256, .n = 256, .k = 256, .dtype = "e4m3", .a_scale = "1x128", .b_scale = "128x128"};
   const Verification v = verify_once(registry().find("fp8gemm.wgmma"), g, false, stream);
   EXPECT_FALSE(v.error <= v.tolerance) << v.detail;
+}
+
+// The fp8-accuracy suite's hardest point for the kernel without promotion (k = 65536, every
+// product non-negative): its error, however large, is a result (finite, normwise below 1), while
+// the same op with the output left unwritten still fails the accuracy rule.
+TEST(Fp8Verification, AccuracyBenchmarkRecordsTheUnpromotedErrorAndFailsAnUnwrittenOutput) {
+  TB_REQUIRE_GPU();
+  register_all_impls();
+  const Impl& impl = registry().find("fp8gemm.wgmma_nopromote");
+  const Device device(0);
+  if (const auto why = unavailable_reason(impl, device.info()); !why.empty()) GTEST_SKIP() << impl.name << ": " << why;
+  const Stream stream;
+  const ScaledGemm g{.m = 256, .n = 256, .k = 65536, .dtype = "e4m3", .a_scale = "tensor", .b_scale = "tensor",
+                     .inputs = "nonnegative"};
+  const Verification v = verify_once(impl, g, true, stream);
+  RecordProperty("error", std::to_string(v.error));
+  ASSERT_TRUE(v.norm_error.has_value());
+  EXPECT_TRUE(verification_passes(v, true)) << v.detail;
+  EXPECT_TRUE(std::isfinite(v.error)) << v.detail;
+  const Verification unwritten = verify_once(impl, g, false, stream);
+  EXPECT_FALSE(verification_passes(unwritten, true)) << unwritten.detail;
 }
 
 // Promotion's point (DeepSeek-V3, section 3.3): the tensor core accumulates FP8 products with

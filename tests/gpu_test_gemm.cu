@@ -3,7 +3,12 @@
 // double-precision host computation; an unwritten output caught by the poison.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <thread>
 #include <vector>
 
 #include <cuda_bf16.h>
@@ -23,9 +28,10 @@ struct Shape {
   std::uint64_t m, n, k;
 };
 // Multiples of 8 that are not multiples of any tile: every impl must take these. The last has
-// 9 x 33 tiles of gemm.wgmma's 256 x 128 (more than any GPU has SMs, a short last band of the
-// tile order) and 3 k-tiles, so its persistent CTAs run several tiles through a 4-stage ring
-// whose phases wrap in mid-tile.
+// 9 x 33 tiles of gemm.wgmma_ws's and gemm.wgmma's 256 x 128 (more than any GPU has SMs, a short
+// last band of the tile order) and 3 k-tiles, so their persistent CTAs run several tiles through
+// a 4-stage ring whose phases wrap in mid-tile. An odd tile count along n (33 here, 3 at 136 x
+// 264, 1 at 8 x 8) leaves gemm.wgmma's 2-CTA clusters pairs whose second tile is off the matrix.
 const Shape kAligned[] = {{8, 8, 8},        {16, 24, 8},        {136, 264, 72},    {264, 136, 8},
                           {128, 128, 4096}, {1000, 1000, 1000}, {1000, 1008, 992}, {992, 1000, 1008},
                           {2056, 4104, 136}};
@@ -52,13 +58,38 @@ class Stream {
   cudaStream_t s_ = nullptr;
 };
 
+// A kernel that deadlocks (an mbarrier phase that never completes: a lost arrival, a wrong
+// expect_tx, a cluster peer that never arrives) would hang this process and whatever GPU session
+// runs it. Past a deadline far beyond any of these launches, even under compute-sanitizer, say so
+// and exit: the process's end tears the context down, and ctest reports the test failed.
+void synchronize_or_exit(cudaStream_t stream, const std::string& what) {
+  constexpr auto kDeadline = std::chrono::seconds(120);
+  const auto start = std::chrono::steady_clock::now();
+  for (;;) {
+    const cudaError_t status = cudaStreamQuery(stream);
+    if (status != cudaErrorNotReady) {
+      TB_CUDA_CHECK(status);
+      return;
+    }
+    if (std::chrono::steady_clock::now() - start > kDeadline) {
+      std::fprintf(stderr,
+                   "%s has not finished after %lld s: a deadlock. For the Hopper kernels suspect the mbarrier "
+                   "protocol (kernels/gemm/README.md, \"If a Hopper kernel hangs\"). Exiting.\n",
+                   what.c_str(), static_cast<long long>(kDeadline.count()));
+      std::fflush(stderr);
+      std::_Exit(1);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
 Verification verify_once(const Impl& impl, const Gemm& g, const DeviceInfo& info, cudaStream_t stream) {
   auto c = impl.make(g, info);
   c->prepare(stream);
   c->poison(stream);
   c->launch(stream);
   TB_CUDA_CHECK(cudaGetLastError());
-  TB_CUDA_CHECK(cudaStreamSynchronize(stream));
+  synchronize_or_exit(stream, impl.name + " " + op_label(g));
   return c->check(stream);
 }
 
@@ -178,7 +209,9 @@ TEST(GemmVerification, ComparisonCatchesOneWrongAndOneUnwrittenElement) {
   TB_CUDA_CHECK(cudaMemcpy(want.get(), h.data(), count * 4, cudaMemcpyHostToDevice));
 
   TB_CUDA_CHECK(cudaMemcpy(got.get(), h.data(), count * 4, cudaMemcpyHostToDevice));
-  EXPECT_EQ(compare_with_reference(got.get(), FloatType::F32, want.as<float>(), count, stream).max_error, 0.0);
+  const ReferenceComparison same = compare_with_reference(got.get(), FloatType::F32, want.as<float>(), count, stream);
+  EXPECT_EQ(same.max_error, 0.0);
+  EXPECT_EQ(same.norm_error, 0.0);
   EXPECT_EQ(compare_with_reference(bf.get(), FloatType::Bf16, want.as<float>(), count, stream).max_error, 0.0);
 
   std::vector<float> wrong = h;
@@ -187,12 +220,22 @@ TEST(GemmVerification, ComparisonCatchesOneWrongAndOneUnwrittenElement) {
   const ReferenceComparison r = compare_with_reference(got.get(), FloatType::F32, want.as<float>(), count, stream);
   EXPECT_GT(r.max_error, 0.3);
   EXPECT_EQ(r.worst_index, 12345u);
+  // One element off: ||got - h|| / ||h|| = |that difference| / ||h||.
+  double squares = 0;
+  for (float v : h) squares += double(v) * double(v);
+  const double off = std::abs(double(wrong[12345]) - double(h[12345])) / std::sqrt(squares);
+  EXPECT_NEAR(r.norm_error, off, 1e-9 * off);
+
+  std::vector<float> zeros(count, 0.f);  // an output of zeros is exactly as far as the reference is long
+  TB_CUDA_CHECK(cudaMemcpy(got.get(), zeros.data(), count * 4, cudaMemcpyHostToDevice));
+  EXPECT_NEAR(compare_with_reference(got.get(), FloatType::F32, want.as<float>(), count, stream).norm_error, 1.0, 1e-12);
 
   wrong[777] = NAN;
   TB_CUDA_CHECK(cudaMemcpy(got.get(), wrong.data(), count * 4, cudaMemcpyHostToDevice));
   const ReferenceComparison nan = compare_with_reference(got.get(), FloatType::F32, want.as<float>(), count, stream);
   EXPECT_EQ(nan.nonfinite, 1u);
   EXPECT_TRUE(std::isinf(nan.max_error));
+  EXPECT_TRUE(std::isinf(nan.norm_error));
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "tests/synthetic_results.hpp"
 
+#include <cmath>
 #include <random>
 
 #include "bench/runner.hpp"
@@ -34,11 +35,14 @@ Results synthetic_results(const std::string& device_name, const std::vector<Synt
     b.op = op_family(s.op);
     b.impl = s.impl;
     b.shape = op_shape(s.op);
+    b.accuracy = s.accuracy;
+    b.verify_norm_error = s.verify_norm_error;
     if (s.failed) {
       b.error_occurred = true;
       b.error_message = "verification failed: error 1 > tolerance 0.01 (synthetic)";
       b.verify_error = 1;
       b.verify_tolerance = 0.01;
+      b.verify_detail = "synthetic";
       derive_throughput(b, op_flops(s.op), op_bytes(s.op), op_roof(s.op), chip);
       r.benchmarks.push_back(b);
       continue;
@@ -51,6 +55,8 @@ Results synthetic_results(const std::string& device_name, const std::vector<Synt
     const Summary sum = summarize(b.samples_s);
     b.verified = true;
     b.verify_detail = "synthetic";
+    b.verify_error = s.verify_error;
+    b.verify_tolerance = s.verify_tolerance;
     b.timed = true;
     b.median_s = sum.median;
     b.min_s = sum.min;
@@ -76,6 +82,25 @@ std::vector<SyntheticBenchmark> synthetic_suite(double time_scale) {
       {Gemm{4096, 4096, 4096, "tn", "bf16", "bf16"}, "gemm.cublas", 0.20e-3 * t},
       {Attention{4, 16, 16, 8192, 8192, 128, false, "fwd"}, "attention.cudnn", 5.4e-3 * t},
   };
+}
+
+std::vector<SyntheticBenchmark> synthetic_accuracy_suite() {
+  std::vector<SyntheticBenchmark> out;
+  for (const auto& entry : find_suite("fp8-accuracy").entries) {
+    const auto& g = std::get<ScaledGemm>(entry.op);
+    const double doublings = std::log2(double(g.k) / 1024);
+    for (const auto& impl : entry.impls) {
+      const bool promoted = impl != "fp8gemm.wgmma_nopromote";
+      const double error = promoted ? 0x1p-11 * std::exp2(0.5 * doublings) : 0x1p-9 * std::exp2(doublings);
+      SyntheticBenchmark b{entry.op, impl, op_flops(entry.op) / 500e12};
+      b.accuracy = true;
+      b.verify_error = error;
+      b.verify_tolerance = promoted ? 0x1p-7 : 0x1p-4;
+      b.verify_norm_error = error / 2;
+      out.push_back(b);
+    }
+  }
+  return out;
 }
 
 }  // namespace trainbench::testing

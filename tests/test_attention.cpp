@@ -7,6 +7,7 @@
 #include <string>
 
 #include "bench/attention_oracle.hpp"
+#include "bench/cudnn_attention.hpp"
 #include "bench/impls.hpp"
 #include "bench/suites.hpp"
 #include "kernels/attention/attention.cuh"
@@ -111,6 +112,34 @@ TEST(AttentionImpls, RegisteredWithWhatTheyRefuseAndWhy) {
   EXPECT_NE(ref.unsupported(attention(16384, 128, "fwd", 1)).find("16.0 GiB"), std::string::npos);
 }
 
+TEST(AttentionImpls, WgmmaForwardRunsOnSm90aOnlyAndSaysWhatElseItRefuses) {
+  register_all_impls();
+  const Impl& wgmma = registry().find("attention.fwd.wgmma");
+  EXPECT_EQ(wgmma.family, "attention");
+  EXPECT_FALSE(wgmma.vendor);
+  EXPECT_EQ(wgmma.min_arch, 90);
+  EXPECT_EQ(wgmma.max_arch, 90);  // sm_90a machine code runs on no later chip
+  DeviceInfo device;
+  for (const auto& [major, minor] : {std::pair{8, 0}, {8, 9}, {10, 0}, {12, 0}}) {
+    device.cc_major = major;
+    device.cc_minor = minor;
+    EXPECT_NE(unavailable_reason(wgmma, device).find("needs sm_90a"), std::string::npos) << major << minor;
+  }
+  device.cc_major = 9;
+  device.cc_minor = 0;
+  EXPECT_EQ(unavailable_reason(wgmma, device), "");
+  // The shapes attention.fwd.mma takes, tails and single rows included.
+  EXPECT_EQ(wgmma.unsupported(attention(1000, 128, "fwd")), "");
+  EXPECT_EQ(wgmma.unsupported(attention(1, 64, "fwd")), "");
+  EXPECT_NE(wgmma.unsupported(attention(1024, 96, "fwd")).find("head_dim must be 64 or 128"), std::string::npos);
+  EXPECT_NE(wgmma.unsupported(attention(1024, 128, "bwd")).find("forward pass only"), std::string::npos);
+  Attention gqa = attention(1024, 64, "fwd");
+  gqa.heads_kv = 3;
+  EXPECT_NE(wgmma.unsupported(gqa).find("must divide"), std::string::npos);
+  gqa.heads_kv = 1;
+  EXPECT_EQ(wgmma.unsupported(gqa), "");
+}
+
 TEST(AttentionImpls, BackwardMmaTakesTheBackwardAtTheForwardsHeadDims) {
   register_all_impls();
   const Impl& bwd = registry().find("attention.bwd.mma");
@@ -122,6 +151,45 @@ TEST(AttentionImpls, BackwardMmaTakesTheBackwardAtTheForwardsHeadDims) {
   EXPECT_EQ(bwd.unsupported(attention(16384, 128, "bwd", 4)), "");  // no score matrix: any length
   EXPECT_NE(bwd.unsupported(attention(1024, 96, "bwd")).find("head_dim must be 64 or 128"), std::string::npos);
   EXPECT_NE(bwd.unsupported(attention(1024, 128, "fwd")).find("backward pass only"), std::string::npos);
+}
+
+// attention.cudnn: the vendor baseline of both passes, at every shape the op allows (what the
+// loaded cuDNN cannot run, it says when the plans are built); a build without cuDNN or its
+// frontend headers keeps it listed, unavailable on every GPU with what to install.
+TEST(AttentionImpls, CudnnTakesBothPassesAndIsUnavailableOnlyWhereTheBuildLacksIt) {
+  register_all_impls();
+  const Impl& cudnn = registry().find("attention.cudnn");
+  EXPECT_EQ(cudnn.family, "attention");
+  EXPECT_TRUE(cudnn.vendor);
+  EXPECT_EQ(cudnn.min_arch, 80);
+  EXPECT_EQ(cudnn.max_arch, 0);
+  for (const char* pass : {"fwd", "bwd"})
+    for (const std::uint64_t d : {64, 128}) {
+      EXPECT_EQ(cudnn.unsupported(attention(1000, d, pass)), "") << pass << d;
+      EXPECT_EQ(cudnn.unsupported(attention(1, d, pass)), "") << pass << d;
+      EXPECT_EQ(cudnn.unsupported(attention(16384, d, pass, 4)), "") << pass << d;
+      Attention mqa = attention(8192, d, pass);
+      mqa.heads_kv = 1;
+      EXPECT_EQ(cudnn.unsupported(mqa), "") << pass << d;
+      Attention no_key_rows = attention(300, d, pass);  // causal, its first 235 rows see no key
+      no_key_rows.seq_kv = 65;
+      EXPECT_EQ(cudnn.unsupported(no_key_rows), "") << pass << d;
+    }
+  Attention gqa = attention(1024, 128, "fwd");
+  gqa.heads_kv = 3;
+  EXPECT_NE(cudnn.unsupported(gqa).find("must divide"), std::string::npos);
+  EXPECT_NE(cudnn.unsupported(attention(1024, 100, "bwd")).find("multiple of 8"), std::string::npos);
+
+  EXPECT_EQ(cudnn.missing, cudnn_attention_missing());
+  DeviceInfo device;
+  device.cc_major = 9;
+  EXPECT_EQ(unavailable_reason(cudnn, device), cudnn.missing);
+  if (!cudnn.missing.empty()) {
+    EXPECT_NE(cudnn.missing.find("pip install"), std::string::npos) << cudnn.missing;
+  }
+  device.cc_major = 7;
+  device.cc_minor = 5;
+  EXPECT_NE(unavailable_reason(cudnn, device), "");
 }
 
 // The backward's scratch: dQ's FP32 accumulator, then the LSE and D per (batch, head) padded to
@@ -203,6 +271,19 @@ TEST(AttentionSuite, CoversTheSweepAndLlamaShapesWithImplsThatTakeThem) {
   EXPECT_GE(llama, 2);
   EXPECT_GT(with_reference, 0);
   EXPECT_LT(with_reference, int(s.entries.size()));
+}
+
+// Every table of attention numbers, quick included, shows the vendor baseline beside ours.
+TEST(AttentionSuite, EveryAttentionEntryOfEverySuiteListsCudnn) {
+  int entries = 0;
+  for (const auto& suite : suites())
+    for (const auto& e : suite.entries)
+      if (op_family(e.op) == "attention") {
+        ++entries;
+        EXPECT_NE(std::find(e.impls.begin(), e.impls.end(), "attention.cudnn"), e.impls.end())
+            << suite.name << " " << op_label(e.op);
+      }
+  EXPECT_GT(entries, 0);
 }
 
 }  // namespace

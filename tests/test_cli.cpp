@@ -39,7 +39,8 @@ TEST(Cli, UsageErrorsExitTwo) {
 TEST(Cli, ListWorksWithoutAGpu) {
   const Outcome o = run("list");
   EXPECT_EQ(o.code, 0) << o.output;
-  for (const char* item : {"memory", "quick", "memory.copy", "memory.cudaMemcpy", "h100-sxm", "h200-sxm", "mi300x"})
+  for (const char* item :
+       {"memory", "quick", "memory.copy", "memory.cudaMemcpy", "attention.cudnn", "h100-sxm", "h200-sxm", "mi300x"})
     EXPECT_TRUE(contains(o.output, item)) << item << "\n" << o.output;
 }
 

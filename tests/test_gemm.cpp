@@ -73,7 +73,7 @@ TEST(GemmImpls, EveryImplTakesEveryLayoutAndOutputAtMultiplesOf8) {
 
 TEST(GemmImpls, HopperKernelsNeedSm90aExactly) {
   register_all_impls();
-  for (const char* name : {"gemm.wgmma_tma", "gemm.wgmma"}) {
+  for (const char* name : {"gemm.wgmma_tma", "gemm.wgmma_ws", "gemm.wgmma"}) {
     const Impl& impl = registry().find(name);
     EXPECT_EQ(impl.family, "gemm") << name;
     EXPECT_FALSE(impl.vendor) << name;
@@ -94,7 +94,7 @@ TEST(GemmImpls, HopperKernelsNeedSm90aExactly) {
 
 TEST(GemmImpls, MmaAndHopperKernelsRefuseShapesThatAreNotMultiplesOf8AndSayWhy) {
   register_all_impls();
-  for (const char* name : {"gemm.mma", "gemm.wgmma_tma", "gemm.wgmma"})
+  for (const char* name : {"gemm.mma", "gemm.wgmma_tma", "gemm.wgmma_ws", "gemm.wgmma"})
     for (const auto& [m, n, k] : {std::tuple{1000, 1000, 1001}, {12, 8, 8}, {8, 4, 8}}) {
       const std::string why = registry().find(name).unsupported(gemm(m, n, k));
       EXPECT_NE(why.find("multiples of 8"), std::string::npos) << name << ": " << why;

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Renders every picture scripts/plot.py makes, from the synthetic results files and from every
 committed results file under results/, and checks each output is a non-empty PNG or SVG image.
-Also checks that bad input exits 2 with the file named.
+Also checks that bad input (a truncated or absent file, an accuracy plot of a file without
+accuracy benchmarks) exits 2 with the file named.
     test_plots.py SYNTHETIC_DIR RESULTS_DIR OUT_DIR"""
 import glob
 import json
@@ -50,10 +51,17 @@ with open(breakdown, "w") as f:
     json.dump({"model": "synthetic", "breakdown": {"gemm": 1.2, "attention": 0.4, "exposed communication": 0.2,
                                                     "pipeline bubble": 0.1}}, f)
 render("breakdown", [breakdown], os.path.join(out_dir, "synthetic"))
+accuracy = sorted(glob.glob(os.path.join(synthetic_dir, "accuracy", "*.json")))
+assert accuracy, f"no synthetic accuracy results in {synthetic_dir}/accuracy"
+render("accuracy", accuracy, os.path.join(out_dir, "synthetic-accuracy"))
+render("roofline", accuracy, os.path.join(out_dir, "synthetic-accuracy"))
 
 committed = sorted(glob.glob(os.path.join(results_dir, "*", "*.json")))
 for path in committed:
     render("roofline", [path], os.path.join(out_dir, "committed"))
+    with open(path) as f:
+        if any(b.get("accuracy") for b in json.load(f)["benchmarks"]):
+            render("accuracy", [path], os.path.join(out_dir, "committed"))
 if len({os.path.dirname(p) for p in committed}) > 1:
     render("bars", committed, os.path.join(out_dir, "committed"))
 
@@ -67,7 +75,11 @@ for bad in (truncated, os.path.join(out_dir, "absent.json")):
     if r.returncode != 2 or bad not in r.stderr:
         failures.append(f"bad input {bad}: exit {r.returncode}, stderr {r.stderr!r}")
 
-print(f"rendered from {len(synthetic)} synthetic and {len(committed)} committed results files")
+r = run("accuracy", synthetic[0], "--out", out_dir)  # a file with no accuracy benchmark
+if r.returncode != 2 or synthetic[0] not in r.stderr:
+    failures.append(f"accuracy plot of {synthetic[0]}: exit {r.returncode}, stderr {r.stderr!r}")
+
+print(f"rendered from {len(synthetic) + len(accuracy)} synthetic and {len(committed)} committed results files")
 for f in failures:
     print("FAIL:", f)
 sys.exit(1 if failures else 0)

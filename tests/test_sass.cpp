@@ -127,7 +127,7 @@ TEST(Sass, MmaKernelRunsOnTensorCoresFedByLdmatrixAndCpAsync) {
 
 TEST(Sass, HopperGemmKernelsAreBuiltForSm90a) {
   TB_REQUIRE_SASS();
-  for (const char* kernel : {"gemm_wgmma_tma_kernel", "gemm_wgmma_ws_kernel"}) {
+  for (const char* kernel : {"gemm_wgmma_tma_kernel", "gemm_wgmma_ws_kernel", "gemm_wgmma_cluster_kernel"}) {
     const auto n = count_by_arch(kernel);
     EXPECT_EQ(n.count("sm_90a") ? n.at("sm_90a") : 0, 6) << kernel;  // three layouts times two outputs
   }
@@ -144,6 +144,36 @@ TEST(Sass, WgmmaKernelsRunOnHgmmaFedByTmaAndMbarriers) {
   // The producer warpgroup gives registers back, the consumers take them.
   expect_instruction_in_every("gemm_wgmma_ws_kernel", "USETMAXREG.DEALLOC", "sm_90a");
   expect_instruction_in_every("gemm_wgmma_ws_kernel", "USETMAXREG.TRY_ALLOC", "sm_90a");
+}
+
+// gemm.wgmma (version 5): multicast TMA loads, cluster barriers, the stmatrix (BF16 output) and
+// TMA-store epilogue. The consumers' remote "stage free" arrivals sit in the k-loop: a GPU-scope
+// fence there (what mbarrier.arrive.release.cluster compiles to) would stall every k-tile, so
+// the only MEMBAR.ALL.GPU allowed are the two of the cluster barriers at start and exit.
+TEST(Sass, ClusterGemmKernelMulticastsLoadsAndStoresThroughStmatrixAndTma) {
+  TB_REQUIRE_SASS();
+  const std::string kernel = "gemm_wgmma_cluster_kernel";
+  expect_instruction_in_every(kernel, "HGMMA.64x256x16.F32.BF16", "sm_90a");
+  expect_instruction_in_every(kernel, "UTMALDG.2D.MULTICAST", "sm_90a");
+  expect_instruction_in_every(kernel, "UTMASTG.2D", "sm_90a");
+  expect_instruction_in_every(kernel, "UCGABAR_ARV", "sm_90a");
+  expect_instruction_in_every(kernel, "UCGABAR_WAIT", "sm_90a");
+  expect_instruction_in_every(kernel, "SYNCS.PHASECHK.TRANS64.TRYWAIT", "sm_90a");
+  expect_instruction_in_every(kernel, "USETMAXREG.DEALLOC", "sm_90a");
+  expect_instruction_in_every(kernel, "USETMAXREG.TRY_ALLOC", "sm_90a");
+  int bf16_out = 0;
+  for (const auto& [key, body] : kernels_sass().sass) {
+    if (key.first != "sm_90a" || key.second.find(kernel) == std::string::npos) continue;
+    const bool bf16 = key.second.find("13__nv_bfloat16EEv") != std::string::npos;  // OutT, the last template argument
+    bf16_out += bf16;
+    // BF16 output is staged with stmatrix; FP32 output with plain 8-byte shared stores.
+    EXPECT_EQ(body.find("STSM.16.M88.4") != std::string::npos, bf16) << key.second;
+    std::size_t fences = 0;
+    for (std::size_t at = body.find("MEMBAR.ALL.GPU"); at != std::string::npos; at = body.find("MEMBAR.ALL.GPU", at + 1))
+      ++fences;
+    EXPECT_LE(fences, 2u) << key.second;
+  }
+  EXPECT_EQ(bf16_out, 3) << "three layouts with BF16 output";
 }
 
 // Serialized wgmma shows in the SASS as every HGMMA waiting on its own group (", gsb0" on each,
@@ -249,6 +279,71 @@ TEST(Sass, AttentionBackwardMmaKernelRunsOnTensorCoresAndAddsDqWithRed) {
     // dQ's atomicAdd, its result unused: a reduction (RED on sm_80, REDG on sm_90a), not ATOM.
     expect_instruction_in_every("attention_bwd_mma_sm80_kernel", ".E.ADD.F32.FTZ.RN.STRONG.GPU", arch);
   }
+}
+
+// attention.fwd.wgmma: S = Q K^T with both operands from shared memory ("HGMMA R, gdesc[UR], R"),
+// O += P V with P in registers and V transposed ("HGMMA R, R, gdesc[UR].tnspB, R"), TMA loads over
+// 4-D maps, mbarrier waits, setmaxnreg both ways, the ping-pong's named-barrier hand-over
+// (BAR.ARV), exp2 on the SFU; and the HGMMA of a group in flight, only the last waiting.
+TEST(Sass, AttentionWgmmaForwardRunsOnHgmmaFedByTmaWithWarpSpecialization) {
+  TB_REQUIRE_SASS();
+  const std::string kernel = "attention_fwd_wgmma_sm90_kernel";
+  const auto n = count_by_arch(kernel);
+  EXPECT_EQ(n.count("sm_90a") ? n.at("sm_90a") : 0, 2) << "one kernel per head_dim (64, 128)";
+  for (const char* instruction : {"UTMALDG.4D", "SYNCS.PHASECHK.TRANS64.TRYWAIT", "USETMAXREG.DEALLOC",
+                                  "USETMAXREG.TRY_ALLOC", "BAR.ARV", "BAR.SYNC", "MUFU.EX2"})
+    expect_instruction_in_every(kernel, instruction, "sm_90a");
+  static const std::regex shared_a(R"(HGMMA\.64x128x16\.F32\.BF16 R\d+, gdesc\[UR\d+\][^;]*;)");
+  static const std::regex register_a(R"(HGMMA\.64x(64|128)x16\.F32\.BF16 R\d+, R\d+, gdesc\[UR\d+\]\.tnspB[^;]*;)");
+  static const std::regex hgmma(R"(HGMMA\.[^;]*;)");
+  for (const auto& [key, body] : kernels_sass().sass) {
+    if (key.first != "sm_90a" || key.second.find(kernel) == std::string::npos) continue;
+    std::smatch m;
+    EXPECT_TRUE(std::regex_search(body, m, shared_a)) << key.second << ": no HGMMA with A from shared memory (S)";
+    EXPECT_TRUE(std::regex_search(body, m, register_a)) << key.second << ": no HGMMA with A in registers (P V)";
+    int all = 0, waiting = 0;
+    for (auto it = std::sregex_iterator(body.begin(), body.end(), hgmma); it != std::sregex_iterator(); ++it) {
+      ++all;
+      waiting += it->str().find("gsb0") != std::string::npos;
+    }
+    // Groups of 4 (S at head_dim 64) to 8 (S at 128, P V) HGMMA, the last of each waiting.
+    EXPECT_GE(all, 16) << key.second;
+    EXPECT_LE(4 * waiting, all) << key.second << ": " << waiting << " of " << all << " HGMMA wait on their own group";
+  }
+}
+
+// Registers per thread at launch, per (arch, mangled kernel name), from cuobjdump -res-usage.
+std::map<std::pair<std::string, std::string>, int> launch_registers() {
+  std::map<std::pair<std::string, std::string>, int> out;
+  const std::string dir = cuobjdump_dir();
+  if (dir.empty()) return out;
+  const std::string text = run("PATH='" + dir + "':\"$PATH\" cuobjdump -res-usage '" TRAINBENCH_KERNELS_LIB "' 2>&1");
+  std::istringstream lines(text);
+  std::string line, arch, function;
+  static const std::regex arch_line(R"(^arch = (sm_\w+))"), function_line(R"(^\s*Function (\S+):)"),
+      reg_line(R"(^\s*REG:(\d+))");
+  std::smatch m;
+  while (std::getline(lines, line)) {
+    if (std::regex_search(line, m, arch_line)) arch = m[1];
+    else if (std::regex_search(line, m, function_line)) function = m[1];
+    else if (std::regex_search(line, m, reg_line) && !function.empty()) out[{arch, function}] = std::stoi(m[1]);
+  }
+  return out;
+}
+
+// attention.fwd.wgmma's setmaxnreg split (24/240 with 384 threads, 32/160 with 512) assumes the
+// launch gives each thread 65536 / threads registers (168, 128): setmaxnreg.inc waits until the
+// producer has given back what the consumers take, so a kernel launched with fewer would hang.
+TEST(Sass, AttentionWgmmaForwardLaunchesWithTheRegistersItsSetmaxnregSplitAssumes) {
+  TB_REQUIRE_SASS();
+  int checked = 0;
+  for (const auto& [key, regs] : launch_registers()) {
+    if (key.first != "sm_90a" || key.second.find("attention_fwd_wgmma_sm90_kernel") == std::string::npos) continue;
+    ++checked;
+    const bool d64 = key.second.find("ILi64E") != std::string::npos;
+    EXPECT_EQ(regs, d64 ? 128 : 168) << key.second;
+  }
+  EXPECT_EQ(checked, 2) << "cuobjdump -res-usage lists no attention_fwd_wgmma_sm90_kernel for sm_90a";
 }
 
 TEST(Sass, NoAttentionKernelUsesLocalMemory) {

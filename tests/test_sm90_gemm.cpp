@@ -1,7 +1,7 @@
 // The Hopper GEMMs' host-side pieces, without a GPU: the wgmma shared-memory descriptor against
 // the PTX ISA's bit layout and canonical layouts, the operand tiles (what TMA writes where must
-// be what wgmma reads), the accumulator fragment map the epilogue stores from, and the
-// persistent tile scheduler.
+// be what wgmma reads, also when two CTAs write a tile in slices), the accumulator fragment map
+// the epilogues store from, the TMA-store staging layout, and the persistent tile schedulers.
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -180,6 +180,38 @@ TEST(Sm90OperandTile, BoxesFitTheSwizzleSpanAndTmaLimits) {
   EXPECT_EQ(K256::kBytes, 256u * 64 * 2);
 }
 
+// Version 5's A tile, loaded by the two CTAs of a cluster in 128-row slices: every element the
+// wgmmas read through the whole tile's descriptors is the one the slice holding it was written
+// with, wherever that slice's boxes land.
+template <bool kKMajor>
+void expect_wgmma_reads_what_the_slices_wrote() {
+  using Sliced = Sm90SlicedOperandTile<256, kKMajor, 2>;
+  using Whole = typename Sliced::Whole;
+  using Slice = typename Sliced::Slice;
+  constexpr std::uint32_t kTile = 5 * 1024 * 16;
+  const int row0 = 768, k0 = 192;
+  std::set<std::uint32_t> read;
+  for (int ks = 0; ks < 4; ++ks) {
+    const std::uint64_t desc = Whole::descriptor(kTile, 0, ks);
+    for (int r = 0; r < 256; ++r)
+      for (int kk = 0; kk < 16; ++kk) {
+        const int slice = r / Sliced::kSliceRows;
+        const std::uint32_t got = wgmma_reads(desc, kKMajor, r, kk);
+        ASSERT_EQ(got, tma_writes<Slice>(kTile + Sliced::slice_offset(slice), Sliced::slice_row0(slice, row0), k0,
+                                         row0 + r, k0 + 16 * ks + kk))
+            << (kKMajor ? "K-major" : "MN-major") << " row " << r << " k " << 16 * ks + kk;
+        read.insert(got / 2);
+      }
+  }
+  EXPECT_EQ(read.size(), Whole::kBytes / 2);
+  EXPECT_EQ(Sliced::slice_offset(1), Whole::kBytes / 2);
+}
+
+TEST(Sm90SlicedOperandTile, KMajorWgmmaReadsWhatTheTwoSlicesWrote) { expect_wgmma_reads_what_the_slices_wrote<true>(); }
+TEST(Sm90SlicedOperandTile, MnMajorWgmmaReadsWhatTheTwoSlicesWrote) {
+  expect_wgmma_reads_what_the_slices_wrote<false>();
+}
+
 // ---- accumulators --------------------------------------------------------------------------
 
 template <int kN>
@@ -215,6 +247,74 @@ TEST(WgmmaAccumulators, MatchTheMmaSyncLayoutPerEightColumns) {
   EXPECT_EQ(wgmma_accumulator_coord(5, 4).col, 10);
   EXPECT_EQ(wgmma_accumulator_coord(127, 127).row, 63);
   EXPECT_EQ(wgmma_accumulator_coord(127, 127).col, 255);
+}
+
+// ---- the TMA-store epilogue's staging ------------------------------------------------------
+
+// stmatrix .x4 as the PTX ISA defines it: element (r, 2 (L % 4) + e) of matrix q comes from lane
+// L = 4r + .. of the warp, register q, half e, and goes to the row address that lane 8q + r gave,
+// plus 2 (2 (L % 4) + e) bytes. For every chunk of a warpgroup's 64 x 256 BF16 accumulators, each
+// element must land where the TMA box reads the accumulator that wgmma left there: offset(row,
+// col) of its own (row, col).
+TEST(Sm90StoreChunk, StmatrixPutsEveryBf16AccumulatorWhereTheTmaBoxReadsIt) {
+  using Chunk = Sm90StoreChunk<std::uint16_t>;  // BF16's size; the layout depends on nothing else
+  ASSERT_EQ(Chunk::kCols, 64);
+  for (int chunk = 0; chunk < 256 / Chunk::kCols; ++chunk) {
+    std::vector<int> written(Chunk::kBytes / 2, 0);
+    for (int warp = 0; warp < 4; ++warp)
+      for (int p = 0; p < Chunk::kCols / 16; ++p)
+        for (int q = 0; q < 4; ++q) {
+          std::set<std::uint32_t> units;  // the 16-byte units matrix q's 8 rows go to
+          for (int r = 0; r < 8; ++r) {
+            const WgmmaCoord row_at = stmatrix_x4_row(warp, 8 * q + r, p);
+            const std::uint32_t row_addr = Chunk::offset(row_at.row, row_at.col);
+            ASSERT_EQ(row_addr % 16, 0u);
+            units.insert(row_addr / 16 % 8);
+            for (int c = 0; c < 8; ++c) {
+              const int lane = 4 * r + c / 2, reg = stmatrix_x4_register(chunk, p, q) + c % 2;
+              const WgmmaCoord acc = wgmma_accumulator_coord(32 * warp + lane, reg);
+              const int col = acc.col - chunk * Chunk::kCols;
+              ASSERT_TRUE(col >= 0 && col < Chunk::kCols) << "chunk " << chunk << " reg " << reg;
+              const std::uint32_t to = row_addr + 2u * static_cast<std::uint32_t>(c);
+              ASSERT_EQ(to, Chunk::offset(acc.row, col))
+                  << "warp " << warp << " p " << p << " matrix " << q << " row " << r << " column " << c;
+              ++written[to / 2];
+            }
+          }
+          // The 8 rows of one matrix are one shared-memory wavefront: 8 different bank groups.
+          EXPECT_EQ(units.size(), 8u) << "warp " << warp << " p " << p << " matrix " << q;
+        }
+    for (std::size_t e = 0; e < written.size(); ++e) ASSERT_EQ(written[e], 1) << "chunk " << chunk << " element " << e;
+  }
+}
+
+// FP32: 8-byte stores of each accumulator pair, 32 columns per chunk; every element once, and each
+// warp-wide store touches every bank at most twice (256 bytes: two wavefronts at best).
+TEST(Sm90StoreChunk, Fp32PairsCoverTheChunkOnceWithoutExtraBankConflicts) {
+  using Chunk = Sm90StoreChunk<float>;
+  ASSERT_EQ(Chunk::kCols, 32);
+  for (int chunk = 0; chunk < 256 / Chunk::kCols; ++chunk) {
+    std::vector<int> written(Chunk::kBytes / 4, 0);
+    for (int e = 0; e < Chunk::kCols / 2; e += 2) {
+      const int reg = chunk * Chunk::kCols / 2 + e;
+      for (int warp = 0; warp < 4; ++warp) {
+        std::vector<int> bank(32, 0);
+        for (int lane = 0; lane < 32; ++lane) {
+          const WgmmaCoord at = wgmma_accumulator_coord(32 * warp + lane, reg);
+          const int col = at.col - chunk * Chunk::kCols;
+          ASSERT_TRUE(col >= 0 && col < Chunk::kCols);
+          const std::uint32_t to = Chunk::offset(at.row, col);
+          ASSERT_EQ(to % 8, 0u);
+          ++written[to / 4];
+          ++written[to / 4 + 1];
+          ++bank[to / 4 % 32];
+          ++bank[(to / 4 + 1) % 32];
+        }
+        for (int b = 0; b < 32; ++b) EXPECT_LE(bank[b], 2) << "chunk " << chunk << " reg " << reg << " bank " << b;
+      }
+    }
+    for (std::size_t w = 0; w < written.size(); ++w) ASSERT_EQ(written[w], 1) << "chunk " << chunk << " word " << w;
+  }
 }
 
 // ---- the tile scheduler --------------------------------------------------------------------
@@ -264,6 +364,73 @@ TEST(TileScheduler, NeverMoreCtasThanTiles) {
   EXPECT_EQ(persistent_grid_size(1, 132), 1);
   EXPECT_EQ(persistent_grid_size(131, 132), 131);
   EXPECT_EQ(persistent_grid_size(8192, 132), 132);
+}
+
+// Version 5: every tile on the matrix exactly once; the two tiles of a pair share their A panel
+// (same i, j side by side); both CTAs of a cluster run the same number of tiles (each waits on
+// the other's loads and barrier arrivals every k-tile: an uneven count deadlocks); and a tile off
+// the matrix (the second of a pair when tiles_j is odd) loads its peer's operands and is not
+// stored.
+TEST(ClusterPairScheduler, EveryTileExactlyOnceBothCtasInStepForRandomShapesClustersAndTails) {
+  std::mt19937 rng(20261202);
+  std::uniform_int_distribution<int> tiles(1, 90), group(1, 16), clusters(1, 100);
+  int off_matrix = 0;
+  for (int trial = 0; trial < 400; ++trial) {
+    const int tiles_i = tiles(rng), tiles_j = trial % 4 == 0 ? 1 : tiles(rng), max_clusters = clusters(rng);
+    const ClusterPairScheduler sched = cluster_pair_scheduler(tiles_i, tiles_j, group(rng), max_clusters);
+    ASSERT_GE(sched.clusters, 1);
+    ASSERT_LE(sched.clusters, max_clusters);
+    ASSERT_LE(sched.clusters, sched.pairs.num_tiles());
+    std::vector<int> visits(static_cast<std::size_t>(tiles_i * tiles_j), 0);
+    for (int cluster = 0; cluster < sched.clusters; ++cluster) {
+      int taken[2] = {0, 0};
+      for (int rank = 0; rank < ClusterPairScheduler::kClusterSize; ++rank)
+        for (int t = sched.first(cluster); t < sched.pairs.num_tiles(); t = sched.next(t)) {
+          const TileCoord c = sched.tile(t, rank), peer = sched.tile(t, 1 - rank);
+          ++taken[rank];
+          ASSERT_EQ(c.i, peer.i) << "a pair's tiles must share their A panel";
+          ASSERT_EQ(c.j / 2, peer.j / 2);
+          ASSERT_TRUE(c.i >= 0 && c.i < tiles_i && c.j >= 0) << "tile " << t;
+          const TileCoord loaded = sched.loaded(c);
+          ASSERT_TRUE(loaded.i == c.i && loaded.j >= 0 && loaded.j < tiles_j) << "loads outside the tile grid";
+          if (sched.on_matrix(c)) {
+            ASSERT_EQ(loaded.j, c.j);
+            ++visits[static_cast<std::size_t>(c.i * tiles_j + c.j)];
+          } else {
+            ++off_matrix;
+            ASSERT_EQ(rank, 1) << "only a pair's second tile may fall off the matrix";
+            ASSERT_EQ(tiles_j % 2, 1);
+            ASSERT_EQ(c.j, tiles_j);
+            ASSERT_EQ(loaded.j, peer.j) << "the off-matrix CTA recomputes its peer's tile";
+          }
+        }
+      EXPECT_GE(taken[0], 1) << "cluster " << cluster << " of " << sched.clusters << " has no pair";
+      ASSERT_EQ(taken[0], taken[1]) << "the CTAs of cluster " << cluster << " would wait on each other forever";
+    }
+    for (std::size_t v = 0; v < visits.size(); ++v)
+      ASSERT_EQ(visits[v], 1) << "tile (" << v / static_cast<std::size_t>(tiles_j) << ", "
+                              << v % static_cast<std::size_t>(tiles_j) << ") of " << tiles_i << " x " << tiles_j << ", "
+                              << max_clusters << " clusters";
+  }
+  EXPECT_GT(off_matrix, 0) << "no trial had a pair with its second tile off the matrix";
+}
+
+TEST(ClusterPairScheduler, OddTileCountLeavesTheLastPairOfEveryRowHalfOffTheMatrix) {
+  // gpu_test_gemm.cu's 2056 x 4104: 9 x 33 tiles of 256 x 128, 9 x 17 pairs on 66 clusters (132 SMs).
+  const ClusterPairScheduler sched = cluster_pair_scheduler(9, 33, 8, 66);
+  EXPECT_EQ(sched.pairs.num_tiles(), 9 * 17);
+  EXPECT_EQ(sched.clusters, 66);
+  int off = 0;
+  for (int t = 0; t < sched.pairs.num_tiles(); ++t) {
+    const TileCoord second = sched.tile(t, 1);
+    if (!sched.on_matrix(second)) {
+      ++off;
+      EXPECT_EQ(second.j, 33);
+      EXPECT_EQ(sched.loaded(second).j, 32);
+      EXPECT_TRUE(sched.on_matrix(sched.tile(t, 0)));
+    }
+  }
+  EXPECT_EQ(off, 9);
 }
 
 }  // namespace

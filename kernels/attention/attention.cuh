@@ -115,4 +115,16 @@ struct AttentionBwdArgs {
 };
 void attention_bwd_mma_sm80(const AttentionBwdArgs& args, cudaStream_t stream);
 
+// 3. FlashAttention-3 forward on wgmma, sm_90a only (3_sm90_flash_fwd_wgmma.cu): TMA loads of Q
+//    and a K/V ring on mbarriers, a producer warpgroup and consumer warpgroups of 64 query rows
+//    each (2 at head_dim 128, 3 at 64), S = Q K^T and O += P V on wgmma with P in registers,
+//    softmax overlapped with the GEMMs across and within warpgroups. Same arguments, outputs and
+//    LSE convention as version 1. head_dim 64 or 128 (any other launches nothing: the impl refuses
+//    it first); any seq_q, seq_kv; 16-byte-aligned pointers. Throws std::runtime_error when the
+//    driver cannot encode the TMA descriptors.
+inline constexpr int kAttentionFwdWgmmaBlockN = 128;
+__host__ __device__ constexpr int attention_fwd_wgmma_block_m(int head_dim) { return head_dim == 64 ? 192 : 128; }
+__host__ __device__ constexpr bool attention_wgmma_supports_head_dim(int d) { return d == 64 || d == 128; }
+void attention_fwd_wgmma_sm90(const AttentionFwdArgs& args, cudaStream_t stream);
+
 }  // namespace trainbench::kernels

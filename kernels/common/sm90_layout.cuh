@@ -56,4 +56,15 @@ __host__ __device__ constexpr WgmmaCoord wgmma_accumulator_coord(int thread, int
   return {16 * warp + lane / 4 + 8 * half, 8 * chunk + 2 * (lane % 4) + e};
 }
 
+// Where BF16 element `value` (0-7; register value / 2, the even value in its low half) of thread
+// `thread` sits in the 64 x 16 A tile of a register-A wgmma m64nNk16 (col = k): per warp the
+// mma.sync m16n8k16 A fragment, warp w holding rows 16w .. 16w + 15 (PTX ISA, wgmma "Register
+// Fragments", matrix A). It is an FP32 accumulator's layout read 16 columns at a time, so an
+// accumulator tile converted to BF16 is the A operand of the next wgmma (attention's P V).
+__host__ __device__ constexpr WgmmaCoord wgmma_register_a_coord(int thread, int value) {
+  const int warp = thread / 32, lane = thread % 32;
+  const int e = value % 2, row_half = (value / 2) % 2, k_half = value / 4;
+  return {16 * warp + lane / 4 + 8 * row_half, 8 * k_half + 2 * (lane % 4) + e};
+}
+
 }  // namespace trainbench::kernels

@@ -1,6 +1,7 @@
-// PTX wrappers for the Hopper (sm_90a) path: mbarriers, TMA tensor loads, wgmma, setmaxnreg,
-// elect. Same namespace and conventions as ptx.cuh: destination first, shared-memory operands as
-// 32-bit shared-window addresses (ptx::smem_addr).
+// PTX wrappers for the Hopper (sm_90a) path: mbarriers, clusters, TMA tensor loads (multicast
+// too) and stores, stmatrix, wgmma, setmaxnreg, elect. Same namespace and conventions as
+// ptx.cuh: destination first, shared-memory operands as 32-bit shared-window addresses
+// (ptx::smem_addr).
 //
 // wgmma and setmaxnreg exist only on sm_90a ("arch-specific" features), and the project also
 // compiles every .cu for sm_80 and compute_90. So the wrappers are defined only in the sm_90a
@@ -66,9 +67,60 @@ __device__ __forceinline__ bool mbarrier_try_wait(std::uint32_t bar, std::uint32
 }
 
 // try_wait suspends for a hardware-chosen time before giving up; loop until the phase completes.
+// Builds without NDEBUG give up after 10 s of %globaltimer and trap: a wait that long is a lost
+// arrival or a wrong expect_tx, and an error ends the launch where a hang would stall the GPU.
 __device__ __forceinline__ void mbarrier_wait(std::uint32_t bar, std::uint32_t parity) {
+#ifdef NDEBUG
   while (!mbarrier_try_wait(bar, parity)) {
   }
+#else
+  std::uint64_t start = 0;
+  while (!mbarrier_try_wait(bar, parity)) {
+    std::uint64_t now;
+    asm volatile("mov.u64 %0, %%globaltimer;\n" : "=l"(now));
+    if (start == 0) start = now;
+    else if (now - start > 10'000'000'000ull) __trap();
+  }
+#endif
+}
+
+// One arrival on an mbarrier anywhere in the cluster (a shared::cluster address from
+// map_shared_rank): the consumer's "stage free" signal to a producer that may be in the other
+// CTA. The default .release.cta, as CUTLASS's ClusterBarrier: what it must follow is a
+// wgmma.wait_group (the stage's reads are complete), and .release.cluster would add a
+// MEMBAR.ALL.GPU to every k-tile of every consumer warp.
+__device__ __forceinline__ void mbarrier_arrive_cluster(std::uint32_t cluster_bar) {
+  asm volatile("mbarrier.arrive.shared::cluster.b64 _, [%0];\n" ::"r"(cluster_bar) : "memory");
+}
+
+// ---- clusters -----------------------------------------------------------------------------
+
+__device__ __forceinline__ std::uint32_t cluster_ctarank() {
+  std::uint32_t r;
+  asm volatile("mov.u32 %0, %%cluster_ctarank;\n" : "=r"(r));
+  return r;
+}
+__device__ __forceinline__ std::uint32_t cluster_id_x() {
+  std::uint32_t r;
+  asm volatile("mov.u32 %0, %%clusterid.x;\n" : "=r"(r));
+  return r;
+}
+
+// The shared::cluster address of the variable at shared-memory address `addr` (this CTA's
+// window) in CTA `rank` of the cluster: every CTA of a kernel lays out its shared memory alike.
+__device__ __forceinline__ std::uint32_t map_shared_rank(std::uint32_t addr, std::uint32_t rank) {
+  std::uint32_t r;
+  asm volatile("mapa.shared::cluster.u32 %0, %1, %2;\n" : "=r"(r) : "r"(addr), "r"(rank));
+  return r;
+}
+
+// Every thread of every CTA in the cluster: writes before it (barrier inits, remote arrivals)
+// are visible to all after it. Not .aligned: warps may reach it diverged.
+__device__ __forceinline__ void cluster_sync() {
+  asm volatile(
+      "barrier.cluster.arrive.release;\n"
+      "barrier.cluster.wait.acquire;\n" ::
+          : "memory");
 }
 
 // ---- TMA ----------------------------------------------------------------------------------
@@ -80,8 +132,8 @@ __device__ __forceinline__ void prefetch_tensor_map(const void* tensor_map) {
 
 // One box of a 2-D tensor map into shared memory at `dst`, box origin (x inner, y outer) in
 // elements; completion is counted on `bar` as the box's full byte count, out-of-bounds elements
-// (zero-filled) included. Launched without clusters, the CTA is its own cluster of one, so its
-// shared::cta addresses are valid shared::cluster addresses.
+// (zero-filled) included. The shared::cta window lies inside the shared::cluster one, so this
+// CTA's addresses name its own shared memory, in a cluster or not (alone, it is a cluster of one).
 __device__ __forceinline__ void tma_load_2d(std::uint32_t dst, const void* tensor_map, std::uint32_t bar, int x,
                                             int y) {
   asm volatile(
@@ -89,6 +141,74 @@ __device__ __forceinline__ void tma_load_2d(std::uint32_t dst, const void* tenso
       "[%2];\n" ::"r"(dst),
       "l"(reinterpret_cast<std::uint64_t>(tensor_map)), "r"(bar), "r"(x), "r"(y)
       : "memory");
+}
+
+// One box of a 4-D tensor map (coordinates c0 innermost .. c3 outermost, in elements) into shared
+// memory at `dst`, counted on `bar` like tma_load_2d. The attention kernels view (batch, seq,
+// heads, head_dim) tensors this way, so that a box of rows of one head stops at its sequence's end.
+__device__ __forceinline__ void tma_load_4d(std::uint32_t dst, const void* tensor_map, std::uint32_t bar, int c0,
+                                            int c1, int c2, int c3) {
+  asm volatile(
+      "cp.async.bulk.tensor.4d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [%0], [%1, {%3, %4, %5, "
+      "%6}], [%2];\n" ::"r"(dst),
+      "l"(reinterpret_cast<std::uint64_t>(tensor_map)), "r"(bar), "r"(c0), "r"(c1), "r"(c2), "r"(c3)
+      : "memory");
+}
+
+// As tma_load_2d, the box written to the same shared-memory offset `dst` in every CTA of the
+// cluster whose bit is set in cta_mask (bit r: %cluster_ctarank r), each CTA's copy counted on
+// its own mbarrier at offset `bar`. One global read feeds them all.
+__device__ __forceinline__ void tma_load_2d_multicast(std::uint32_t dst, const void* tensor_map, std::uint32_t bar,
+                                                      int x, int y, std::uint16_t cta_mask) {
+  asm volatile(
+      "cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes.multicast::cluster [%0], "
+      "[%1, {%3, %4}], [%2], %5;\n" ::"r"(dst),
+      "l"(reinterpret_cast<std::uint64_t>(tensor_map)), "r"(bar), "r"(x), "r"(y), "h"(cta_mask)
+      : "memory");
+}
+
+// One box of a 2-D tensor map from shared memory at `src` to global memory, box origin (x inner,
+// y outer) in elements; elements outside the tensor are not written. Asynchronous: part of this
+// thread's current bulk group (bulk_commit_group, then bulk_wait_group_read before `src` is
+// written again). Generic-proxy writes to `src` need fence_proxy_async_shared (and a barrier
+// when other threads made them) before this.
+__device__ __forceinline__ void tma_store_2d(const void* tensor_map, std::uint32_t src, int x, int y) {
+  asm volatile("cp.async.bulk.tensor.2d.global.shared::cta.tile.bulk_group [%0, {%2, %3}], [%1];\n" ::"l"(
+                   reinterpret_cast<std::uint64_t>(tensor_map)),
+               "r"(src), "r"(x), "r"(y)
+               : "memory");
+}
+
+__device__ __forceinline__ void bulk_commit_group() { asm volatile("cp.async.bulk.commit_group;\n" ::: "memory"); }
+
+// Waits until at most kPending of this thread's bulk groups have not yet finished reading their
+// shared-memory sources (the buffers may then be rewritten; the global writes may still be on
+// their way).
+template <int kPending>
+__device__ __forceinline__ void bulk_wait_group_read() {
+  asm volatile("cp.async.bulk.wait_group.read %0;\n" ::"n"(kPending) : "memory");
+}
+
+// Waits until at most kPending of this thread's bulk groups are incomplete, global writes included.
+template <int kPending>
+__device__ __forceinline__ void bulk_wait_group() {
+  asm volatile("cp.async.bulk.wait_group %0;\n" ::"n"(kPending) : "memory");
+}
+
+// ---- epilogue -----------------------------------------------------------------------------
+
+// Four 8x8 b16 matrices to shared memory, the inverse of ldmatrix_x4: lanes 8q..8q+7 give the row
+// addresses of matrix q (16 bytes each), and r[q] holds this lane's two elements of matrix q
+// (row lane/4, columns 2(lane%4), +1): the mma / wgmma accumulator layout, packed.
+__device__ __forceinline__ void stmatrix_x4(std::uint32_t addr, std::uint32_t r0, std::uint32_t r1, std::uint32_t r2,
+                                            std::uint32_t r3) {
+  asm volatile("stmatrix.sync.aligned.m8n8.x4.shared.b16 [%0], {%1, %2, %3, %4};\n" ::"r"(addr), "r"(r0), "r"(r1),
+               "r"(r2), "r"(r3)
+               : "memory");
+}
+
+__device__ __forceinline__ void st_shared_v2_f32(std::uint32_t addr, float x, float y) {
+  asm volatile("st.shared.v2.f32 [%0], {%1, %2};\n" ::"r"(addr), "f"(x), "f"(y) : "memory");
 }
 
 // ---- warp specialization ------------------------------------------------------------------
@@ -104,6 +224,17 @@ template <int kRegisters>
 __device__ __forceinline__ void setmaxnreg_dec() {
   static_assert(kRegisters % 8 == 0 && kRegisters >= 24 && kRegisters <= 256);
   asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(kRegisters));
+}
+
+// Named barrier `id` (1-15: 0 is __syncthreads') over `threads` threads (a multiple of 32): the
+// phase completes once that many have arrived, counting both calls. sync waits for it; arrive
+// counts the calling warp and goes on. Warpgroups hand each other turns this way (producer ->
+// consumer ordering without shared memory).
+__device__ __forceinline__ void named_barrier_sync(int id, int threads) {
+  asm volatile("bar.sync %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
+}
+__device__ __forceinline__ void named_barrier_arrive(int id, int threads) {
+  asm volatile("bar.arrive %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
 }
 
 // True in exactly one active lane of the (converged) warp.
@@ -139,6 +270,13 @@ template <int kCount>
 __device__ __forceinline__ void fence_registers(float (&d)[kCount]) {
 #pragma unroll
   for (int i = 0; i < kCount; ++i) asm volatile("" : "+f"(d[i])::"memory");
+}
+
+// The same for registers that an asynchronous wgmma reads as its A operand (BF16 pairs).
+template <int kCount>
+__device__ __forceinline__ void fence_registers(std::uint32_t (&a)[kCount]) {
+#pragma unroll
+  for (int i = 0; i < kCount; ++i) asm volatile("" : "+r"(a[i])::"memory");
 }
 
 // d (64 x N, FP32) = a (64 x 16) . b (16 x N) + (accumulate ? d : 0), BF16 a and b from shared
@@ -205,6 +343,58 @@ __device__ __forceinline__ void wgmma_m64n256k16_bf16(float (&d)[128], std::uint
         "+f"(d[118]), "+f"(d[119]), "+f"(d[120]), "+f"(d[121]), "+f"(d[122]), "+f"(d[123]), "+f"(d[124]),
         "+f"(d[125]), "+f"(d[126]), "+f"(d[127])
       : "l"(desc_a), "l"(desc_b), "r"(static_cast<std::uint32_t>(accumulate)), "n"(kTransA), "n"(kTransB));
+}
+
+// d (64 x N, FP32) = a (64 x 16) . b (16 x N) + (accumulate ? d : 0) with a, BF16, in registers:
+// four 32-bit registers per thread, each a pair of adjacent-k elements, in the layout of
+// wgmma_register_a_coord (sm90_layout.cuh), which is the accumulator layout of a k16 slice, so an
+// accumulator tile converted to BF16 feeds the next wgmma without shared memory. b from shared
+// memory through its descriptor; kTransB 1 for an N-major b. The registers of `a` must stay
+// unchanged until the wgmma completes (wgmma_wait).
+template <int kTransB>
+__device__ __forceinline__ void wgmma_m64n64k16_bf16_rs(float (&d)[32], const std::uint32_t (&a)[4],
+                                                        std::uint64_t desc_b, bool accumulate) {
+  asm volatile(
+      "{\n"
+      ".reg .pred p;\n"
+      "setp.ne.b32 p, %37, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 "
+      "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+      "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, "
+      "{%32, %33, %34, %35}, %36, p, 1, 1, %38;\n"
+      "}\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+        "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+        "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+        "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b), "r"(static_cast<std::uint32_t>(accumulate)),
+        "n"(kTransB));
+}
+
+template <int kTransB>
+__device__ __forceinline__ void wgmma_m64n128k16_bf16_rs(float (&d)[64], const std::uint32_t (&a)[4],
+                                                         std::uint64_t desc_b, bool accumulate) {
+  asm volatile(
+      "{\n"
+      ".reg .pred p;\n"
+      "setp.ne.b32 p, %69, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 "
+      "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+      "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
+      "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
+      "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, "
+      "{%64, %65, %66, %67}, %68, p, 1, 1, %70;\n"
+      "}\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+        "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+        "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+        "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
+        "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
+        "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
+        "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
+        "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b), "r"(static_cast<std::uint32_t>(accumulate)),
+        "n"(kTransB));
 }
 
 // d (64 x 128, FP32) = a (64 x 32) . b (32 x 128) + (accumulate ? d : 0), E4M3 a and b from

@@ -1,4 +1,4 @@
-// gemm.wgmma, version 4: warp specialization and a persistent grid (sm_90a only).
+// gemm.wgmma_ws, version 4: warp specialization and a persistent grid (sm_90a only).
 //
 // What it changes from version 3 (TMA + wgmma):
 // - Warp specialization: warpgroup 0 only loads (one elected thread issues the TMA copies), the
@@ -38,7 +38,11 @@ constexpr int kThreads = 128 * (1 + kConsumers);
 constexpr int kProducerRegisters = 40, kConsumerRegisters = 232;
 constexpr int kBandTiles = 8;  // tiles along m per band of the tile order: 2048 rows of A
 static_assert(kTileJ == kWgmmaM * kConsumers && is_wgmma_bf16_shape(kWgmmaM, kTileI, kWgmmaK));
-static_assert(kProducerRegisters * 128 + kConsumerRegisters * 128 * kConsumers <= 65536);
+// The launch gives each thread 65536 / kThreads registers in steps of 8 (168 here), and
+// setmaxnreg.inc waits until registers are free: what the producer gives back must pay exactly for
+// what the consumers take, or they wait forever.
+static_assert((65536 / kThreads / 8 * 8 - kProducerRegisters) * 128 ==
+              (kConsumerRegisters - 65536 / kThreads / 8 * 8) * 128 * kConsumers);
 
 template <GemmLayout kLayout>
 using TileB = Sm90OperandTile<kTileJ, b_k_major(kLayout)>;  // wgmma's A operand
@@ -142,7 +146,7 @@ gemm_wgmma_ws_kernel(const __grid_constant__ CUtensorMap a_map, const __grid_con
 
 }  // namespace
 
-void gemm_wgmma_sm90(const GemmArgs& args, cudaStream_t stream) {
+void gemm_wgmma_ws_sm90(const GemmArgs& args, cudaStream_t stream) {
   dispatch_gemm(args, [&]<GemmLayout kLayout, typename OutT>() {
     const auto kernel = gemm_wgmma_ws_kernel<kLayout, OutT>;
     static const cudaError_t opt_in =

@@ -55,6 +55,11 @@ void gemm_wgmma_tma_sm90(const GemmArgs& args, cudaStream_t stream);
 // 4. Hopper, sm_90a only: warp-specialized (one TMA producer warpgroup, two wgmma consumer
 //    warpgroups, setmaxnreg), persistent over the SMs with a grouped tile order, 128x256x64
 //    tiles, wgmma m64n256k16 (4_sm90_bf16_gemm_ws.cu). Same requirements as version 3.
-void gemm_wgmma_sm90(const GemmArgs& args, cudaStream_t stream);
+void gemm_wgmma_ws_sm90(const GemmArgs& args, cudaStream_t stream);
+
+// 5. Hopper, sm_90a only: version 4 in 2-CTA clusters whose CTAs multicast halves of their
+//    shared A tile to each other, with a stmatrix + TMA-store epilogue
+//    (5_sm90_bf16_gemm_cluster.cu). Same requirements as version 3 (C is written by TMA too).
+void gemm_wgmma_cluster_sm90(const GemmArgs& args, cudaStream_t stream);
 
 }  // namespace trainbench::kernels

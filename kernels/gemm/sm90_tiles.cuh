@@ -1,9 +1,10 @@
-// What the Hopper GEMMs (versions 3 and 4) share: an operand's k-tile in 128B-swizzled shared
-// memory (how TMA fills it and how wgmma reads it) and the epilogue that stores wgmma
-// accumulators. The host-side pieces (box geometry, descriptors) are tested on the CPU
+// What the Hopper GEMMs (versions 3 to 5) share: an operand's k-tile in 128B-swizzled shared
+// memory (how TMA fills it, alone or in slices multicast across a cluster, and how wgmma reads
+// it) and the epilogues that store wgmma accumulators (direct, or staged for TMA stores). The
+// host-side pieces (box geometry, descriptors, the staging layout) are tested on the CPU
 // (tests/test_sm90_gemm.cpp).
 //
-// Both kernels compute C^T = op(B)^T op(A)^T, as version 2 does: wgmma's A operand (M, rows j
+// All three compute C^T = op(B)^T op(A)^T, as version 2 does: wgmma's A operand (M, rows j
 // of C^T) is read from B, its B operand (N, columns i) from A, so that each thread's accumulator
 // pairs (adjacent columns i) are adjacent in C's column-major storage.
 #pragma once
@@ -16,6 +17,9 @@
 #include "kernels/common/sm90_ptx.cuh"
 #include "kernels/common/tensor_map.cuh"
 #include "kernels/gemm/dispatch.cuh"
+#if TRAINBENCH_SM90A
+#include "kernels/common/ptx.cuh"  // device code only: the CPU tests include this header too
+#endif
 
 namespace trainbench::kernels {
 
@@ -63,6 +67,49 @@ struct Sm90OperandTile {
   }
 };
 
+// An operand k-tile that the kSlices CTAs of a cluster load together, each one slice multicast to
+// all (version 5). Slice s, rows s * kSliceRows .. of the tile, is a Sm90OperandTile of its own
+// placed at byte s * Slice::kBytes of the whole tile: that is where the whole tile's layout keeps
+// those rows (K-major: one 128-byte line per row; M/N-major: 64-row boxes in row order), so
+// wgmma reads the assembled tile through Whole's descriptors.
+template <int kRows, bool kKMajorOperand, int kSlices>
+struct Sm90SlicedOperandTile {
+  static constexpr int kSliceRows = kRows / kSlices;
+  using Whole = Sm90OperandTile<kRows, kKMajorOperand>;
+  using Slice = Sm90OperandTile<kSliceRows, kKMajorOperand>;
+  static_assert(kRows % kSlices == 0 && kSliceRows % 64 == 0 && kSlices * Slice::kBytes == Whole::kBytes);
+
+  __host__ __device__ static constexpr std::uint32_t slice_offset(int s) {
+    return static_cast<std::uint32_t>(s) * Slice::kBytes;
+  }
+  __host__ __device__ static constexpr int slice_row0(int s, int row0) { return row0 + s * kSliceRows; }
+};
+
+// The staging buffer of the TMA-store epilogue (version 5): 64 rows (j) of 128 bytes, 64 BF16 or
+// 32 FP32 columns (i) of one warpgroup's accumulators, 128B-swizzled as a TMA box {kCols, 64}
+// with CU_TENSOR_MAP_SWIZZLE_128B reads it. The swizzle spreads the eight rows that a warp's
+// stmatrix (or 8-byte stores) writes at once over all 32 banks.
+template <typename OutT>
+struct Sm90StoreChunk {
+  static constexpr int kRows = 64;
+  static constexpr int kCols = 128 / static_cast<int>(sizeof(OutT));
+  static constexpr std::uint32_t kBytes = kRows * 128;
+  static constexpr std::uint32_t kElementBytes = sizeof(OutT);
+  __host__ __device__ static constexpr std::uint32_t offset(int row, int col) {
+    return swizzle_128b(static_cast<std::uint32_t>(row) * 128u + static_cast<std::uint32_t>(col) * kElementBytes);
+  }
+};
+
+// The row that lane `lane` addresses in stmatrix .x4 number p (0-3) of warp `warp` within a BF16
+// store chunk (64 columns, 8 groups of 8): that stmatrix writes groups 2p and 2p + 1 for the
+// warp's 16 rows, matrix q holding rows 8 (q % 2) .. of group 2p + q / 2, which is the
+// accumulator pair 4 (8 chunk + 2p + q / 2) + 2 (q % 2) = 32 chunk + 8p + 2q of every lane
+// (wgmma_accumulator_coord). Lanes 8q .. 8q + 7 address matrix q's rows.
+__host__ __device__ constexpr WgmmaCoord stmatrix_x4_row(int warp, int lane, int p) {
+  return {16 * warp + 8 * ((lane / 8) % 2) + lane % 8, 16 * p + 8 * (lane / 16)};
+}
+__host__ __device__ constexpr int stmatrix_x4_register(int chunk, int p, int q) { return 32 * chunk + 8 * p + 2 * q; }
+
 // The operand's tensor map: `rows` by k elements, K-major ([rows][k]) or not ([k][rows]).
 template <typename Tile>
 CUtensorMap operand_tensor_map(const __nv_bfloat16* base, int rows, int k) {
@@ -82,6 +129,21 @@ __device__ __forceinline__ void load_operand_tile(std::uint32_t dst, const CUten
     ptx::tma_load_2d(dst + Tile::box_offset(b), &map, bar, Tile::box_x(b, row0, k0), Tile::box_y(b, row0, k0));
 }
 
+// Slice `slice` of a Sm90SlicedOperandTile whose whole tile (at shared-memory offset tile_addr in
+// every CTA of the cluster) has rows row0 .., k-offset k0, into the CTAs of cta_mask; each counts
+// Slice::kBytes on its own mbarrier at offset `bar`.
+template <typename Sliced>
+__device__ __forceinline__ void load_operand_slice_multicast(std::uint32_t tile_addr, int slice,
+                                                             const CUtensorMap& map, std::uint32_t bar, int row0,
+                                                             int k0, std::uint16_t cta_mask) {
+  using S = typename Sliced::Slice;
+  const std::uint32_t dst = tile_addr + Sliced::slice_offset(slice);
+  const int r0 = Sliced::slice_row0(slice, row0);
+#pragma unroll
+  for (int b = 0; b < S::kBoxes; ++b)
+    ptx::tma_load_2d_multicast(dst + S::box_offset(b), &map, bar, S::box_x(b, r0, k0), S::box_y(b, r0, k0), cta_mask);
+}
+
 // One warpgroup's 64 x kN accumulators (rows j0 .., columns i0 .. of C^T) into column-major C.
 // m is a multiple of 8 and columns come in even pairs, so i < m implies i + 1 < m.
 template <int kN, typename OutT>
@@ -92,6 +154,50 @@ __device__ __forceinline__ void store_accumulators(OutT* c, const float (&acc)[k
     const WgmmaCoord at = wgmma_accumulator_coord(thread_in_warpgroup, reg);
     const int i = i0 + at.col, j = j0 + at.row;
     if (i < m && j < n) store_out_pair(c + static_cast<std::size_t>(j) * m + i, acc[reg], acc[reg + 1]);
+  }
+}
+
+// The same through shared memory and TMA stores (c_map: C^T as rows j of m elements i, boxes of
+// one Sm90StoreChunk), chunk by chunk through two staging buffers at `staging`: while the TMA
+// reads one, the warpgroup writes the other. Thread 0 of the warpgroup owns the bulk groups;
+// before each named barrier it waits until the previous chunk's store has read its buffer, which
+// frees the buffer the next chunk writes. The last store is left in flight: it drains under the
+// next tile's mainloop, and the next call's first wait covers it. The TMA drops what lies
+// outside the matrix.
+template <int kN, typename OutT>
+__device__ __forceinline__ void store_accumulators_tma(const CUtensorMap& c_map, std::uint32_t staging,
+                                                       const float (&acc)[kN / 2], int i0, int j0,
+                                                       int thread_in_warpgroup, int barrier_id) {
+  using Chunk = Sm90StoreChunk<OutT>;
+  static_assert(kN % (2 * Chunk::kCols) == 0, "chunks alternate between two buffers: an even count per tile");
+  const int warp = thread_in_warpgroup / 32, lane = thread_in_warpgroup % 32;
+#pragma unroll
+  for (int q = 0; q < kN / Chunk::kCols; ++q) {
+    const std::uint32_t buffer = staging + static_cast<std::uint32_t>(q % 2) * Chunk::kBytes;
+    if constexpr (sizeof(OutT) == 2) {
+#pragma unroll
+      for (int p = 0; p < Chunk::kCols / 16; ++p) {
+        const WgmmaCoord at = stmatrix_x4_row(warp, lane, p);
+        const int r = stmatrix_x4_register(q, p, 0);
+        ptx::stmatrix_x4(buffer + Chunk::offset(at.row, at.col), ptx::pack_bf16x2(acc[r], acc[r + 1]),
+                         ptx::pack_bf16x2(acc[r + 2], acc[r + 3]), ptx::pack_bf16x2(acc[r + 4], acc[r + 5]),
+                         ptx::pack_bf16x2(acc[r + 6], acc[r + 7]));
+      }
+    } else {
+#pragma unroll
+      for (int e = 0; e < Chunk::kCols / 2; e += 2) {
+        const int reg = q * Chunk::kCols / 2 + e;
+        const WgmmaCoord at = wgmma_accumulator_coord(thread_in_warpgroup, reg);
+        ptx::st_shared_v2_f32(buffer + Chunk::offset(at.row, at.col - q * Chunk::kCols), acc[reg], acc[reg + 1]);
+      }
+    }
+    ptx::fence_proxy_async_shared();  // this thread's writes, before the TMA (async proxy) reads them
+    if (thread_in_warpgroup == 0) ptx::bulk_wait_group_read<0>();
+    ptx::named_barrier_sync(barrier_id, 128);
+    if (thread_in_warpgroup == 0) {
+      ptx::tma_store_2d(&c_map, buffer, i0 + q * Chunk::kCols, j0);
+      ptx::bulk_commit_group();
+    }
   }
 }
 #endif

@@ -1,6 +1,7 @@
-// The persistent GEMM's tile scheduler: a fixed grid of CTAs (about one per SM) walks the output
-// tiles in an L2-friendly order. Host and device; tests/test_sm90_gemm.cpp checks that every
-// tile is visited exactly once for random shapes and SM counts.
+// The persistent GEMMs' tile schedulers: a fixed grid of CTAs (about one per SM), or of 2-CTA
+// clusters, walks the output tiles in an L2-friendly order. Host and device;
+// tests/test_sm90_gemm.cpp checks that every tile is visited exactly once for random shapes and
+// SM counts.
 #pragma once
 #include <cuda_runtime.h>
 
@@ -42,6 +43,41 @@ struct PersistentTileScheduler {
 // One CTA per SM, but never more CTAs than tiles.
 __host__ __device__ constexpr int persistent_grid_size(int num_tiles, int sm_count) {
   return num_tiles < sm_count ? num_tiles : sm_count;
+}
+
+// Version 5's clusters of two CTAs: cluster c of `clusters` takes pairs c, c + clusters, ... of
+// the grouped order over pairs of tiles (tiles_i x ceil(tiles_j / 2)), and its CTA of rank r
+// computes tile (i, 2p + r) of pair (i, p). The two tiles of a pair read the same panel of A,
+// which is what the CTAs multicast to each other.
+//   for (int t = sched.first(cluster); t < sched.pairs.num_tiles(); t = sched.next(t)) ...
+// Where tiles_j is odd the last pair of every row i has its second tile off the matrix. Its CTA
+// must still run the pair's whole pipeline (its peer waits on its half of A and on its barrier
+// arrivals), so it loads and computes its peer's tile again (loaded()) and stores nothing
+// (on_matrix() is false). Both CTAs of a cluster thus run the same number of tiles and k-tiles.
+struct ClusterPairScheduler {
+  static constexpr int kClusterSize = 2;
+  GroupedTileOrder pairs;
+  int tiles_j = 0;  // the tile count along j; pairs.tiles_j is half of it, rounded up
+  int clusters = 1;
+
+  __host__ __device__ constexpr int first(int cluster) const { return cluster; }
+  __host__ __device__ constexpr int next(int linear) const { return linear + clusters; }
+  __host__ __device__ constexpr TileCoord tile(int linear, int rank) const {
+    const TileCoord p = pairs.tile(linear);
+    return {p.i, kClusterSize * p.j + rank};
+  }
+  __host__ __device__ constexpr bool on_matrix(TileCoord t) const { return t.j < tiles_j; }
+  __host__ __device__ constexpr TileCoord loaded(TileCoord t) const { return {t.i, on_matrix(t) ? t.j : tiles_j - 1}; }
+};
+
+// At most max_clusters clusters (as many as fit on the GPU at once), never more than pairs.
+__host__ __device__ constexpr ClusterPairScheduler cluster_pair_scheduler(int tiles_i, int tiles_j, int group,
+                                                                          int max_clusters) {
+  const GroupedTileOrder pairs{.tiles_i = tiles_i,
+                               .tiles_j = (tiles_j + ClusterPairScheduler::kClusterSize - 1) /
+                                          ClusterPairScheduler::kClusterSize,
+                               .group = group};
+  return {.pairs = pairs, .tiles_j = tiles_j, .clusters = persistent_grid_size(pairs.num_tiles(), max_clusters)};
 }
 
 }  // namespace trainbench::kernels

@@ -52,7 +52,11 @@ constexpr int kProducerRegisters = 40, kConsumerRegisters = 232;
 constexpr int kBandTiles = 8;
 static_assert(kFp8TileM == kWgmmaM * kConsumers && kFp8TileK == kPromotionInterval);
 static_assert(kFp8TileN == kScaleBlock, "one 128x128 block of b per CTA tile and k-block");
-static_assert(kProducerRegisters * 128 + kConsumerRegisters * 128 * kConsumers <= 65536);
+// The launch gives each thread 65536 / kThreads registers in steps of 8 (168 here), and
+// setmaxnreg.inc waits until registers are free: what the producer gives back must pay exactly for
+// what the consumers take, or they wait forever.
+static_assert((65536 / kThreads / 8 * 8 - kProducerRegisters) * 128 ==
+              (kConsumerRegisters - 65536 / kThreads / 8 * 8) * 128 * kConsumers);
 
 constexpr std::uint32_t kOperandTileBytes = kFp8OperandTileBytes;
 constexpr std::uint32_t kStageBytes = 2 * kOperandTileBytes;

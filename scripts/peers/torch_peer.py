@@ -9,8 +9,10 @@ same results format, so `trainbench compare ours.json peer.json` puts them side 
 PyTorch covers is run once per peer impl:
     copy       torch.copy          dst.copy_(src)
     gemm       torch.matmul        torch.matmul (cuBLAS), BF16 in, FP32 accumulate, bf16/f32 out
-    attention  torch.sdpa.flash    scaled_dot_product_attention, flash backend
-               torch.sdpa.cudnn    scaled_dot_product_attention, cuDNN backend
+    attention  torch.sdpa.flash    scaled_dot_product_attention, flash backend (forward; backward
+               torch.sdpa.cudnn    through autograd), cuDNN backend
+    scaled_gemm torch.scaled_mm    torch._scaled_mm, E4M3 operands, FP32 scales (per-tensor, or
+                                   1x128 / 128x128 blocks where this PyTorch takes them), BF16 out
 Each peer result is verified first (against an FP32 computation, outputs poisoned with NaN
 before the verifying run; a failure gives no number), warmed up, then timed with CUDA events
 after an L2 flush (unless --hot), at least --min-samples and until the relative noise is under
@@ -223,6 +225,74 @@ def run_peers(like_doc, args):
                              "relative Frobenius error against an FP32 matmul of the same inputs")
             samples, why = timed(fn) if v["passed"] else ([], "")
             out.append(peer_record(t, "torch.matmul", samples, v, why, chip))
+        elif op == "scaled_gemm" and shape.get("dtype") == "e4m3" and shape.get("inputs", "signed") == "signed":
+            m, n, k = shape["m"], shape["n"], shape["k"]
+            fp8 = torch.float8_e4m3fn
+            # Operands already in E4M3 (values in [-448, 448] as quantized data are): A row-major [m, k],
+            # B given as [n, k] row-major, i.e. the column-major [k, n] operand _scaled_mm wants.
+            a = (rand(m, k, dtype=torch.float32) * 448).to(fp8)
+            bt = (rand(n, k, dtype=torch.float32) * 448).to(fp8)
+            blocks = shape["a_scale"] == "1x128" and shape["b_scale"] == "128x128"
+            if blocks:
+                kb, nb = (k + 127) // 128, (n + 127) // 128
+                sa = (torch.rand(m, kb, generator=gen, device=dev) + 0.5) / 448
+                sb = (torch.rand(kb, nb, generator=gen, device=dev) + 0.5) / 448
+                a_deq = a.float() * sa.repeat_interleave(128, 1)[:, :k]
+                b_deq = bt.float() * sb.t().repeat_interleave(128, 0)[:n].repeat_interleave(128, 1)[:, :k]
+            elif shape["a_scale"] == "tensor" and shape["b_scale"] == "tensor":
+                sa = torch.tensor(1.0 / 448, device=dev)
+                sb = torch.tensor(2.0 / 448, device=dev)
+                a_deq, b_deq = a.float() * sa, bt.float() * sb
+            else:
+                continue
+            c = torch.full((m, n), float("nan"), dtype=torch.bfloat16, device=dev)
+            def fn():
+                c.copy_(torch._scaled_mm(a, bt.t(), scale_a=sa, scale_b=sb, out_dtype=torch.bfloat16))
+            try:
+                fn()
+            except (RuntimeError, TypeError) as e:
+                v = verification(float("inf"), 0.0, f"this PyTorch's _scaled_mm does not take these scales: "
+                                                     f"{str(e).splitlines()[0]}")
+                v["unavailable"] = True
+                out.append(peer_record(t, "torch.scaled_mm", [], v, "", chip))
+                continue
+            v = verification(rel_error(c, a_deq @ b_deq.t()), 1e-2,
+                             "relative Frobenius error against an FP32 matmul of the dequantized operands")
+            samples, why = timed(fn) if v["passed"] else ([], "")
+            out.append(peer_record(t, "torch.scaled_mm", samples, v, why, chip))
+        elif op == "attention" and shape["pass"] == "bwd":
+            bsz, hq, hkv, sq, skv, d = (shape[x] for x in ("batch", "heads_q", "heads_kv", "seq_q", "seq_kv", "head_dim"))
+            q, kk, vv = (rand(bsz, h, s_, d).requires_grad_() for h, s_ in ((hq, sq), (hkv, skv), (hkv, skv)))
+            do = rand(bsz, hq, sq, d)
+            gqa = hq != hkv
+            ref = None
+            if bsz * hq * sq * skv <= 2**26:
+                qf, kf, vf = (x.detach().float().requires_grad_() for x in (q, kk, vv))
+                of = F.scaled_dot_product_attention(qf, kf.repeat_interleave(hq // hkv, 1),
+                                                    vf.repeat_interleave(hq // hkv, 1), is_causal=shape["causal"])
+                ref = torch.autograd.grad(of, (qf, kf, vf), do.float())
+            for impl, backend in (("torch.sdpa.flash", SDPBackend.FLASH_ATTENTION), ("torch.sdpa.cudnn", SDPBackend.CUDNN_ATTENTION)):
+                try:
+                    with sdpa_kernel(backend):
+                        o = F.scaled_dot_product_attention(q, kk, vv, is_causal=shape["causal"], enable_gqa=gqa)
+                    def fn():
+                        # The backward alone: the forward's graph is kept between samples.
+                        return torch.autograd.grad(o, (q, kk, vv), do, retain_graph=True)
+                    grads = fn()
+                except RuntimeError as e:
+                    v = verification(float("inf"), 0.0, f"backend unavailable for this shape: {str(e).splitlines()[0]}")
+                    v["unavailable"] = True
+                    out.append(peer_record(t, impl, [], v, "", chip))
+                    continue
+                if ref is not None:
+                    err = max(rel_error(g, r) for g, r in zip(grads, ref))
+                    v = verification(err, 3e-2, "largest relative Frobenius error of dQ, dK, dV against FP32 autograd")
+                else:
+                    finite = all(torch.isfinite(g).all() for g in grads)
+                    v = verification(0.0 if finite else float("inf"), 0.0,
+                                     "finite gradients only (no FP32 reference at this size)")
+                samples, why = timed(fn) if v["passed"] else ([], "")
+                out.append(peer_record(t, impl, samples, v, why, chip))
         elif op == "attention" and shape["pass"] == "fwd":
             bsz, hq, hkv, sq, skv, d = (shape[x] for x in ("batch", "heads_q", "heads_kv", "seq_q", "seq_kv", "head_dim"))
             q = rand(bsz, hq, sq, d)
@@ -271,7 +341,9 @@ def main(argv):
         like = load_like(a.like)
         benchmarks, versions = run_peers(like, a)
         if not benchmarks:
-            raise InputError(f"{a.like} holds no copy, bf16 gemm or attention forward benchmark for the peer to run")
+            print(f"torch_peer.py: {a.like} holds no op the peer covers (copy, bf16 gemm, attention, e4m3 "
+                  "scaled_gemm): nothing written")
+            return 0
         measurement = {"hot": a.hot, "noise_target": a.noise, "budget_s": a.budget, "min_samples": a.min_samples,
                        "throttle_fraction": 0.0, "l2_flush_bytes": 0, "warmup_launches": 3}
         doc = peer_document(like, benchmarks, " ".join(["torch_peer.py", *argv]), measurement, versions)

@@ -125,6 +125,38 @@ void print_accuracy_table(const Results& results, std::FILE* out) {
   print_aligned(table, 2, out);
 }
 
+void print_vendor_geomeans(const Results& results, std::FILE* out) {
+  register_all_impls();
+  // The vendor baseline of each (op, shape), as print_table takes it: the first vendor impl timed.
+  std::map<std::string, const BenchmarkResult*> vendor;
+  for (const auto& b : results.benchmarks) {
+    const std::string key = b.op + b.shape.dump();
+    if (b.timed && !b.accuracy && is_vendor(b.impl) && !vendor.count(key)) vendor[key] = &b;
+  }
+  struct Acc {
+    double log_sum = 0, lo = 0, hi = 0;
+    int n = 0;
+  };
+  std::map<std::pair<std::string, std::string>, Acc> acc;  // (ours, vendor) -> ratios
+  for (const auto& b : results.benchmarks) {
+    if (!b.timed || b.accuracy || is_vendor(b.impl)) continue;
+    const auto v = vendor.find(b.op + b.shape.dump());
+    if (v == vendor.end() || headline_throughput(*v->second) <= 0) continue;
+    const double r = headline_throughput(b) / headline_throughput(*v->second);
+    if (!(r > 0)) continue;
+    Acc& a = acc[{b.impl, v->second->impl}];
+    a.lo = a.n ? std::min(a.lo, r) : r;
+    a.hi = a.n ? std::max(a.hi, r) : r;
+    a.log_sum += std::log(r);
+    ++a.n;
+  }
+  if (acc.empty()) return;
+  std::fprintf(out, "\nours against the vendor baseline, geometric mean over the shapes timed with both:\n");
+  for (const auto& [pair, a] : acc)
+    std::fprintf(out, "  %s / %s: %.3fx over %d shape%s (%.3fx to %.3fx)\n", pair.first.c_str(), pair.second.c_str(),
+                 std::exp(a.log_sum / a.n), a.n, a.n == 1 ? "" : "s", a.lo, a.hi);
+}
+
 void print_table(const Results& results, std::FILE* out) {
   register_all_impls();
   // The vendor baseline of each (op, shape): the first vendor impl that was timed.

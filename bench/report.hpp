@@ -13,6 +13,12 @@ namespace trainbench {
 // vendor impl of the same op and shape, noise, samples, SM clock, status.
 void print_table(const Results& results, std::FILE* out);
 
+// Per impl of ours, the geometric mean of its throughput over the vendor baseline's across the
+// shapes where both were timed (the figure a target such as ">= 0.95x cuBLAS over the model
+// shapes" is judged by): "gemm.wgmma / gemm.cublas: 0.97x geomean over 24 shapes (0.81x to 1.10x)".
+// Prints nothing when no shape has both.
+void print_vendor_geomeans(const Results& results, std::FILE* out);
+
 // The accuracy benchmarks (BenchmarkResult::accuracy), if any: one row per impl and op shape
 // without k, one column per k, each cell the verification error and the normwise error, and the
 // row's growth exponent p (error ~ k^p). Prints nothing when there are none.

@@ -275,6 +275,7 @@ int run_suite(const RunOptions& options) {
   for (const auto& p : plan) results.benchmarks.push_back(records.at(p.name));
 
   print_table(results, stdout);
+  print_vendor_geomeans(results, stdout);
   print_accuracy_table(results, stdout);
   write_results_file(out, results, options.force);
   spdlog::info("wrote {}", out);

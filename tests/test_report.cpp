@@ -45,5 +45,24 @@ TEST(RunTable, OneAlignedRowPerBenchmarkWithRatioToTheVendor) {
   EXPECT_NE(out.find("1.000x"), std::string::npos) << out;  // the vendor impl against itself
 }
 
+// The synthetic H100 file: gemm.mma at 2.30 ms and gemm.cublas at 1.45 ms on 8192^3 (medians scatter
+// a little), the only shape with both; memory.copy against cudaMemcpy on 1 GiB.
+TEST(RunTable, GeometricMeanOfOursOverTheVendor) {
+  const auto r = testing::synthetic_results("NVIDIA H100 80GB HBM3", testing::synthetic_suite(), 1);
+  std::FILE* f = std::tmpfile();
+  print_vendor_geomeans(r, f);
+  std::rewind(f);
+  std::string out(8192, '\0');
+  out.resize(std::fread(out.data(), 1, out.size(), f));
+  std::fclose(f);
+  const auto at = out.find("gemm.mma / gemm.cublas: ");
+  ASSERT_NE(at, std::string::npos) << out;
+  const double ratio = std::stod(out.substr(at + 24));
+  EXPECT_NEAR(ratio, 1.45 / 2.30, 0.02) << out;
+  EXPECT_NE(out.find("over 1 shape "), std::string::npos) << out;
+  EXPECT_NE(out.find("memory.copy / memory.cudaMemcpy"), std::string::npos) << out;
+  EXPECT_EQ(out.find("gemm.cublas / "), std::string::npos) << out;  // a vendor is not compared with itself
+}
+
 }  // namespace
 }  // namespace trainbench

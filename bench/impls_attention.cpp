@@ -104,6 +104,18 @@ std::string fwd_wgmma_unsupported(const Op& op) {
   return "";
 }
 
+// What the cuDNN frontend refuses before building a plan, said here so that a suite lists it as
+// unsupported instead of failing: its backward takes no single-key problem where one row is left
+// (s_q = s_kv = 1; rows that see no key are sliced off first, so causal with s_kv = 1 comes to that).
+std::string cudnn_unsupported(const Op& op) {
+  if (auto why = attention_unsupported(op); !why.empty()) return why;
+  const auto& a = std::get<Attention>(op);
+  if (a.pass == "bwd" && a.seq_kv == 1 && (a.seq_q == 1 || a.causal))
+    return "cuDNN's SDPA backward does not support s_q = s_kv = 1 (the frontend refuses it; causal with one key "
+           "leaves one row)";
+  return "";
+}
+
 std::string bwd_mma_unsupported(const Op& op) {
   if (auto why = attention_unsupported(op); !why.empty()) return why;
   const auto& a = std::get<Attention>(op);
@@ -480,7 +492,7 @@ void register_attention_impls(Registry& r) {
              .min_arch = 80,
              .max_arch = 0,
              .missing = cudnn_attention_missing(),
-             .unsupported = attention_unsupported,
+             .unsupported = cudnn_unsupported,
              .make = [](const Op& op, const DeviceInfo&) -> std::unique_ptr<Case> {
                return make_cudnn_case(std::get<Attention>(op));
              }});

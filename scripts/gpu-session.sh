@@ -27,8 +27,14 @@ step "build"
 cmake -S "$root" -B "$root/build/gpu" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90a-real >"$out/build.log" 2>&1 &&
   cmake --build "$root/build/gpu" -j "$(nproc)" >>"$out/build.log" 2>&1 || { tail -40 "$out/build.log"; exit 2; }
 grep -m2 "attention.cudnn" "$out/build.log"
-# libcudnn dlopens its engine libraries from the loader's path: add the folder of the one the
-# build linked (pip's, where the system has none).
+# cuDNN's SDPA engines are compiled at run time: libnvrtc must be on the loader's path (the
+# toolkit's). Then libcudnn dlopens its engine libraries from the loader's path too: put the folder
+# of the one the build linked (pip's, where the system has none) first.
+for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib; do
+  if [ -d "$d" ] && [[ ":${LD_LIBRARY_PATH:-}:" != *":$d:"* ]]; then
+    export LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$d"
+  fi
+done
 cudnn_lib="$(sed -n 's/^TRAINBENCH_CUDNN_LIBRARY:FILEPATH=//p' "$root/build/gpu/CMakeCache.txt")"
 if [ -f "$cudnn_lib" ] && ! ldconfig -p 2>/dev/null | grep -q "libcudnn\.so\.9 "; then
   export LD_LIBRARY_PATH="$(dirname "$(readlink -f "$cudnn_lib")")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"

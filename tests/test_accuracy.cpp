@@ -16,6 +16,7 @@
 #include "bench/suites.hpp"
 #include "harness/error.hpp"
 #include "harness/measure.hpp"
+#include "tests/printed.hpp"
 #include "tests/synthetic_results.hpp"
 
 namespace trainbench {
@@ -108,15 +109,7 @@ TEST(ErrorGrowth, LogLogSlopeOnHandComputedPoints) {
 }
 
 std::string accuracy_table(const Results& r) {
-  std::FILE* f = std::tmpfile();
-  print_accuracy_table(r, f);
-  std::rewind(f);
-  std::string out;
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
-  std::fclose(f);
-  return out;
+  return testing::printed([&](std::FILE* f) { print_accuracy_table(r, f); });
 }
 
 TEST(AccuracyTable, OneRowPerImplAndShapeOneColumnPerKWithTheGrowth) {

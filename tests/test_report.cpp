@@ -6,21 +6,14 @@
 #include <string>
 
 #include "bench/report.hpp"
+#include "tests/printed.hpp"
 #include "tests/synthetic_results.hpp"
 
 namespace trainbench {
 namespace {
 
 std::string render(const Results& r) {
-  std::FILE* f = std::tmpfile();
-  print_table(r, f);
-  std::rewind(f);
-  std::string out;
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
-  std::fclose(f);
-  return out;
+  return testing::printed([&](std::FILE* f) { print_table(r, f); });
 }
 
 TEST(RunTable, OneAlignedRowPerBenchmarkWithRatioToTheVendor) {
@@ -49,12 +42,7 @@ TEST(RunTable, OneAlignedRowPerBenchmarkWithRatioToTheVendor) {
 // a little), the only shape with both; memory.copy against cudaMemcpy on 1 GiB.
 TEST(RunTable, GeometricMeanOfOursOverTheVendor) {
   const auto r = testing::synthetic_results("NVIDIA H100 80GB HBM3", testing::synthetic_suite(), 1);
-  std::FILE* f = std::tmpfile();
-  print_vendor_geomeans(r, f);
-  std::rewind(f);
-  std::string out(8192, '\0');
-  out.resize(std::fread(out.data(), 1, out.size(), f));
-  std::fclose(f);
+  const std::string out = testing::printed([&](std::FILE* f) { print_vendor_geomeans(r, f); });
   const auto at = out.find("gemm.mma / gemm.cublas: ");
   ASSERT_NE(at, std::string::npos) << out;
   const double ratio = std::stod(out.substr(at + 24));

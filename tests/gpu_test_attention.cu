@@ -117,6 +117,22 @@ kernels::AttentionShape kernel_shape(const Attention& a) {
   return {int(a.batch), int(a.heads_q), int(a.heads_kv), int(a.seq_q), int(a.seq_kv), int(a.head_dim), a.causal};
 }
 
+// A fused forward kernel on `a`, outputs poisoned first: O and LSE against the float64 reference.
+void expect_fused_forward_matches(void (*kernel)(const kernels::AttentionFwdArgs&, cudaStream_t), const char* name,
+                                  const Attention& a, const Inputs& in, const AttentionForward& want,
+                                  cudaStream_t stream) {
+  DeviceBuffer o(in.q.bytes(), "O"), lse(a.batch * a.heads_q * a.seq_q * 4, "LSE");
+  fill_poison(o.get(), o.bytes(), 0xFF, stream);
+  fill_poison(lse.get(), lse.bytes(), 0xFF, stream);
+  kernel({.q = in.q.as<const __nv_bfloat16>(), .k = in.k.as<const __nv_bfloat16>(), .v = in.v.as<const __nv_bfloat16>(),
+          .o = o.as<__nv_bfloat16>(), .lse = lse.as<float>(), .shape = kernel_shape(a)},
+         stream);
+  TB_CUDA_CHECK(cudaGetLastError());
+  TB_CUDA_CHECK(cudaStreamSynchronize(stream));
+  EXPECT_LE(relative_error(bf16_to_host(o), want.o), kToleranceFusedO) << name << " O " << label(a);
+  EXPECT_LE(relative_error(f32_to_host(lse), want.lse), kToleranceFusedLse) << name << " LSE " << label(a);
+}
+
 TEST(AttentionForward, FusedAndReferenceMatchFloat64AtSmallShapes) {
   TB_REQUIRE_GPU();
   const Device device(0);
@@ -131,18 +147,8 @@ TEST(AttentionForward, FusedAndReferenceMatchFloat64AtSmallShapes) {
         const Inputs in(a, stream);
         const AttentionForward want = attention_forward_reference(a, in.hq, in.hk, in.hv);
 
-        DeviceBuffer o(in.q.bytes(), "O"), lse(a.batch * a.heads_q * a.seq_q * 4, "LSE");
-        fill_poison(o.get(), o.bytes(), 0xFF, stream);
-        fill_poison(lse.get(), lse.bytes(), 0xFF, stream);
-        kernels::attention_fwd_mma_sm80({.q = in.q.as<const __nv_bfloat16>(), .k = in.k.as<const __nv_bfloat16>(),
-                                         .v = in.v.as<const __nv_bfloat16>(), .o = o.as<__nv_bfloat16>(),
-                                         .lse = lse.as<float>(), .shape = kernel_shape(a)},
-                                        stream);
-        TB_CUDA_CHECK(cudaGetLastError());
-        TB_CUDA_CHECK(cudaStreamSynchronize(stream));
-        EXPECT_LE(relative_error(bf16_to_host(o), want.o), kToleranceFusedO) << "attention.fwd.mma O " << label(a);
-        EXPECT_LE(relative_error(f32_to_host(lse), want.lse), kToleranceFusedLse)
-            << "attention.fwd.mma LSE " << label(a);
+        DeviceBuffer lse(a.batch * a.heads_q * a.seq_q * 4, "LSE");
+        expect_fused_forward_matches(&kernels::attention_fwd_mma_sm80, "attention.fwd.mma", a, in, want, stream);
 
         AttentionOracle oracle(a, 1ull << 30);
         DeviceBuffer o32(in.q.bytes() * 2, "O (FP32)");
@@ -177,18 +183,7 @@ TEST(AttentionForward, WgmmaMatchesFloat64AtSmallShapes) {
                           .causal = causal, .pass = "fwd"};
         const Inputs in(a, stream);
         const AttentionForward want = attention_forward_reference(a, in.hq, in.hk, in.hv);
-        DeviceBuffer o(in.q.bytes(), "O"), lse(a.batch * a.heads_q * a.seq_q * 4, "LSE");
-        fill_poison(o.get(), o.bytes(), 0xFF, stream);
-        fill_poison(lse.get(), lse.bytes(), 0xFF, stream);
-        kernels::attention_fwd_wgmma_sm90({.q = in.q.as<const __nv_bfloat16>(), .k = in.k.as<const __nv_bfloat16>(),
-                                           .v = in.v.as<const __nv_bfloat16>(), .o = o.as<__nv_bfloat16>(),
-                                           .lse = lse.as<float>(), .shape = kernel_shape(a)},
-                                          stream);
-        TB_CUDA_CHECK(cudaGetLastError());
-        TB_CUDA_CHECK(cudaStreamSynchronize(stream));
-        EXPECT_LE(relative_error(bf16_to_host(o), want.o), kToleranceFusedO) << "attention.fwd.wgmma O " << label(a);
-        EXPECT_LE(relative_error(f32_to_host(lse), want.lse), kToleranceFusedLse)
-            << "attention.fwd.wgmma LSE " << label(a);
+        expect_fused_forward_matches(&kernels::attention_fwd_wgmma_sm90, "attention.fwd.wgmma", a, in, want, stream);
       }
 }
 

@@ -36,6 +36,8 @@ TEST(ChipTable, MatchesCudaDeviceNamesByTheLongestSubstring) {
   EXPECT_EQ(id("NVIDIA A100-SXM4-80GB"), "a100-sxm-80gb");
   EXPECT_EQ(id("NVIDIA A100-SXM4-40GB"), "a100-sxm-40gb");
   EXPECT_EQ(id("NVIDIA GB200"), "gb200");  // not "b200"
+  EXPECT_EQ(id("NVIDIA GH200 480GB"), "gh200");  // not "h200-sxm": another memory
+  EXPECT_EQ(id("NVIDIA GH200 144G HBM3e"), "gh200-144g");
   EXPECT_EQ(id("NVIDIA B200"), "b200");
   EXPECT_EQ(id("nvidia h100 80gb hbm3"), "h100-sxm");  // case-insensitive
   EXPECT_EQ(id("NVIDIA GeForce RTX 4090"), "none");

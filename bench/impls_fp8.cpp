@@ -154,6 +154,12 @@ class WgmmaFp8Case final : public ScaledGemmCase {
   bool promote_;
 };
 
+class WgmmaMulticastFp8Case final : public ScaledGemmCase {
+ public:
+  explicit WgmmaMulticastFp8Case(const ScaledGemm& op) : ScaledGemmCase(op, kTolerancePromoted) {}
+  void launch(cudaStream_t stream) override { kernels::fp8_gemm_wgmma_multicast_sm90(args(), stream); }
+};
+
 void check_cublas(cublasStatus_t status, const char* call) {
   if (status != CUBLAS_STATUS_SUCCESS)
     throw Error(fmt::format("{} failed: {} ({})", call, cublasLtGetStatusName(status), cublasLtGetStatusString(status)));
@@ -284,6 +290,17 @@ void register_fp8_impls(Registry& r) {
              .max_arch = 90,
              .unsupported = fp8gemm_unsupported,
              .make = make_case<WgmmaFp8Case>(true)});
+  r.add(Impl{.name = "fp8gemm.wgmma_multicast",
+             .family = ScaledGemm::family,
+             .description = "fp8gemm.wgmma in 2-CTA clusters: the pair's tiles share a's rows, each CTA loads half of "
+                            "every a k-tile and TMA-multicasts it to both (kernels/quant/sm90_fp8_gemm_1d2d_cluster.cu)",
+             .vendor = false,
+             .min_arch = 90,
+             .max_arch = 90,
+             .unsupported = fp8gemm_unsupported,
+             .make = [](const Op& op, const DeviceInfo&) -> std::unique_ptr<Case> {
+               return std::make_unique<WgmmaMulticastFp8Case>(std::get<ScaledGemm>(op));
+             }});
   r.add(Impl{.name = "fp8gemm.wgmma_nopromote",
              .family = ScaledGemm::family,
              .description = "fp8gemm.wgmma summing all of k in the wgmma accumulators, per-tensor scales applied at "

@@ -124,7 +124,7 @@ std::vector<Suite> make_suites() {
                           {4096, 7168, 2048},  {4096, 2112, 7168}, {4096, 4096, 4096}, {8192, 8192, 8192}};
     for (const Mnk s : shapes) {
       fp8.push_back({ScaledGemm{.m = s.m, .n = s.n, .k = s.k, .dtype = "e4m3", .a_scale = "1x128", .b_scale = "128x128"},
-                     {"fp8gemm.wgmma", "fp8gemm.cublaslt_blockscaled"}});
+                     {"fp8gemm.wgmma", "fp8gemm.wgmma_multicast", "fp8gemm.cublaslt_blockscaled"}});
       fp8.push_back({ScaledGemm{.m = s.m, .n = s.n, .k = s.k, .dtype = "e4m3", .a_scale = "tensor", .b_scale = "tensor"},
                      {"fp8gemm.wgmma", "fp8gemm.wgmma_nopromote", "fp8gemm.cublaslt"}});
     }

@@ -102,6 +102,14 @@ TEST(Fp8Impls, RegisteredWithTheirLimits) {
   ScaledGemm s8 = fine;
   s8.dtype = "s8";
   EXPECT_NE(wgmma.unsupported(s8), "");
+  // The multicast kernel takes what fp8gemm.wgmma takes: the cluster pairing handles any tile count.
+  const Impl& multicast = registry().find("fp8gemm.wgmma_multicast");
+  EXPECT_EQ(multicast.family, "scaled_gemm");
+  EXPECT_FALSE(multicast.vendor);
+  EXPECT_EQ(multicast.min_arch, 90);
+  EXPECT_EQ(multicast.max_arch, 90);
+  for (const ScaledGemm& g : {fine, tensor, bad_k, s8})
+    EXPECT_EQ(multicast.unsupported(g), wgmma.unsupported(g)) << g.m << "x" << g.n << "x" << g.k << " " << g.dtype;
   const Impl& nopromote = registry().find("fp8gemm.wgmma_nopromote");
   EXPECT_NE(nopromote.unsupported(fine), "");  // block scales need promotion
   EXPECT_EQ(nopromote.unsupported(tensor), "");

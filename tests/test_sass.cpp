@@ -216,6 +216,37 @@ TEST(Sass, Fp8WgmmaKernelRunsOnQgmmaFedByTmaWithoutLocalMemory) {
   EXPECT_GE(checked, 4 + 2);
 }
 
+// fp8gemm.wgmma_multicast (two output types): QGMMA fed by multicast TMA loads of a, cluster
+// barriers at start and exit, the register split, no local memory; as in version 5, the remote
+// "stage free" arrivals in the k-loop must not bring a GPU-scope fence (two MEMBAR.ALL.GPU at most,
+// the cluster barriers').
+TEST(Sass, Fp8WgmmaMulticastKernelMulticastsAOnQgmmaWithoutLocalMemory) {
+  TB_REQUIRE_SASS();
+  const std::string kernel = "fp8_gemm_wgmma_multicast_kernel";
+  const auto n = count_by_arch(kernel);
+  EXPECT_EQ(n.count("sm_90a") ? n.at("sm_90a") : 0, 2);
+  expect_instruction_in_every(kernel, "QGMMA.64x128x32.F32.E4M3.E4M3", "sm_90a");
+  expect_instruction_in_every(kernel, "UTMALDG.2D.MULTICAST", "sm_90a");
+  expect_instruction_in_every(kernel, "UCGABAR_ARV", "sm_90a");
+  expect_instruction_in_every(kernel, "UCGABAR_WAIT", "sm_90a");
+  expect_instruction_in_every(kernel, "SYNCS.PHASECHK.TRANS64.TRYWAIT", "sm_90a");
+  expect_instruction_in_every(kernel, "USETMAXREG.DEALLOC", "sm_90a");
+  expect_instruction_in_every(kernel, "USETMAXREG.TRY_ALLOC", "sm_90a");
+  static const std::regex local(R"(\b(LDL|STL)(\.\w+)*\s)");
+  int checked = 0;
+  for (const auto& [key, body] : kernels_sass().sass) {
+    if (key.second.find(kernel) == std::string::npos) continue;
+    ++checked;
+    std::smatch m;
+    EXPECT_FALSE(std::regex_search(body, m, local)) << key.second << " (" << key.first << ") uses local memory: " << m.str();
+    std::size_t fences = 0;
+    for (std::size_t at = body.find("MEMBAR.ALL.GPU"); at != std::string::npos; at = body.find("MEMBAR.ALL.GPU", at + 1))
+      ++fences;
+    EXPECT_LE(fences, 2u) << key.second;
+  }
+  EXPECT_GE(checked, 2);
+}
+
 // int8gemm.mma: one instance per arch, on IMMA fed by ldmatrix and cp.async, no local memory
 // (64 s32 accumulators per thread must stay in registers). Named apart from gemm_mma_sm80_kernel,
 // whose tests above expect HMMA in every kernel that matches.

@@ -25,8 +25,9 @@
 // Without promotion (!kPromote): `partial` sums the whole k; sa[0] sb[0] is applied once at the
 // end. Only per-tensor scales make that exact; the host entry point refuses anything else.
 //
-// Not yet: TMA loads of the scales, stmatrix + TMA-store epilogue, 2-CTA multicast, an
-// unaligned BLOCK_N (DeepGEMM's 112 or 144) to fill 132 SMs at small m.
+// Not yet: TMA loads of the scales, stmatrix + TMA-store epilogue, an unaligned BLOCK_N
+// (DeepGEMM's 112 or 144) to fill 132 SMs at small m. The 2-CTA multicast variant is
+// sm90_fp8_gemm_1d2d_cluster.cu (fp8gemm.wgmma_multicast).
 //
 // Measured: pending a GPU run (no number has been taken on any chip yet).
 #include <cstdint>

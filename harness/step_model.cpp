@@ -227,6 +227,14 @@ std::array<std::uint64_t, 3> gemm_dims(const Op& op) {
   const auto& sg = std::get<ScaledGemm>(op);
   return {sg.m, sg.n, sg.k};
 }
+
+// Sum of |log2| ratios of m, n and k between two GEMMs (Gemm or ScaledGemm).
+double gemm_distance(const Op& a, const Op& b) {
+  const auto x = gemm_dims(a), y = gemm_dims(b);
+  double d = 0;
+  for (int i = 0; i < 3; ++i) d += log2_ratio(double(x[i]), double(y[i]));
+  return d;
+}
 }  // namespace
 
 MeasuredOps MeasuredOps::load(const std::vector<std::string>& files, const ChipSpec& chip, Assumptions& assumptions) {
@@ -290,16 +298,18 @@ MeasuredOps MeasuredOps::load(const std::vector<std::string>& files, const ChipS
       double best_shape_eff = eff;
       if (const auto* g = std::get_if<Gemm>(&op)) {
         name = g->dtype == "bf16" ? "gemm_efficiency" : "";
-        if (spec) best_shape_eff = std::min(1.0, eff / gemm_factor(g->m, g->n, g->k, *spec, assumptions));
       } else if (const auto* sg = std::get_if<ScaledGemm>(&op)) {
         // Fine-grained scales, as the step model's FP8 GEMMs use (DeepSeek-V3's recipe).
         name = sg->dtype == "e4m3" && sg->a_scale == "1x128" && sg->b_scale == "128x128" ? "fp8_gemm_efficiency" : "";
-        if (spec) best_shape_eff = std::min(1.0, eff / gemm_factor(sg->m, sg->n, sg->k, *spec, assumptions));
       } else if (const auto* at = std::get_if<Attention>(&op)) {
         name = "attention_" + at->pass + "_efficiency";
       } else if (std::holds_alternative<Copy>(op) && b.pct_of_peak) {
         name = "memory_efficiency";
         best_shape_eff = *b.pct_of_peak / 100;
+      }
+      if (spec && (std::holds_alternative<Gemm>(op) || std::holds_alternative<ScaledGemm>(op))) {
+        const auto dims = gemm_dims(op);
+        best_shape_eff = std::min(1.0, eff / gemm_factor(dims[0], dims[1], dims[2], *spec, assumptions));
       }
       if (name.empty() || best_shape_eff <= 0) continue;
       if (best_shape_eff > best[name].eff)
@@ -333,15 +343,13 @@ std::optional<MeasuredOps::Neighbour> MeasuredOps::nearest(const Op& op, double 
     if (const auto* g = std::get_if<Gemm>(&op)) {
       const auto* q = std::get_if<Gemm>(&p.op);
       if (!q || q->dtype != g->dtype || !g->m || !g->n || !g->k) continue;
-      d = log2_ratio(double(g->m), double(q->m)) + log2_ratio(double(g->n), double(q->n)) +
-          log2_ratio(double(g->k), double(q->k)) + (q->layout == g->layout ? 0 : 1);
+      d = gemm_distance(op, p.op) + (q->layout == g->layout ? 0 : 1);
     } else if (const auto* sg = std::get_if<ScaledGemm>(&op)) {
       const auto* q = std::get_if<ScaledGemm>(&p.op);
       if (!q || q->dtype != sg->dtype || q->a_scale != sg->a_scale || q->b_scale != sg->b_scale || !sg->m || !sg->n ||
           !sg->k)
         continue;
-      d = log2_ratio(double(sg->m), double(q->m)) + log2_ratio(double(sg->n), double(q->n)) +
-          log2_ratio(double(sg->k), double(q->k));
+      d = gemm_distance(op, p.op);
     } else if (const auto* at = std::get_if<Attention>(&op)) {
       const auto* q = std::get_if<Attention>(&p.op);
       if (!q || q->pass != at->pass || q->causal != at->causal || q->head_dim != at->head_dim || !at->seq_q ||

@@ -14,14 +14,15 @@
 //   worst of 10^7 elements. A missed key block or row errs by 1e-1 or more at the test sizes.
 // - LSE (FP32), tolerance 2^-14: both sides are FP32 dot products and sums (about 1e-6 apart);
 //   ex2.approx adds 2^-22 relative.
-// attention.bwd.mma against attention.reference's backward (FP32 unfused, on the GPU), its O and
-// LSE inputs from attention.fwd.mma (prepare, untimed):
+// attention.bwd.mma and attention.bwd.wgmma against attention.reference's backward (FP32
+// unfused, on the GPU), their O and LSE inputs from attention.fwd.mma (prepare, untimed):
 // - dQ, dK, dV (BF16), tolerance 2^-5 each: rounding the outputs to BF16 costs up to 2^-8; P
 //   and dS are rounded to BF16 before their matmuls (random, about 2^-9 / sqrt(3) of each term,
 //   averaging over the sums as P's rounding does in the forward); D = rowsum(dO O) reads the
 //   BF16 O (an error of 2^-8 of O's terms, random over the head dimension, small against
-//   dP - D). The bound is reasoned, not yet measured: a GPU run may tighten it. A missed key
-//   or query block, or a NaN from a row that sees no key, errs by far more.
+//   dP - D); attention.bwd.wgmma forms dS from the BF16 P (one more rounding of 2^-9 per term,
+//   random). The bound is reasoned, not yet measured: a GPU run may tighten it. A missed key or
+//   query block, or a NaN from a row that sees no key, errs by far more.
 // attention.cudnn goes through the same Cases, against the same reference, within the same
 // tolerances (its O, dQ, dK, dV are BF16 and its stats FP32, as ours); its backward reads the O
 // and LSE of cuDNN's own forward.
@@ -121,6 +122,15 @@ std::string bwd_mma_unsupported(const Op& op) {
   const auto& a = std::get<Attention>(op);
   if (a.pass != "bwd") return "attention.bwd.mma computes the backward pass only";
   if (!kernels::attention_mma_supports_head_dim(int(a.head_dim)))
+    return fmt::format("head_dim must be 64 or 128 (a kernel instance per head_dim); got {}", a.head_dim);
+  return "";
+}
+
+std::string bwd_wgmma_unsupported(const Op& op) {
+  if (auto why = attention_unsupported(op); !why.empty()) return why;
+  const auto& a = std::get<Attention>(op);
+  if (a.pass != "bwd") return "attention.bwd.wgmma computes the backward pass only";
+  if (!kernels::attention_wgmma_supports_head_dim(int(a.head_dim)))
     return fmt::format("head_dim must be 64 or 128 (a kernel instance per head_dim); got {}", a.head_dim);
   return "";
 }
@@ -483,6 +493,22 @@ void register_attention_impls(Registry& r) {
                return std::make_unique<BwdKernelCase>(a, &kernels::attention_fwd_mma_sm80,
                                                       &kernels::attention_bwd_mma_sm80,
                                                       kernels::attention_bwd_mma_workspace(kernel_shape(a)).bytes);
+             }});
+  r.add(Impl{.name = "attention.bwd.wgmma",
+             .family = Attention::family,
+             .description = "FlashAttention-3-style backward: TMA K/V once and Q, dO, LSE, D per query block on "
+                            "mbarriers, producer + 2 consumer warpgroups of 64 keys (setmaxnreg), wgmma S^T, dP^T, "
+                            "dV, dK (P^T and dS^T in registers) and dQ, dQ added by TMA reductions, a CTA per query "
+                            "head (kernels/attention/4_sm90_flash_bwd_wgmma.cu)",
+             .vendor = false,
+             .min_arch = 90,
+             .max_arch = 90,
+             .unsupported = bwd_wgmma_unsupported,
+             .make = [](const Op& op, const DeviceInfo&) -> std::unique_ptr<Case> {
+               const auto& a = std::get<Attention>(op);
+               return std::make_unique<BwdKernelCase>(a, &kernels::attention_fwd_mma_sm80,
+                                                      &kernels::attention_bwd_wgmma_sm90,
+                                                      kernels::attention_bwd_wgmma_workspace(kernel_shape(a)).bytes);
              }});
   r.add(Impl{.name = "attention.cudnn",
              .family = Attention::family,

@@ -33,7 +33,7 @@ std::vector<SuiteEntry> gemm_square_entries() {
 std::vector<std::string> attention_impls(const Attention& op) {
   std::vector<std::string> impls;
   impls.push_back(op.pass == "fwd" ? "attention.fwd.mma" : "attention.bwd.mma");
-  if (op.pass == "fwd") impls.push_back("attention.fwd.wgmma");  // sm_90a: the runner skips it elsewhere
+  impls.push_back(op.pass == "fwd" ? "attention.fwd.wgmma" : "attention.bwd.wgmma");  // sm_90a: skipped elsewhere
   impls.push_back("attention.cudnn");
   if (AttentionOracle::score_bytes(op) <= kAttentionReferenceMaxScoreBytes) impls.push_back("attention.reference");
   return impls;

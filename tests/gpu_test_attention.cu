@@ -214,26 +214,35 @@ TEST(AttentionBackward, ReferenceMatchesFloat64AtSmallShapes) {
       }
 }
 
-// Runs attention.fwd.mma then attention.bwd.mma (outputs and workspace poisoned first); dQ, dK,
-// dV in float64 on the host.
-AttentionGradients fused_backward(const Attention& a, const Inputs& in, cudaStream_t stream) {
+using BwdLauncher = void (*)(const kernels::AttentionBwdArgs&, cudaStream_t);
+
+// Runs attention.fwd.mma then the fused backward `backward` (attention.bwd.mma unless said;
+// outputs and a workspace of `workspace_bytes` poisoned first); dQ, dK, dV in float64 on the host.
+AttentionGradients fused_backward(const Attention& a, const Inputs& in, cudaStream_t stream,
+                                  BwdLauncher backward = &kernels::attention_bwd_mma_sm80,
+                                  std::size_t workspace_bytes = 0) {
+  if (workspace_bytes == 0) workspace_bytes = kernels::attention_bwd_mma_workspace(kernel_shape(a)).bytes;
   DeviceBuffer o(in.q.bytes(), "O"), lse(a.batch * a.heads_q * a.seq_q * 4, "LSE");
   DeviceBuffer dq(in.q.bytes(), "dQ"), dk(in.k.bytes(), "dK"), dv(in.v.bytes(), "dV");
-  DeviceBuffer workspace(kernels::attention_bwd_mma_workspace(kernel_shape(a)).bytes, "workspace");
+  DeviceBuffer workspace(workspace_bytes, "workspace");
   for (DeviceBuffer* b : {&o, &lse, &dq, &dk, &dv, &workspace}) fill_poison(b->get(), b->bytes(), 0xFF, stream);
   kernels::attention_fwd_mma_sm80({.q = in.q.as<const __nv_bfloat16>(), .k = in.k.as<const __nv_bfloat16>(),
                                    .v = in.v.as<const __nv_bfloat16>(), .o = o.as<__nv_bfloat16>(),
                                    .lse = lse.as<float>(), .shape = kernel_shape(a)},
                                   stream);
-  kernels::attention_bwd_mma_sm80(
-      {.q = in.q.as<const __nv_bfloat16>(), .k = in.k.as<const __nv_bfloat16>(), .v = in.v.as<const __nv_bfloat16>(),
-       .o = o.as<const __nv_bfloat16>(), .lse = lse.as<const float>(), .d_o = in.d_o.as<const __nv_bfloat16>(),
-       .dq = dq.as<__nv_bfloat16>(), .dk = dk.as<__nv_bfloat16>(), .dv = dv.as<__nv_bfloat16>(),
-       .workspace = workspace.get(), .shape = kernel_shape(a)},
-      stream);
+  backward({.q = in.q.as<const __nv_bfloat16>(), .k = in.k.as<const __nv_bfloat16>(),
+            .v = in.v.as<const __nv_bfloat16>(), .o = o.as<const __nv_bfloat16>(), .lse = lse.as<const float>(),
+            .d_o = in.d_o.as<const __nv_bfloat16>(), .dq = dq.as<__nv_bfloat16>(), .dk = dk.as<__nv_bfloat16>(),
+            .dv = dv.as<__nv_bfloat16>(), .workspace = workspace.get(), .shape = kernel_shape(a)},
+           stream);
   TB_CUDA_CHECK(cudaGetLastError());
   TB_CUDA_CHECK(cudaStreamSynchronize(stream));
   return {bf16_to_host(dq), bf16_to_host(dk), bf16_to_host(dv)};
+}
+
+AttentionGradients wgmma_backward(const Attention& a, const Inputs& in, cudaStream_t stream) {
+  return fused_backward(a, in, stream, &kernels::attention_bwd_wgmma_sm90,
+                        kernels::attention_bwd_wgmma_workspace(kernel_shape(a)).bytes);
 }
 
 // The forward's shape list (GQA, MQA, causal and full, seq_q != seq_kv, rows that see no key,
@@ -260,24 +269,67 @@ TEST(AttentionBackward, FusedMatchesFloat64AtSmallShapes) {
 
 // Every head of a group adds into its KV head's dK and dV: with MQA over 8 query heads, and
 // causal rows that see no key beside rows that see all (seq_q 200 > seq_kv 70).
-TEST(AttentionBackward, FusedSumsTheGroupAndLeavesNoNaNForRowsThatSeeNoKey) {
-  TB_REQUIRE_GPU();
-  const Device device(0);
+void expect_group_summed_and_no_nan(BwdLauncher backward, std::size_t (*workspace)(const kernels::AttentionShape&),
+                                    const char* name) {
   const Stream stream;
   for (const std::uint64_t d : {64, 128}) {
     const Attention a{.batch = 1, .heads_q = 8, .heads_kv = 1, .seq_q = 200, .seq_kv = 70, .head_dim = d,
                       .causal = true, .pass = "bwd"};
     const Inputs in(a, stream);
     const AttentionGradients want = attention_backward_reference(a, in.hq, in.hk, in.hv, in.hdo);
-    const AttentionGradients got = fused_backward(a, in, stream);
+    const AttentionGradients got = fused_backward(a, in, stream, backward, workspace(kernel_shape(a)));
     // The first 130 rows of every head see no key: their dQ is exactly 0.
     for (std::uint64_t i = 0; i < 130; ++i)
       for (std::uint64_t h = 0; h < a.heads_q; ++h)
-        for (std::uint64_t x = 0; x < d; ++x) ASSERT_EQ(got.dq[(i * a.heads_q + h) * d + x], 0.0) << i << " " << h;
-    EXPECT_LE(relative_error(got.dq, want.dq), kToleranceFusedGrad) << label(a);
-    EXPECT_LE(relative_error(got.dk, want.dk), kToleranceFusedGrad) << label(a);
-    EXPECT_LE(relative_error(got.dv, want.dv), kToleranceFusedGrad) << label(a);
+        for (std::uint64_t x = 0; x < d; ++x)
+          ASSERT_EQ(got.dq[(i * a.heads_q + h) * d + x], 0.0) << name << " " << i << " " << h;
+    EXPECT_LE(relative_error(got.dq, want.dq), kToleranceFusedGrad) << name << " " << label(a);
+    EXPECT_LE(relative_error(got.dk, want.dk), kToleranceFusedGrad) << name << " " << label(a);
+    EXPECT_LE(relative_error(got.dv, want.dv), kToleranceFusedGrad) << name << " " << label(a);
   }
+}
+
+TEST(AttentionBackward, FusedSumsTheGroupAndLeavesNoNaNForRowsThatSeeNoKey) {
+  TB_REQUIRE_GPU();
+  const Device device(0);
+  expect_group_summed_and_no_nan(
+      &kernels::attention_bwd_mma_sm80,
+      [](const kernels::AttentionShape& s) { return kernels::attention_bwd_mma_workspace(s).bytes; },
+      "attention.bwd.mma");
+}
+
+// attention.bwd.wgmma (sm_90a; skipped with the reason elsewhere) at the same shapes, and at a few
+// whose query blocks (64 or 128 rows) wrap its 2-stage ring many times, whose key blocks (128)
+// end in tails, with causal rows that see no key; held to attention.bwd.mma's bounds (its dS is
+// formed from the BF16 P, a rounding the bound already allows for P V).
+TEST(AttentionBackward, WgmmaMatchesFloat64AtSmallShapes) {
+  TB_REQUIRE_GPU();
+  const Device device(0);
+  register_all_impls();
+  if (const auto why = unavailable_reason(registry().find("attention.bwd.wgmma"), device.info()); !why.empty())
+    GTEST_SKIP() << "attention.bwd.wgmma: " << why;
+  const Stream stream;
+  std::vector<Seqs> seqs(std::begin(kSmallSeqs), std::end(kSmallSeqs));
+  for (const Seqs s : {Seqs{600, 600}, Seqs{129, 1100}, Seqs{1100, 129}, Seqs{385, 770}}) seqs.push_back(s);
+  int shape_index = 0;
+  for (const Seqs s : seqs)
+    for (const std::uint64_t d : {64, 128})
+      for (const bool causal : {false, true}) {
+        const Heads h = kHeads[shape_index++ % 3];
+        const Attention a{.batch = 2, .heads_q = h.q, .heads_kv = h.kv, .seq_q = s.q, .seq_kv = s.kv, .head_dim = d,
+                          .causal = causal, .pass = "bwd"};
+        const Inputs in(a, stream);
+        const AttentionGradients want = attention_backward_reference(a, in.hq, in.hk, in.hv, in.hdo);
+        const AttentionGradients got = wgmma_backward(a, in, stream);
+        EXPECT_LE(relative_error(got.dq, want.dq), kToleranceFusedGrad) << "attention.bwd.wgmma dQ " << label(a);
+        EXPECT_LE(relative_error(got.dk, want.dk), kToleranceFusedGrad) << "attention.bwd.wgmma dK " << label(a);
+        EXPECT_LE(relative_error(got.dv, want.dv), kToleranceFusedGrad) << "attention.bwd.wgmma dV " << label(a);
+      }
+  // MQA over 8 query heads: 8 CTAs per key block add into one KV head's FP32 dK and dV.
+  expect_group_summed_and_no_nan(
+      &kernels::attention_bwd_wgmma_sm90,
+      [](const kernels::AttentionShape& s) { return kernels::attention_bwd_wgmma_workspace(s).bytes; },
+      "attention.bwd.wgmma");
 }
 
 // attention.cudnn, forward then backward (from its own forward's O and LSE, as the impl runs),

@@ -199,15 +199,20 @@ TEST(AttentionImpls, CudnnTakesBothPassesAndIsUnavailableOnlyWhereTheBuildLacksI
 }
 
 // The backward's scratch: dQ's FP32 accumulator, then the LSE and D per (batch, head) padded to
-// whole query blocks, every part 16-byte aligned (cp.async reads the LSE and D in 16-byte chunks).
+// whole query blocks of every version (64 and 128 rows), every part 16-byte aligned (cp.async and
+// the bulk copies read the LSE and D in 16-byte units); version 4 under GQA adds FP32 dK and dV
+// accumulators, and nothing without it.
 TEST(AttentionBlocks, BackwardWorkspaceLayout) {
-  constexpr int kBlockM = kernels::kAttentionBwdMmaBlockM;
+  constexpr int kPad = kernels::kAttentionBwdRowPadding;
+  EXPECT_EQ(kPad % kernels::kAttentionBwdMmaBlockM, 0);
+  EXPECT_EQ(kPad % kernels::attention_bwd_wgmma_block_m(64), 0);
+  EXPECT_EQ(kPad % kernels::attention_bwd_wgmma_block_m(128), 0);
   for (const int seq_q : {1, 63, 64, 65, 300, 8192})
     for (const int d : {64, 128}) {
       const kernels::AttentionShape s{.batch = 3, .heads_q = 8, .heads_kv = 2, .seq_q = seq_q, .seq_kv = 77,
                                       .head_dim = d, .causal = true};
       const auto w = kernels::attention_bwd_mma_workspace(s);
-      const std::size_t padded = std::size_t((seq_q + kBlockM - 1) / kBlockM * kBlockM);
+      const std::size_t padded = std::size_t((seq_q + kPad - 1) / kPad * kPad);
       EXPECT_EQ(w.seq_q_padded, padded);
       EXPECT_GE(w.seq_q_padded, std::size_t(seq_q));
       EXPECT_EQ(w.lse_log2_offset, 3u * seq_q * 8 * d * 4);  // dQ accumulator, shaped like Q, FP32
@@ -215,9 +220,26 @@ TEST(AttentionBlocks, BackwardWorkspaceLayout) {
       EXPECT_EQ(w.bytes, w.d_offset + 3u * 8 * padded * 4);
       EXPECT_EQ(w.lse_log2_offset % 16, 0u);
       EXPECT_EQ(w.d_offset % 16, 0u);
-      // A query block's LSE (or D) starts 16-byte aligned: kBlockM floats per block.
+      EXPECT_EQ(w.dk_offset, 0u);
+      EXPECT_EQ(w.dv_offset, 0u);
+      // A query block's LSE (or D) starts 16-byte aligned: whole blocks of floats.
       EXPECT_EQ(padded * 4 % 16, 0u);
-      EXPECT_EQ(kBlockM * 4 % 16, 0);
+
+      // Version 4: the same, then dK and dV (B, Sk, Hkv, D) in FP32 under GQA.
+      const auto g = kernels::attention_bwd_wgmma_workspace(s);
+      EXPECT_EQ(g.seq_q_padded, w.seq_q_padded);
+      EXPECT_EQ(g.lse_log2_offset, w.lse_log2_offset);
+      EXPECT_EQ(g.d_offset, w.d_offset);
+      EXPECT_EQ(g.dk_offset, w.bytes);
+      EXPECT_EQ(g.dv_offset, g.dk_offset + 3u * 77 * 2 * d * 4);
+      EXPECT_EQ(g.bytes, g.dv_offset + 3u * 77 * 2 * d * 4);
+      EXPECT_EQ(g.dk_offset % 16, 0u);
+      EXPECT_EQ(g.dv_offset % 16, 0u);
+      kernels::AttentionShape mha = s;
+      mha.heads_kv = mha.heads_q;
+      const auto m = kernels::attention_bwd_wgmma_workspace(mha);
+      EXPECT_EQ(m.bytes, kernels::attention_bwd_mma_workspace(mha).bytes);
+      EXPECT_EQ(m.dk_offset, 0u);
     }
 }
 

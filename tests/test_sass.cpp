@@ -300,7 +300,7 @@ TEST(Sass, AttentionBackwardMmaKernelRunsOnTensorCoresAndAddsDqWithRed) {
       const auto n = count_by_arch(kernel);
       EXPECT_EQ(n.count(arch) ? n.at(arch) : 0, 2) << kernel << " " << arch << ": one per head_dim (64, 128)";
     }
-    const auto convert = count_by_arch("attention_bwd_convert_dq_kernel");
+    const auto convert = count_by_arch("attention_bwd_convert_kernel");
     EXPECT_EQ(convert.count(arch) ? convert.at(arch) : 0, 1) << arch;
     expect_instruction_in_every("attention_bwd_mma_sm80_kernel", "HMMA.16816.F32.BF16", arch);
     expect_instruction_in_every("attention_bwd_mma_sm80_kernel", "LDSM.16.M88.4", arch);
@@ -343,6 +343,31 @@ TEST(Sass, AttentionWgmmaForwardRunsOnHgmmaFedByTmaWithWarpSpecialization) {
   }
 }
 
+// attention.bwd.wgmma: S^T and dP^T with both operands from shared memory, dV and dK with the A
+// operand in registers and B transposed, dQ with both transposed (dS M-major, K N-major); TMA
+// tile loads over 4-D maps, bulk copies of the LSE and D, dQ's TMA reduction (no atomics in
+// the loop: the REDG are dK and dV under GQA, once per CTA); setmaxnreg both ways, named
+// barriers, exp2 on the SFU.
+TEST(Sass, AttentionWgmmaBackwardRunsOnHgmmaAndAddsDqByTmaReduction) {
+  TB_REQUIRE_SASS();
+  const std::string kernel = "attention_bwd_wgmma_sm90_kernel";
+  const auto n = count_by_arch(kernel);
+  EXPECT_EQ(n.count("sm_90a") ? n.at("sm_90a") : 0, 2) << "one kernel per head_dim (64, 128)";
+  for (const char* instruction : {"UTMALDG.4D", "UBLKCP.S.G", "UTMAREDG.4D.ADD", "SYNCS.PHASECHK.TRANS64.TRYWAIT",
+                                  "USETMAXREG.DEALLOC", "USETMAXREG.TRY_ALLOC", "BAR.SYNC", "MUFU.EX2"})
+    expect_instruction_in_every(kernel, instruction, "sm_90a");
+  static const std::regex shared_ab(R"(HGMMA\.64x(64|128)x16\.F32\.BF16 R\d+, gdesc\[UR\d+\], R)");
+  static const std::regex register_a(R"(HGMMA\.64x(64|128)x16\.F32\.BF16 R\d+, R\d+, gdesc\[UR\d+\]\.tnspB)");
+  static const std::regex both_transposed(R"(HGMMA\.64x64x16\.F32\.BF16 R\d+, gdesc\[UR\d+\]\.tnspA\.tnspB)");
+  for (const auto& [key, body] : kernels_sass().sass) {
+    if (key.first != "sm_90a" || key.second.find(kernel) == std::string::npos) continue;
+    std::smatch m;
+    EXPECT_TRUE(std::regex_search(body, m, shared_ab)) << key.second << ": no HGMMA from shared memory (S^T, dP^T)";
+    EXPECT_TRUE(std::regex_search(body, m, register_a)) << key.second << ": no HGMMA with A in registers (dV, dK)";
+    EXPECT_TRUE(std::regex_search(body, m, both_transposed)) << key.second << ": no HGMMA for dQ = dS K";
+  }
+}
+
 // Registers per thread at launch, per (arch, mangled kernel name), from cuobjdump -res-usage.
 std::map<std::pair<std::string, std::string>, int> launch_registers() {
   std::map<std::pair<std::string, std::string>, int> out;
@@ -377,6 +402,18 @@ TEST(Sass, AttentionWgmmaForwardLaunchesWithTheRegistersItsSetmaxnregSplitAssume
   EXPECT_EQ(checked, 2) << "cuobjdump -res-usage lists no attention_fwd_wgmma_sm90_kernel for sm_90a";
 }
 
+// attention.bwd.wgmma: 384 threads at both head dims, 24/240, which needs 168 at launch.
+TEST(Sass, AttentionWgmmaBackwardLaunchesWithTheRegistersItsSetmaxnregSplitAssumes) {
+  TB_REQUIRE_SASS();
+  int checked = 0;
+  for (const auto& [key, regs] : launch_registers()) {
+    if (key.first != "sm_90a" || key.second.find("attention_bwd_wgmma_sm90_kernel") == std::string::npos) continue;
+    ++checked;
+    EXPECT_EQ(regs, 168) << key.second;
+  }
+  EXPECT_EQ(checked, 2) << "cuobjdump -res-usage lists no attention_bwd_wgmma_sm90_kernel for sm_90a";
+}
+
 TEST(Sass, NoAttentionKernelUsesLocalMemory) {
   TB_REQUIRE_SASS();
   static const std::regex local(R"(\b(LDL|STL)(\.\w+)*\s)");
@@ -387,10 +424,11 @@ TEST(Sass, NoAttentionKernelUsesLocalMemory) {
     std::smatch m;
     EXPECT_FALSE(std::regex_search(body, m, local)) << key.second << " (" << key.first << ") uses local memory: " << m.str();
   }
-  // The fused forward (2 head dims), the fused backward (main and preprocessing kernels per head
-  // dim, one dQ conversion) and the reference's 4 kernels (one GQA-expanding conversion, one
-  // folding transpose, the softmax and its backward), on two architectures.
-  EXPECT_GE(checked, 2 * (2 + 5 + 4));
+  // The fused forwards and the wgmma backward (2 head dims each), the mma backward (main and
+  // preprocessing kernels per head dim, one conversion) and the reference's 4 kernels (one
+  // GQA-expanding conversion, one folding transpose, the softmax and its backward), on two
+  // architectures (the sm_90a kernels are traps in the sm_80 pass, still checked).
+  EXPECT_GE(checked, 2 * (2 + 2 + 2 + 5 + 4));
 }
 
 }  // namespace

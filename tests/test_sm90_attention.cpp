@@ -1,10 +1,13 @@
-// The Hopper attention forward's host-side pieces, without a GPU: what its wgmma descriptors read
-// is what its TMA boxes wrote (Q and K as K-major operands of S = Q K^T, V as the N-major operand
-// of O = P V), against the PTX ISA's canonical layouts; and P's register operand, packed from the
-// S accumulators, holds the element of S it stands for.
+// The Hopper attention kernels' host-side pieces, without a GPU: what their wgmma descriptors read
+// is what their TMA boxes (or, for the backward's dS^T, its own stores) wrote (Q and K as K-major
+// operands of S = Q K^T, V as the N-major operand of O = P V; in the backward K, V, Q and dO the
+// same ways, dS^T as dQ's M-major A, K as its N-major B), against the PTX ISA's canonical layouts;
+// P's register operand, packed from the S accumulators, holds the element of S it stands for; and
+// the backward's dQ staging holds each element once where TMA reads it.
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <map>
 #include <set>
 
 #include "kernels/attention/attention.cuh"
@@ -160,6 +163,131 @@ TEST(FlashP, EachRegisterOperandValueIsTheScoreItStandsFor) {
         ASSERT_EQ(s.row, p.row) << "thread " << thread << " step " << kk << " value " << value;
         ASSERT_EQ(s.col, 16 * kk + p.col) << "thread " << thread << " step " << kk << " value " << value;
       }
+}
+
+// ---- the backward (4_sm90_flash_bwd_wgmma.cu) ------------------------------------------------
+
+// Its tiles: K and V of 128 keys, Q and dO of kBlockM query rows (64 at head_dim 128, 128 at
+// 64). S^T = K Q^T and dP^T = V dO^T read K and V as K-major A (each consumer its 64 keys) and Q,
+// dO as K-major B (all kBlockM rows); dV += P^T dO and dK += dS^T Q read dO and Q as N-major B.
+TEST(FlashBackwardTiles, OperandsOfSdPdVdKReadWhatTmaWrote) {
+  EXPECT_EQ(attention_bwd_wgmma_block_m(128), 64);
+  EXPECT_EQ(attention_bwd_wgmma_block_m(64), 128);
+  expect_k_major_reads_what_tma_wrote<128, 128>(64);  // K, V as A, head_dim 128
+  expect_k_major_reads_what_tma_wrote<128, 64>(64);   // head_dim 64
+  expect_k_major_reads_what_tma_wrote<64, 128>(64);   // Q, dO as B (N = 64 rows), head_dim 128
+  expect_k_major_reads_what_tma_wrote<128, 64>(128);  // N = 128 rows, head_dim 64
+  expect_v_reads_what_tma_wrote<64, 128>();           // Q, dO as N-major B, K = 64 rows
+  expect_v_reads_what_tma_wrote<128, 64>();           // K = 128 rows
+}
+
+// dQ = dS K, per consumer a 64 x 64 part over all 128 keys: A is dS read M-major from the dS^T
+// tile (rows the keys, 128-byte lines of 64 queries; query box qb), B is K read N-major (head
+// dimensions 64 db ..). Element (query, key) of A must be where the consumers stored dS^T(key,
+// query), element (key, dim) of B where TMA wrote K.
+template <int kBlockM, int kHeadDim>
+void expect_dq_operands_read_what_was_written() {
+  using DsTile = FlashHeadTile<128, kBlockM>;
+  using KvTile = FlashHeadTile<128, kHeadDim>;
+  for (int part = 0; part < 2; ++part) {
+    const int qb = kHeadDim == 128 ? 0 : part, db = kHeadDim == 128 ? part : 0;
+    std::set<std::uint32_t> read_a, read_b;
+    for (int kk = 0; kk < 128 / 16; ++kk) {
+      const std::uint64_t a = DsTile::n_major_descriptor(kTileAddr + DsTile::box_offset(qb), kk);
+      const std::uint64_t b = KvTile::n_major_descriptor(kTileAddr + KvTile::box_offset(db), kk);
+      for (int mn = 0; mn < 64; ++mn)
+        for (int k = 0; k < 16; ++k) {
+          const int key = 16 * kk + k;
+          const std::uint32_t got_a = wgmma_reads(a, false, mn, k);
+          ASSERT_EQ(got_a, kTileAddr + DsTile::element_offset(key, 64 * qb + mn)) << "query " << mn << " key " << key;
+          ASSERT_EQ(got_a, tma_writes<DsTile>(kTileAddr, key, 64 * qb + mn));
+          read_a.insert(got_a / 2);
+          const std::uint32_t got_b = wgmma_reads(b, false, mn, k);
+          ASSERT_EQ(got_b, tma_writes<KvTile>(kTileAddr, key, 64 * db + mn)) << "key " << key << " dim " << mn;
+          read_b.insert(got_b / 2);
+        }
+    }
+    EXPECT_EQ(read_a.size(), 64u * 128);  // one query box of dS^T, whole
+    EXPECT_EQ(read_b.size(), 64u * 128);  // one head-dimension box of K, whole
+  }
+}
+
+TEST(FlashBackwardTiles, DqOperandsReadWhatWasWritten) {
+  expect_dq_operands_read_what_was_written<64, 128>();
+  expect_dq_operands_read_what_was_written<128, 64>();
+}
+
+// The consumers' dS^T stores: register j of k16 step kk (packed from accumulators
+// flash_p_source_register(kk, 2j), + 1) of thread t in consumer c goes to key row 64c + its
+// accumulator row, query column its accumulator column. Every element of the tile is written
+// once, each 32-bit store holds the adjacent queries of one key, and the 32 lanes of a warp's
+// store land in 32 different banks.
+template <int kBlockM>
+void expect_ds_stores_cover_the_tile() {
+  using DsTile = FlashHeadTile<128, kBlockM>;
+  std::set<std::uint32_t> written;
+  for (int consumer = 0; consumer < 2; ++consumer)
+    for (int kk = 0; kk < kBlockM / 16; ++kk)
+      for (int j = 0; j < 4; ++j)
+        for (int warp = 0; warp < 4; ++warp) {
+          std::set<std::uint32_t> banks;
+          for (int lane = 0; lane < 32; ++lane) {
+            const int thread = 32 * warp + lane;
+            const WgmmaCoord lo = wgmma_accumulator_coord(thread, flash_p_source_register(kk, 2 * j));
+            const WgmmaCoord hi = wgmma_accumulator_coord(thread, flash_p_source_register(kk, 2 * j + 1));
+            ASSERT_EQ(hi.row, lo.row);
+            ASSERT_EQ(hi.col, lo.col + 1);
+            // The kernel's address: key row 64c + acc_row + 8 (j % 2), query 8 (2 kk + j / 2) + col_lane.
+            const WgmmaCoord first = wgmma_accumulator_coord(thread, 0);
+            const int key = 64 * consumer + first.row + 8 * (j % 2), query = 8 * (2 * kk + j / 2) + first.col;
+            ASSERT_EQ(key, 64 * consumer + lo.row);
+            ASSERT_EQ(query, lo.col);
+            const std::uint32_t at = DsTile::element_offset(key, query);
+            ASSERT_EQ(at % 4, 0u);
+            ASSERT_EQ(DsTile::element_offset(key, query + 1), at + 2);
+            EXPECT_TRUE(written.insert(at).second) << "key " << key << " query " << query;
+            banks.insert(at / 4 % 32);
+          }
+          EXPECT_EQ(banks.size(), 32u) << "step " << kk << " register " << j << " warp " << warp;
+        }
+  EXPECT_EQ(written.size(), DsTile::kBytes / 4);
+}
+
+TEST(FlashBackwardTiles, DsStoresCoverTheTileOnceWithoutBankConflicts) {
+  expect_ds_stores_cover_the_tile<64>();
+  expect_ds_stores_cover_the_tile<128>();
+}
+
+// dQ staging: the m64n64 accumulators (register 4c + 2 half + e at row r, column 8c + col) are
+// stored as pairs to FlashDqStaging::offset, which must put element (row, col) in line `row` of
+// box col / 32, where a TMA box of 64 rows x 32 FP32 columns, 128B-swizzled, reads it: the
+// swizzle moves 16-byte chunks within a line only. Every element once; a warp's 8-byte stores
+// take the two wavefronts 256 bytes need.
+TEST(FlashBackwardTiles, DqStagingHoldsEachElementOnceWhereTmaReadsIt) {
+  std::set<std::uint32_t> written;
+  for (int warp = 0; warp < 4; ++warp)
+    for (int c = 0; c < 8; ++c)
+      for (int half = 0; half < 2; ++half) {
+        std::map<std::uint32_t, int> per_bank;
+        for (int lane = 0; lane < 32; ++lane) {
+          const int thread = 32 * warp + lane;
+          const WgmmaCoord at = wgmma_accumulator_coord(thread, 4 * c + 2 * half);
+          const std::uint32_t off = FlashDqStaging::offset(at.row, at.col);
+          ASSERT_EQ(off % 8, 0u);
+          ASSERT_EQ(FlashDqStaging::offset(at.row, at.col + 1), off + 4);
+          const int box = at.col / FlashDqStaging::kBoxCols;
+          EXPECT_EQ(off / FlashDqStaging::kBoxBytes, std::uint32_t(box));
+          EXPECT_EQ(off % FlashDqStaging::kBoxBytes / 128, std::uint32_t(at.row));  // its own line
+          // The chunk within the line: (col % 32) / 4 XOR the row's place in its group of 8.
+          EXPECT_EQ(off % 128 / 16, std::uint32_t((at.col % 32) / 4 ^ at.row % 8));
+          for (std::uint32_t b = 0; b < 2; ++b) {
+            EXPECT_TRUE(written.insert(off + 4 * b).second) << at.row << " " << at.col + int(b);
+            ++per_bank[(off + 4 * b) / 4 % 32];
+          }
+        }
+        for (const auto& [bank, n] : per_bank) EXPECT_LE(n, 2) << "bank " << bank;
+      }
+  EXPECT_EQ(written.size(), FlashDqStaging::kBytes / 4);
 }
 
 }  // namespace

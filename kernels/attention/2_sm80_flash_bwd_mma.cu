@@ -3,7 +3,8 @@
 // What it changes from the unfused reference backward (S, P, dP, dS in memory, five GEMMs):
 // - Three kernels, no score matrix in memory. (1) Preprocessing: D = rowsum(dO * O) in FP32 per
 //   (batch, head, row), the forward's LSE (natural log) times log2(e), and dQ's FP32 accumulator
-//   zeroed. (2) The main kernel. (3) dQ's accumulator scaled and rounded to BF16.
+//   zeroed. (2) The main kernel, in this file. (3) dQ's accumulator scaled and rounded to BF16.
+//   (1) and (3) are in flash_bwd_pre_post.cu, shared with version 4.
 // - Main kernel: a CTA owns 64 keys of one (KV head, batch), 4 warps of 16 keys each. K and V
 //   sit in shared memory for the whole CTA; each warp keeps the dK and dV rows of its 16 keys
 //   (16 x D each, FP32) in registers. It loops over the query heads of its GQA group and, per
@@ -50,6 +51,7 @@ constexpr int kThreads = kWarps * 32;
 constexpr int kStages = 2;
 constexpr float kLog2e = 1.4426950408889634f;
 static_assert(kBlockM == 64 && kBlockN == 64, "the dS tile is 64 x 64 BF16: 128-byte rows, swizzle_xor_chunk<8>");
+static_assert(kAttentionBwdRowPadding % kBlockM == 0, "a query block's LSE and D lie inside the padded vectors");
 
 template <int kHeadDim>
 struct BwdTiles {
@@ -85,49 +87,6 @@ __device__ __forceinline__ void accumulators_to_a(std::uint32_t (&a)[4], const f
   a[1] = ptx::pack_bf16x2(lo[2], lo[3]);
   a[2] = ptx::pack_bf16x2(hi[0], hi[1]);
   a[3] = ptx::pack_bf16x2(hi[2], hi[3]);
-}
-
-// One thread per 16-byte chunk of a row of O and dO; rows in (batch, head, padded row) order,
-// the order of the LSE and D outputs.
-template <int kHeadDim>
-__global__ void __launch_bounds__(256)
-attention_bwd_preprocess_kernel(const __nv_bfloat16* __restrict__ o, const __nv_bfloat16* __restrict__ d_o,
-                                const float* __restrict__ lse, float* __restrict__ dq_accum,
-                                float* __restrict__ lse_log2, float* __restrict__ d_out, AttentionShape shape,
-                                int seq_q_padded) {
-  constexpr int kParts = kHeadDim / 8;  // threads per row: 8 or 16, aligned within a warp
-  const long long rows = (long long)shape.batch * shape.heads_q * seq_q_padded;
-  const long long row = (long long)blockIdx.x * (256 / kParts) + threadIdx.x / kParts;
-  const int part = threadIdx.x % kParts;
-  const int i = int(row % seq_q_padded);
-  const long long bh = row / seq_q_padded;
-  const int h = int(bh % shape.heads_q), b = int(bh / shape.heads_q);
-  const bool real = row < rows && i < shape.seq_q;
-  float acc = 0.f;
-  if (real) {
-    const std::size_t at =
-        ((std::size_t(b) * shape.seq_q + i) * shape.heads_q + h) * kHeadDim + std::size_t(part) * 8;
-    const uint4 ov = *reinterpret_cast<const uint4*>(o + at);
-    const uint4 dv = *reinterpret_cast<const uint4*>(d_o + at);
-    const auto* o2 = reinterpret_cast<const __nv_bfloat162*>(&ov);
-    const auto* d2 = reinterpret_cast<const __nv_bfloat162*>(&dv);
-#pragma unroll
-    for (int j = 0; j < 4; ++j) {
-      const float2 of = __bfloat1622float2(o2[j]), df = __bfloat1622float2(d2[j]);
-      acc = fmaf(of.x, df.x, acc);
-      acc = fmaf(of.y, df.y, acc);
-    }
-    float4* z = reinterpret_cast<float4*>(dq_accum + at);
-    z[0] = make_float4(0.f, 0.f, 0.f, 0.f);
-    z[1] = make_float4(0.f, 0.f, 0.f, 0.f);
-  }
-#pragma unroll
-  for (int offset = kParts / 2; offset > 0; offset /= 2) acc += __shfl_xor_sync(0xffffffffu, acc, offset);
-  if (part == 0 && row < rows) {
-    d_out[row] = acc;
-    const float l = real ? lse[bh * shape.seq_q + i] : -INFINITY;
-    lse_log2[row] = l == -INFINITY ? INFINITY : l * kLog2e;
-  }
 }
 
 template <int kHeadDim>
@@ -374,23 +333,6 @@ attention_bwd_mma_sm80_kernel(const __nv_bfloat16* __restrict__ q, const __nv_bf
   }
 }
 
-// dQ = scale * accumulator, rounded to BF16; 8 elements per thread (count is a multiple of 8).
-__global__ void __launch_bounds__(256)
-attention_bwd_convert_dq_kernel(const float* __restrict__ dq_accum, __nv_bfloat16* __restrict__ dq,
-                                std::size_t count, float scale) {
-  for (std::size_t i = (std::size_t(blockIdx.x) * blockDim.x + threadIdx.x) * 8; i < count;
-       i += std::size_t(gridDim.x) * blockDim.x * 8) {
-    const float4 a = *reinterpret_cast<const float4*>(dq_accum + i);
-    const float4 c = *reinterpret_cast<const float4*>(dq_accum + i + 4);
-    uint4 out;
-    out.x = ptx::pack_bf16x2(a.x * scale, a.y * scale);
-    out.y = ptx::pack_bf16x2(a.z * scale, a.w * scale);
-    out.z = ptx::pack_bf16x2(c.x * scale, c.y * scale);
-    out.w = ptx::pack_bf16x2(c.z * scale, c.w * scale);
-    *reinterpret_cast<uint4*>(dq + i) = out;
-  }
-}
-
 template <int kHeadDim>
 void launch(const AttentionBwdArgs& args, cudaStream_t stream) {
   const AttentionShape& s = args.shape;
@@ -401,10 +343,7 @@ void launch(const AttentionBwdArgs& args, cudaStream_t stream) {
   float* d_rows = reinterpret_cast<float*>(base + w.d_offset);
   const float scale = float(1.0 / std::sqrt(double(kHeadDim)));
 
-  const long long rows = (long long)s.batch * s.heads_q * (long long)w.seq_q_padded;
-  constexpr int kRowsPerBlock = 256 / (kHeadDim / 8);
-  attention_bwd_preprocess_kernel<kHeadDim><<<unsigned((rows + kRowsPerBlock - 1) / kRowsPerBlock), 256, 0, stream>>>(
-      args.o, args.d_o, args.lse, dq_accum, lse_log2, d_rows, s, int(w.seq_q_padded));
+  attention_bwd_preprocess(args, stream);
 
   const auto kernel = attention_bwd_mma_sm80_kernel<kHeadDim>;
   // Above 48 KiB of dynamic shared memory needs an opt-in, once per kernel (errors surface at the
@@ -417,10 +356,7 @@ void launch(const AttentionBwdArgs& args, cudaStream_t stream) {
                                                                       d_rows, dq_accum, args.dk, args.dv, s,
                                                                       int(w.seq_q_padded), scale);
 
-  const std::size_t count = std::size_t(s.batch) * s.seq_q * s.heads_q * kHeadDim;
-  const std::size_t blocks = (count / 8 + 255) / 256;
-  attention_bwd_convert_dq_kernel<<<unsigned(blocks < 65536 ? blocks : 65536), 256, 0, stream>>>(
-      dq_accum, args.dq, count, scale);
+  attention_bwd_convert(dq_accum, args.dq, std::size_t(s.batch) * s.seq_q * s.heads_q * kHeadDim, scale, stream);
 }
 
 }  // namespace

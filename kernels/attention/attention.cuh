@@ -83,16 +83,19 @@ inline constexpr int kAttentionBwdMmaBlockM = 64;  // query rows per step of the
 inline constexpr int kAttentionBwdMmaBlockN = 64;  // keys per CTA (16 per warp)
 
 // The backward's scratch, one allocation of `bytes` (16-byte aligned): dQ's FP32 accumulator
-// (B, Sq, Hq, D) at 0, then per (batch, head) and query row, padded to whole query blocks, the
-// LSE times log2(e) (+inf for rows that see no key and for the padding, so that their P is 0)
-// and D = rowsum(dO * O) (0 for the padding).
+// (B, Sq, Hq, D) at 0, then per (batch, head) and query row, padded to a multiple of
+// kAttentionBwdRowPadding rows (whole query blocks of every version), the LSE times log2(e)
+// (+inf for rows that see no key and for the padding, so that their P is 0) and D =
+// rowsum(dO * O) (0 for the padding). Version 4 under GQA adds FP32 accumulators for dK and dV
+// (B, Sk, Hkv, D) (dk_offset, dv_offset; 0 and no bytes otherwise).
+inline constexpr int kAttentionBwdRowPadding = 128;
 struct AttentionBwdWorkspace {
   std::size_t seq_q_padded = 0;
-  std::size_t lse_log2_offset = 0, d_offset = 0, bytes = 0;
+  std::size_t lse_log2_offset = 0, d_offset = 0, dk_offset = 0, dv_offset = 0, bytes = 0;
 };
 __host__ __device__ constexpr AttentionBwdWorkspace attention_bwd_mma_workspace(const AttentionShape& s) {
   AttentionBwdWorkspace w;
-  w.seq_q_padded = std::size_t(attention_ceil_div(s.seq_q, kAttentionBwdMmaBlockM)) * kAttentionBwdMmaBlockM;
+  w.seq_q_padded = std::size_t(attention_ceil_div(s.seq_q, kAttentionBwdRowPadding)) * kAttentionBwdRowPadding;
   const std::size_t rows = std::size_t(s.batch) * std::size_t(s.heads_q);
   w.lse_log2_offset = rows * std::size_t(s.seq_q) * std::size_t(s.head_dim) * 4;
   w.d_offset = w.lse_log2_offset + rows * w.seq_q_padded * 4;
@@ -110,10 +113,18 @@ struct AttentionBwdArgs {
   __nv_bfloat16* dq = nullptr;         // shaped like q
   __nv_bfloat16* dk = nullptr;         // shaped like k (summed over each KV head's query heads)
   __nv_bfloat16* dv = nullptr;         // shaped like v
-  void* workspace = nullptr;           // attention_bwd_mma_workspace(shape).bytes, 16-byte aligned
+  void* workspace = nullptr;           // attention_bwd_*_workspace(shape).bytes, 16-byte aligned
   AttentionShape shape;
 };
 void attention_bwd_mma_sm80(const AttentionBwdArgs& args, cudaStream_t stream);
+
+// The first and last kernels of versions 2 and 4 (flash_bwd_pre_post.cu). Preprocessing: D, the
+// base-2 LSE and dQ's zeroed accumulator into args.workspace (the first three parts above).
+// Conversion: out = scale * accum rounded to BF16, `count` elements (a multiple of 8, both
+// pointers 16-byte aligned).
+void attention_bwd_preprocess(const AttentionBwdArgs& args, cudaStream_t stream);
+void attention_bwd_convert(const float* accum, __nv_bfloat16* out, std::size_t count, float scale,
+                           cudaStream_t stream);
 
 // 3. FlashAttention-3 forward on wgmma, sm_90a only (3_sm90_flash_fwd_wgmma.cu): TMA loads of Q
 //    and a K/V ring on mbarriers, a producer warpgroup and consumer warpgroups of 64 query rows
@@ -126,5 +137,29 @@ inline constexpr int kAttentionFwdWgmmaBlockN = 128;
 __host__ __device__ constexpr int attention_fwd_wgmma_block_m(int head_dim) { return head_dim == 64 ? 192 : 128; }
 __host__ __device__ constexpr bool attention_wgmma_supports_head_dim(int d) { return d == 64 || d == 128; }
 void attention_fwd_wgmma_sm90(const AttentionFwdArgs& args, cudaStream_t stream);
+
+// 4. FlashAttention-3-style backward on wgmma, sm_90a only (4_sm90_flash_bwd_wgmma.cu): the
+//    preprocessing and conversion kernels of version 2 around a main kernel with one CTA per
+//    (block of kAttentionBwdWgmmaBlockN keys, query head, batch): TMA loads of K and V once and
+//    of Q, dO, LSE and D per query block through a ring of stages on mbarriers; a producer
+//    warpgroup and two consumer warpgroups of 64 keys (dK, dV in registers); S^T, dP^T, dV, dK,
+//    dQ on wgmma; dQ added into its FP32 accumulator by TMA reductions. Under GQA each query head
+//    has its own CTAs, adding dK and dV into FP32 accumulators (the workspace below) that the
+//    conversion kernel rounds. Same arguments and outputs as version 2. head_dim 64 or 128
+//    (attention_wgmma_supports_head_dim); any seq_q, seq_kv. Throws std::runtime_error when the
+//    driver cannot encode the TMA descriptors or the GQA accumulators cannot be zeroed.
+inline constexpr int kAttentionBwdWgmmaBlockN = 128;
+__host__ __device__ constexpr int attention_bwd_wgmma_block_m(int head_dim) { return head_dim == 64 ? 128 : 64; }
+__host__ __device__ constexpr AttentionBwdWorkspace attention_bwd_wgmma_workspace(const AttentionShape& s) {
+  AttentionBwdWorkspace w = attention_bwd_mma_workspace(s);
+  if (s.heads_q == s.heads_kv) return w;
+  const std::size_t kv = std::size_t(s.batch) * std::size_t(s.seq_kv) * std::size_t(s.heads_kv) *
+                         std::size_t(s.head_dim) * 4;
+  w.dk_offset = w.bytes;
+  w.dv_offset = w.dk_offset + kv;
+  w.bytes = w.dv_offset + kv;
+  return w;
+}
+void attention_bwd_wgmma_sm90(const AttentionBwdArgs& args, cudaStream_t stream);
 
 }  // namespace trainbench::kernels

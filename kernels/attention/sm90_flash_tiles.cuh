@@ -1,8 +1,9 @@
-// The Hopper attention forward's shared-memory tiles (3_sm90_flash_fwd_wgmma.cu): where TMA puts
-// a block of rows of one head and how wgmma reads it back, both as a K-major operand (Q and K in
-// S = Q K^T) and as an N-major one (V in O = P V), and which S accumulators make up P's register
-// operand. Host and device, so that tests/test_sm90_attention.cpp checks them on the CPU against
-// the PTX ISA's canonical layouts.
+// The Hopper attention kernels' shared-memory tiles (3_sm90_flash_fwd_wgmma.cu,
+// 4_sm90_flash_bwd_wgmma.cu): where TMA puts a block of rows of one head and how wgmma reads it
+// back, both as a K-major operand (Q and K in S = Q K^T) and as an MN-major one (V in O = P V),
+// which S accumulators make up P's register operand, and the backward's FP32 dQ staging. Host and
+// device, so that tests/test_sm90_attention.cpp checks them on the CPU against the PTX ISA's
+// canonical layouts.
 #pragma once
 #include <cstdint>
 
@@ -40,9 +41,32 @@ struct FlashHeadTile {
 
   // As the N-major B operand of O = P V (N the head dimension, K the rows): k16 step kk covers rows
   // 16kk .. 16kk + 15, 16 lines (2048 bytes) in; the next 64 head dimensions are a box further
-  // (the leading offset), the next 8 rows 1024 bytes further (the stride offset).
+  // (the leading offset), the next 8 rows 1024 bytes further (the stride offset). An operand 64
+  // wide that starts at box b: tile_addr + box_offset(b). The same layout read as an M-major A
+  // (transpose bit set) is the backward's dS in dQ = dS K (M the queries, K the keys).
   __host__ __device__ static constexpr std::uint64_t n_major_descriptor(std::uint32_t tile_addr, int kk) {
     return wgmma_descriptor(tile_addr + static_cast<std::uint32_t>(kk) * 2048u, kBoxBytes, 1024, WgmmaSwizzle::B128);
+  }
+
+  // The byte offset of element (row, dim) from the tile's start, where TMA writes it: box dim / 64,
+  // line `row`, swizzled. The backward stores dS^T here itself (rows the keys, "dims" the queries).
+  __host__ __device__ static constexpr std::uint32_t element_offset(int row, int dim) {
+    return box_offset(dim / 64) +
+           swizzle_128b(static_cast<std::uint32_t>(row) * 128u + static_cast<std::uint32_t>(dim % 64) * 2u);
+  }
+};
+
+// The backward's dQ tile of one consumer warpgroup, 64 query rows x 64 head dimensions in FP32,
+// staged in shared memory for two TMA reductions (tma_reduce_add_4d): boxes of 64 rows x 32
+// columns (128 bytes), 128B-swizzled as TMA reads them (the 16-byte chunk index XOR the row
+// within each 8-row group, as for BF16 tiles).
+struct FlashDqStaging {
+  static constexpr int kRows = 64, kCols = 64, kBoxCols = 32;
+  static constexpr std::uint32_t kBoxBytes = kRows * 128;
+  static constexpr std::uint32_t kBytes = 2 * kBoxBytes;
+  __host__ __device__ static constexpr std::uint32_t offset(int row, int col) {
+    return static_cast<std::uint32_t>(col / kBoxCols) * kBoxBytes +
+           swizzle_128b(static_cast<std::uint32_t>(row) * 128u + static_cast<std::uint32_t>(col % kBoxCols) * 4u);
   }
 };
 

@@ -71,12 +71,26 @@ __device__ __forceinline__ float ex2_approx(float x) {
   return y;
 }
 
+// x, through an instruction the compiler cannot see past. A kernel that re-reads a loop-invariant
+// base address this way at the top of each iteration makes the addresses derived from it
+// recomputed there (a few integer ops) instead of hoisted out of the loop, where dozens of them
+// would hold registers the accumulators need for the whole loop.
+__device__ __forceinline__ std::uint32_t opaque(std::uint32_t x) {
+  asm volatile("mov.b32 %0, %0;\n" : "+r"(x));
+  return x;
+}
+
 // Two FP32 values rounded to BF16 and packed as one mma operand register: `lo` in bits 0-15
 // (the lower column), `hi` in bits 16-31 (cvt puts its first source in the upper half).
 __device__ __forceinline__ std::uint32_t pack_bf16x2(float lo, float hi) {
   std::uint32_t d;
   asm("cvt.rn.bf16x2.f32 %0, %1, %2;\n" : "=r"(d) : "f"(hi), "f"(lo));
   return d;
+}
+
+// The two BF16 halves of a pack_bf16x2 pair, as FP32 (low half in x).
+__device__ __forceinline__ float2 unpack_bf16x2(std::uint32_t packed) {
+  return make_float2(__uint_as_float(packed << 16), __uint_as_float(packed & 0xFFFF0000u));
 }
 
 }  // namespace trainbench::kernels::ptx

@@ -31,4 +31,10 @@ CUtensorMap make_tensor_map_bf16_bshd_sw128(const void* base, std::uint64_t batc
                                             std::uint64_t heads, std::uint64_t head_dim, std::uint32_t box_dims,
                                             std::uint32_t box_rows);
 
+// The same over FP32 elements (box_dims at most 32: 128 bytes; head_dim a multiple of 4): the
+// attention backward's dQ accumulator, which its kernel adds to by TMA reductions.
+CUtensorMap make_tensor_map_f32_bshd_sw128(const void* base, std::uint64_t batch, std::uint64_t seq,
+                                           std::uint64_t heads, std::uint64_t head_dim, std::uint32_t box_dims,
+                                           std::uint32_t box_rows);
+
 }  // namespace trainbench::kernels

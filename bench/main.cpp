@@ -122,7 +122,9 @@ int main_impl(int argc, char** argv) {
   RunOptions run;
   run_cmd->add_option("--suite", run.suite, "Suite to run (see `trainbench list`)")->capture_default_str();
   run_cmd->add_option("--filter", run.filter, "Only benchmarks whose name matches this regular expression");
-  run_cmd->add_option("--out", run.out, "Results file (default: results-<chip>-<suite>-<time>.json)");
+  run_cmd->add_option("--out", run.out,
+                      "Results file (default: results-<chip>-<suite>-<time>.json); while it runs, what is done so "
+                      "far is in <out without .json>.partial.json, which a run that is killed leaves behind");
   run_cmd->add_flag("--force", run.force, "Overwrite --out if it exists");
   run_cmd->add_flag("--hot", run.hot, "Keep L2 warm between samples (default: flush it)");
   run_cmd->add_option("--noise", run.noise_target, "Relative noise target that ends sampling")

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <ctime>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <regex>
 
@@ -58,8 +59,10 @@ nlohmann::ordered_json benchmark_context(const benchmark::BenchmarkReporter::Con
 // Receives Google Benchmark's runs: fills the standard fields of our records and prints progress.
 class CollectingReporter : public benchmark::BenchmarkReporter {
  public:
-  CollectingReporter(std::map<std::string, BenchmarkResult>& records, std::size_t total)
-      : records_(records), total_(total), start_(std::chrono::steady_clock::now()) {}
+  // `after_each` runs after every benchmark is recorded (the runner saves what is done so far).
+  CollectingReporter(std::map<std::string, BenchmarkResult>& records, std::size_t total,
+                     std::function<void()> after_each)
+      : records_(records), total_(total), after_each_(std::move(after_each)), start_(std::chrono::steady_clock::now()) {}
 
   bool ReportContext(const Context& context) override {
     context_ = benchmark_context(context);
@@ -85,6 +88,7 @@ class CollectingReporter : public benchmark::BenchmarkReporter {
       const double eta = elapsed / static_cast<double>(done_) * static_cast<double>(total_ - done_);
       spdlog::info("[{}/{}] {}: {} (elapsed {:.0f} s, ETA {:.0f} s)", done_, total_, b.name, progress_status(b),
                    elapsed, eta);
+      if (after_each_) after_each_();
     }
   }
 
@@ -101,6 +105,7 @@ class CollectingReporter : public benchmark::BenchmarkReporter {
 
   std::map<std::string, BenchmarkResult>& records_;
   std::size_t total_;
+  std::function<void()> after_each_;
   std::size_t done_ = 0;
   std::chrono::steady_clock::time_point start_;
   nlohmann::ordered_json context_;
@@ -252,7 +257,39 @@ int run_suite(const RunOptions& options) {
   char* gb_argv[] = {program.data(), nullptr};
   int gb_argc = 1;
   benchmark::Initialize(&gb_argc, gb_argv);
-  CollectingReporter reporter(records, plan.size());
+  // The results file's context and the benchmarks recorded so far (all of them at the end).
+  const auto assemble = [&](const CollectingReporter& collected) {
+    Results r;
+    r.context.benchmark_context = collected.context();
+    r.context.schema_version = kResultsSchemaVersion;
+    r.context.trainbench_version = std::string(version());
+    r.context.git_commit = std::string(git_commit());
+    r.context.cuda_toolkit = std::string(cuda_toolkit_version());
+    r.context.command = options.command;
+    r.context.device = info;
+    if (chip) r.context.chip = *chip;
+    r.context.measurement = MeasurementSettings{options.hot,      options.noise_target,          options.budget_s,
+                                                options.min_samples, mopts.policy.throttle_fraction,
+                                                timer.flush_bytes(), mopts.warmup_launches};
+    for (const auto& p : plan)
+      if (const auto it = records.find(p.name); it != records.end() && !it->second.name.empty())
+        r.benchmarks.push_back(it->second);
+    return r;
+  };
+  // After each benchmark, what is done so far goes to <out>.partial.json (the same format), so that
+  // a run that is killed (a kernel that hangs, a time limit) leaves its measurements; the complete
+  // file replaces it at the end.
+  const std::string partial = partial_results_path(out);
+  const CollectingReporter* live = nullptr;
+  CollectingReporter reporter(records, plan.size(), [&] {
+    if (!live) return;
+    try {
+      write_results_file(partial, assemble(*live), true);
+    } catch (const Error& e) {
+      spdlog::warn("could not save the partial results: {}", e.what());
+    }
+  });
+  live = &reporter;
   spdlog::info("running {} benchmark(s) of suite \"{}\" ({}), results to {}", plan.size(), options.suite,
                options.hot ? "L2 hot" : "L2 cold", out);
   benchmark::RunSpecifiedBenchmarks(&reporter);
@@ -260,24 +297,13 @@ int run_suite(const RunOptions& options) {
   benchmark::Shutdown();
   cudaStreamDestroy(stream);
 
-  Results results;
-  results.context.benchmark_context = reporter.context();
-  results.context.schema_version = kResultsSchemaVersion;
-  results.context.trainbench_version = std::string(version());
-  results.context.git_commit = std::string(git_commit());
-  results.context.cuda_toolkit = std::string(cuda_toolkit_version());
-  results.context.command = options.command;
-  results.context.device = info;
-  if (chip) results.context.chip = *chip;
-  results.context.measurement = MeasurementSettings{options.hot,      options.noise_target,          options.budget_s,
-                                                    options.min_samples, mopts.policy.throttle_fraction,
-                                                    timer.flush_bytes(), mopts.warmup_launches};
-  for (const auto& p : plan) results.benchmarks.push_back(records.at(p.name));
-
+  const Results results = assemble(reporter);
   print_table(results, stdout);
   print_vendor_geomeans(results, stdout);
   print_accuracy_table(results, stdout);
   write_results_file(out, results, options.force);
+  std::error_code removed;
+  std::filesystem::remove(partial, removed);
   spdlog::info("wrote {}", out);
 
   bool verification_failed = false, could_not_run = false;

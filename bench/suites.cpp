@@ -153,6 +153,9 @@ std::vector<Suite> make_suites() {
   quick.push_back({Attention{.batch = 4, .heads_q = 16, .heads_kv = 16, .seq_q = 4096, .seq_kv = 4096, .head_dim = 128,
                              .causal = true, .pass = "fwd"},
                    {"attention.fwd.mma", "attention.fwd.wgmma", "attention.cudnn"}});
+  quick.push_back({Attention{.batch = 4, .heads_q = 16, .heads_kv = 16, .seq_q = 4096, .seq_kv = 4096, .head_dim = 128,
+                             .causal = true, .pass = "bwd"},
+                   {"attention.bwd.mma", "attention.bwd.wgmma", "attention.cudnn"}});
   all.push_back({"quick", "a few minutes on an H100: one point of each op family", quick});
   std::vector<SuiteEntry> full;
   for (const auto& s : all)

@@ -243,6 +243,13 @@ void write_results_file(const std::string& path, const Results& results, bool fo
   }
 }
 
+std::string partial_results_path(const std::string& path) {
+  const std::string ext = ".json";
+  if (path.size() > ext.size() && path.compare(path.size() - ext.size(), ext.size(), ext) == 0)
+    return path.substr(0, path.size() - ext.size()) + ".partial.json";
+  return path + ".partial.json";
+}
+
 Results read_results_file(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw Error(fmt::format("cannot read results file {}: no such file or not readable", path));

@@ -100,6 +100,10 @@ Results results_from_json(const nlohmann::json& doc, const std::string& origin);
 // Writes atomically (a temporary file renamed into place). Refuses, with exit code 2 and
 // nothing touched, when `path` exists and `force` is false.
 void write_results_file(const std::string& path, const Results& results, bool force);
+
+// Where `trainbench run --out path` keeps the benchmarks done so far while it runs (removed once
+// `path` is written): path with ".json" replaced by ".partial.json" (appended when it has none).
+std::string partial_results_path(const std::string& path);
 // Throws Error naming the file for unreadable, truncated or malformed content.
 Results read_results_file(const std::string& path);
 

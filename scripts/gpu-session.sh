@@ -6,7 +6,9 @@
 #     scripts/gpu-session.sh OUTDIR [SUITE ...]      (default suites: memory)
 # Environment: SANITIZERS (default "memcheck racecheck synccheck"; empty to skip them, e.g. in a
 # second call that only times suites), SANITIZER_TIMEOUT (seconds per tool, default 150),
-# GPU_TESTS=0 to skip the GPU tests (already run in an earlier call on the same machine).
+# GPU_TESTS=0 to skip the GPU tests (already run in an earlier call on the same machine),
+# SUITE_TIMEOUT (seconds per suite, default 400: a kernel that hangs costs that suite, not the call;
+# each GPU test has its own 120 s limit in ctest).
 # Needs the C++ dependencies found by CMake (scripts/install-deps.sh, or a prefix on
 # CMAKE_PREFIX_PATH where no package registry is reachable), and for attention.cudnn cuDNN 9 (the
 # system's, or pip's nvidia-cudnn-cu13 as PyTorch installs it: CMake looks in python3's
@@ -65,7 +67,11 @@ fi
 
 for suite in "${suites[@]}"; do
   step "suite $suite"
-  "$tb" run --suite "$suite" --out "$out/$suite.json" --force 2>&1 | tee "$out/run-$suite.log" || status=1
+  timeout "${SUITE_TIMEOUT:-400}" "$tb" run --suite "$suite" --out "$out/$suite.json" --force 2>&1 |
+    tee "$out/run-$suite.log"
+  rc=${PIPESTATUS[0]}
+  [ "$rc" = 124 ] && echo "suite $suite: cut off after ${SUITE_TIMEOUT:-400} s (a kernel hangs, or the suite is too long for one call)" | tee -a "$out/run-$suite.log"
+  [ "$rc" = 0 ] || status=1
   if [ -f "$out/$suite.json" ] && python3 -c "import torch" 2>/dev/null; then
     step "PyTorch peer on the $suite shapes"
     python3 "$root/scripts/peers/torch_peer.py" --like "$out/$suite.json" --out "$out/$suite-torch.json" --force \

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <set>
 #include <string>
 
 #include "bench/attention_oracle.hpp"
@@ -278,8 +279,9 @@ TEST(AttentionSuite, CoversTheSweepAndLlamaShapesWithImplsThatTakeThem) {
     ASSERT_FALSE(e.impls.empty());
     for (const auto& name : e.impls)
       EXPECT_EQ(registry().find(name).unsupported(e.op), "") << name << " in suite attention at " << op_label(e.op);
-    const char* fused = a.pass == "fwd" ? "attention.fwd.mma" : "attention.bwd.mma";
-    EXPECT_NE(std::find(e.impls.begin(), e.impls.end(), fused), e.impls.end()) << op_label(e.op);
+    for (const char* fused : {a.pass == "fwd" ? "attention.fwd.mma" : "attention.bwd.mma",
+                              a.pass == "fwd" ? "attention.fwd.wgmma" : "attention.bwd.wgmma"})
+      EXPECT_NE(std::find(e.impls.begin(), e.impls.end(), fused), e.impls.end()) << fused << " " << op_label(e.op);
     const bool has_reference = std::find(e.impls.begin(), e.impls.end(), "attention.reference") != e.impls.end();
     with_reference += has_reference;
     EXPECT_EQ(has_reference, AttentionOracle::score_bytes(a) <= kAttentionReferenceMaxScoreBytes) << op_label(e.op);
@@ -293,7 +295,7 @@ TEST(AttentionSuite, CoversTheSweepAndLlamaShapesWithImplsThatTakeThem) {
     (a.pass == "fwd" ? fwd : bwd)++;
   }
   // Each pass: 2 head layouts x 2 masks x 6 lengths, plus 2 Llama shapes; every entry has the
-  // fused kernel of its pass.
+  // fused kernels of its pass (mma.sync and wgmma).
   EXPECT_EQ(fwd, 2 * 2 * 6 + 2);
   EXPECT_EQ(bwd, 2 * 2 * 6 + 2);
   EXPECT_GE(llama, 2);
@@ -301,9 +303,14 @@ TEST(AttentionSuite, CoversTheSweepAndLlamaShapesWithImplsThatTakeThem) {
   EXPECT_LT(with_reference, int(s.entries.size()));
 }
 
-// Every table of attention numbers, quick included, shows the vendor baseline beside ours.
+// Every table of attention numbers, quick included, shows the vendor baseline beside ours; the
+// quick suite times both passes.
 TEST(AttentionSuite, EveryAttentionEntryOfEverySuiteListsCudnn) {
   int entries = 0;
+  std::set<std::string> quick_passes;
+  for (const auto& e : find_suite("quick").entries)
+    if (op_family(e.op) == "attention") quick_passes.insert(std::get<Attention>(e.op).pass);
+  EXPECT_EQ(quick_passes, (std::set<std::string>{"fwd", "bwd"}));
   for (const auto& suite : suites())
     for (const auto& e : suite.entries)
       if (op_family(e.op) == "attention") {

@@ -9,12 +9,14 @@
 #include <string>
 
 #include "harness/device.hpp"
+#include "harness/results.hpp"
 #include "tests/run_command.hpp"
 
 namespace {
 
 using trainbench::testing::contains;
 using trainbench::testing::Outcome;
+using trainbench::partial_results_path;
 Outcome run(const std::string& args) { return trainbench::testing::run_trainbench(args); }
 
 bool gpu_present() { return trainbench::gpu_unavailable_reason().empty(); }
@@ -67,6 +69,19 @@ TEST(Cli, RunRefusesToOverwriteWithoutForce) {
   std::stringstream s;
   s << in.rdbuf();
   EXPECT_EQ(s.str(), "keep me");
+  std::filesystem::remove(path);
+}
+
+// On a GPU: a run writes its results file and, once it has, no partial file is left beside it
+// (the partial file is what a killed run leaves: the benchmarks done so far).
+TEST(Cli, RunWritesTheResultsAndRemovesThePartialFile) {
+  if (!gpu_present()) GTEST_SKIP() << "no GPU here: `trainbench run` is checked where one is present";
+  const auto path = std::filesystem::temp_directory_path() / "trainbench-cli-run.json";
+  std::filesystem::remove(path);
+  const Outcome o = run("run --suite memory --filter cudaMemcpy --budget 0.2 --out " + path.string());
+  EXPECT_EQ(o.code, 0) << o.output;
+  EXPECT_TRUE(std::filesystem::exists(path)) << o.output;
+  EXPECT_FALSE(std::filesystem::exists(partial_results_path(path.string()))) << o.output;
   std::filesystem::remove(path);
 }
 

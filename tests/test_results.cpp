@@ -176,6 +176,13 @@ TEST(ResultsFile, WriteThenReadBack) {
   EXPECT_FALSE(fs::exists(p.string() + ".tmp"));
 }
 
+TEST(ResultsFile, PartialPathSitsBesideTheResultsFile) {
+  EXPECT_EQ(partial_results_path("out/h100-quick.json"), "out/h100-quick.partial.json");
+  EXPECT_EQ(partial_results_path("results"), "results.partial.json");
+  EXPECT_EQ(partial_results_path(".json"), ".json.partial.json");
+  EXPECT_EQ(partial_results_path("a.json.bak"), "a.json.bak.partial.json");
+}
+
 TEST(ResultsFile, RefusesToOverwriteWithoutForceAndLeavesTheFileAlone) {
   const fs::path p = temp_path("keep.json");
   { std::ofstream(p) << "precious"; }

@@ -53,7 +53,9 @@ def load(paths):
     for p in paths:
         p = pathlib.Path(p)
         if p.is_dir():
-            files += sorted(p.glob("*/*.json")) + sorted(p.glob("*.json"))
+            # *.partial.json: what a killed run had done so far, not a results file of record.
+            files += [f for f in sorted(p.glob("*/*.json")) + sorted(p.glob("*.json"))
+                      if not f.name.endswith(".partial.json")]
         elif p.is_file():
             files.append(p)
         else:

@@ -15,10 +15,12 @@
 //   D (plain bulk copies from the padded workspace vectors) through 2 stages, Q + LSE and dO + D
 //   on separate mbarriers so that S^T starts before dO has landed.
 // - wgmma, per query block of kBlockM rows (64 at head_dim 128, 128 at 64) and consumer:
-//   S^T and dP^T (m64 x kBlockM, both operands K-major from shared memory) issued together;
-//   P^T computed while dP^T runs; dV += P^T dO (P^T the register A operand, dO N-major);
-//   dS^T computed while dV runs, stored to shared memory (BF16, [key][query], 128B-swizzled,
-//   double-buffered), then dK += dS^T Q (register A) and dQ = dS K (dS read M-major: the same
+//   S^T (m64 x kBlockM, both operands K-major from shared memory); then dP^T (likewise) on the
+//   tensor core while P^T is masked, exponentiated and rounded to BF16; dV += P^T dO behind it
+//   (P^T the register A operand, dO N-major); dS^T = P^T (dP^T - D) from the BF16 P^T (the FP32
+//   P^T beside dP^T, dK and dV would not fit 240 registers at head_dim 64), stored to shared
+//   memory (BF16, [key][query], 128B-swizzled, double-buffered), then dK += dS^T Q (register A)
+//   and dQ = dS K (dS read M-major: the same
 //   tile with the transpose bit; K N-major), each consumer taking a 64 x 64 quarter or half of
 //   the dQ tile over all 128 keys (head_dim 128: its 64 head dimensions of the 64 rows; 64: its
 //   64 of the 128 rows), after one named barrier between the consumers.
@@ -264,6 +266,15 @@ attention_bwd_wgmma_sm90_kernel(const __grid_constant__ CUtensorMap q_map, const
     ptx::wgmma_wait<0>();
     ptx::fence_registers(s_acc);
 
+    // dP^T = V dO^T, on the tensor core while P^T is computed.
+    ptx::mbarrier_wait(do_full(s), phase);
+    ptx::wgmma_fence();
+#pragma unroll
+    for (int ks = 0; ks < kDSteps; ++ks)
+      wgmma_ss<kBlockM>(dp_acc, KvTile::k_major_descriptor(v_tile(), wg_key0, ks),
+                        QTile::k_major_descriptor(do_tile(s), 0, ks), ks > 0);
+    ptx::wgmma_commit();
+
     // Keys a query does not see (causal diagonal, past seq_kv): only where the block's first row
     // misses one of this consumer's keys; every later row sees at least as many.
     if (attention_visible_keys(m0, seq_q, seq_kv, shape.causal) < n0 + wg_key0 + kWgmmaM) {
@@ -299,8 +310,7 @@ attention_bwd_wgmma_sm90_kernel(const __grid_constant__ CUtensorMap q_map, const
         p_frag[kk][j] = ptx::pack_bf16x2(s_acc[flash_p_source_register(kk, 2 * j)],
                                          s_acc[flash_p_source_register(kk, 2 * j + 1)]);
 
-    // dV += P^T dO and dP^T = V dO^T, two groups in flight.
-    ptx::mbarrier_wait(do_full(s), phase);
+    // dV += P^T dO, behind dP^T.
     ptx::fence_registers(dv_acc);
 #pragma unroll
     for (int kk = 0; kk < kMSteps; ++kk) ptx::fence_registers(p_frag[kk]);
@@ -309,12 +319,7 @@ attention_bwd_wgmma_sm90_kernel(const __grid_constant__ CUtensorMap q_map, const
     for (int kk = 0; kk < kMSteps; ++kk)
       wgmma_rs<kHeadDim>(dv_acc, p_frag[kk], QTile::n_major_descriptor(do_tile(s), kk), true);
     ptx::wgmma_commit();
-#pragma unroll
-    for (int ks = 0; ks < kDSteps; ++ks)
-      wgmma_ss<kBlockM>(dp_acc, KvTile::k_major_descriptor(v_tile(), wg_key0, ks),
-                        QTile::k_major_descriptor(do_tile(s), 0, ks), ks > 0);
-    ptx::wgmma_commit();
-    ptx::wgmma_wait<0>();
+    ptx::wgmma_wait<0>();  // dP^T and dV: P^T's registers may be read again
     ptx::fence_registers(dp_acc);
     ptx::fence_registers(dv_acc);
 #pragma unroll

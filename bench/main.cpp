@@ -127,6 +127,9 @@ int main_impl(int argc, char** argv) {
                       "far is in <out without .json>.partial.json, which a run that is killed leaves behind");
   run_cmd->add_flag("--force", run.force, "Overwrite --out if it exists");
   run_cmd->add_flag("--hot", run.hot, "Keep L2 warm between samples (default: flush it)");
+  run_cmd->add_flag("--verify-only", run.verify_only,
+                    "Verify every benchmark of the suite (one launch each, against its reference) and print the "
+                    "verdicts; time nothing, write no results file");
   run_cmd->add_option("--noise", run.noise_target, "Relative noise target that ends sampling")
       ->capture_default_str()->check(CLI::PositiveNumber);
   run_cmd->add_option("--budget", run.budget_s, "Seconds of sampling per benchmark at most (after min samples)")

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <cstdio>
 #include <ctime>
 #include <filesystem>
 #include <functional>
@@ -135,6 +136,53 @@ void derive_throughput(BenchmarkResult& b, double flops, double bytes, Roof roof
   b.pct_of_peak = (b.peak && *b.peak > 0 && b.timed) ? std::optional<double>(100.0 * achieved / *b.peak) : std::nullopt;
 }
 
+namespace {
+
+// `run --verify-only`: each planned benchmark launched once on poisoned outputs and checked
+// against its reference, a line each (the impl's error, its tolerance, how it was measured);
+// nothing timed, no results file. The quickest answer to "does every kernel verify at every
+// shape of this suite?" on a new GPU or after a change.
+int verify_plan(const std::vector<Planned>& plan, const DeviceInfo& info) {
+  cudaStream_t stream = nullptr;
+  TB_CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+  int failed = 0, could_not_run = 0;
+  std::printf("%-72s %-8s %12s %12s  %s\n", "benchmark", "verdict", "error", "tolerance", "detail");
+  for (std::size_t i = 0; i < plan.size(); ++i) {
+    const Planned& p = plan[i];
+    std::string verdict, detail;
+    double error = 0, tolerance = 0;
+    try {
+      auto c = p.impl->make(p.op, info);
+      c->prepare(stream);
+      c->poison(stream);
+      c->launch(stream);
+      TB_CUDA_CHECK(cudaGetLastError());
+      TB_CUDA_CHECK(cudaStreamSynchronize(stream));
+      Verification v = c->check(stream);
+      v.passed = verification_passes(v, p.accuracy);
+      verdict = v.passed ? "ok" : "FAILED";
+      failed += !v.passed;
+      error = v.error;
+      tolerance = v.tolerance;
+      detail = v.detail;
+    } catch (const Error& e) {
+      verdict = "ERROR";
+      detail = e.what();
+      ++could_not_run;
+      cudaGetLastError();
+    }
+    std::printf("%-72s %-8s %12.3e %12.3e  %s\n", p.name.c_str(), verdict.c_str(), error, tolerance, detail.c_str());
+    std::fflush(stdout);
+  }
+  cudaStreamDestroy(stream);
+  spdlog::info("{} of {} verified on {}; {} failed, {} could not run", plan.size() - std::size_t(failed + could_not_run),
+               plan.size(), info.name, failed, could_not_run);
+  if (failed) return kExitCheckFailed;
+  return could_not_run ? kExitUsage : kExitOk;
+}
+
+}  // namespace
+
 int run_suite(const RunOptions& options) {
   register_all_impls();
   const Suite suite = is_model_suite(options.suite) ? model_suite(options.suite, options.model) : find_suite(options.suite);
@@ -146,6 +194,8 @@ int run_suite(const RunOptions& options) {
       throw Error(fmt::format("--filter \"{}\" is not a valid regular expression ({})", options.filter, e.what()));
     }
   }
+  if (options.verify_only && !options.out.empty())
+    throw Error("--verify-only times nothing and writes no results file: drop --out (or --verify-only)");
   if (!options.out.empty() && std::filesystem::exists(options.out) && !options.force)
     throw Error(fmt::format("{} exists; pass --force to overwrite it, or choose another --out", options.out));
   if (options.noise_target <= 0 || options.budget_s <= 0 || options.min_samples < 1)
@@ -177,6 +227,8 @@ int run_suite(const RunOptions& options) {
   if (plan.empty())
     throw Error(fmt::format("no benchmark of suite \"{}\" matches --filter \"{}\" on this GPU; `trainbench list` "
                             "shows the suites and impls", options.suite, options.filter));
+
+  if (options.verify_only) return verify_plan(plan, info);
 
   std::string out = options.out;
   if (out.empty())

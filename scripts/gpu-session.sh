@@ -9,6 +9,9 @@
 # GPU_TESTS=0 to skip the GPU tests (already run in an earlier call on the same machine),
 # SUITE_TIMEOUT (seconds per suite, default 400: a kernel that hangs costs that suite, not the call;
 # each GPU test has its own 120 s limit in ctest).
+# VERIFY="SUITE ..." first verifies every benchmark of those suites without timing them
+# (`trainbench run --verify-only`, a verdict per line in verify-SUITE.log): the quickest answer to
+# "does every kernel verify at every shape?".
 # Needs the C++ dependencies found by CMake (scripts/install-deps.sh, or a prefix on
 # CMAKE_PREFIX_PATH where no package registry is reachable), and for attention.cudnn cuDNN 9 (the
 # system's, or pip's nvidia-cudnn-cu13 as PyTorch installs it: CMake looks in python3's
@@ -64,6 +67,15 @@ if command -v compute-sanitizer >/dev/null 2>&1; then
     tail -2 "$out/sanitizer-$tool.log"
   done
 fi
+
+for suite in ${VERIFY:-}; do
+  step "verify suite $suite"
+  timeout "${SUITE_TIMEOUT:-400}" "$tb" run --suite "$suite" --verify-only >"$out/verify-$suite.log" 2>&1
+  rc=$?
+  [ "$rc" = 124 ] && echo "verify $suite: cut off after ${SUITE_TIMEOUT:-400} s" | tee -a "$out/verify-$suite.log"
+  [ "$rc" = 0 ] || status=1
+  grep -E "FAILED|ERROR| verified on " "$out/verify-$suite.log" | tail -20
+done
 
 for suite in "${suites[@]}"; do
   step "suite $suite"

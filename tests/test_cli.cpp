@@ -85,9 +85,29 @@ TEST(Cli, RunWritesTheResultsAndRemovesThePartialFile) {
   std::filesystem::remove(path);
 }
 
+// --verify-only writes no results file: asking for one too is a usage error, before any GPU work.
+TEST(Cli, VerifyOnlyWithOutIsAUsageError) {
+  const auto path = std::filesystem::temp_directory_path() / "trainbench-cli-verify-only.json";
+  std::filesystem::remove(path);
+  const Outcome o = run("run --suite memory --verify-only --out " + path.string());
+  EXPECT_EQ(o.code, 2) << o.output;
+  EXPECT_TRUE(contains(o.output, "--verify-only")) << o.output;
+  EXPECT_FALSE(std::filesystem::exists(path));
+}
+
+// On a GPU: every benchmark of the memory suite verifies, a line each, and nothing is written.
+TEST(Cli, VerifyOnlyPrintsAVerdictPerBenchmark) {
+  if (!gpu_present()) GTEST_SKIP() << "no GPU here: `trainbench run --verify-only` is checked where one is present";
+  const Outcome o = run("run --suite memory --filter cudaMemcpy --verify-only");
+  EXPECT_EQ(o.code, 0) << o.output;
+  EXPECT_TRUE(contains(o.output, "memory.cudaMemcpy")) << o.output;
+  EXPECT_TRUE(contains(o.output, " ok ")) << o.output;
+  EXPECT_FALSE(contains(o.output, "FAILED")) << o.output;
+}
+
 TEST(Cli, WithoutAGpuDeviceAndRunExitTwoWithOneClearSentence) {
   if (gpu_present()) GTEST_SKIP() << "a GPU is present here; the no-GPU messages are checked on machines without one";
-  for (const char* args : {"device", "device --json", "run", "run --suite quick"}) {
+  for (const char* args : {"device", "device --json", "run", "run --suite quick", "run --suite quick --verify-only"}) {
     const Outcome o = run(args);
     EXPECT_EQ(o.code, 2) << args << "\n" << o.output;
     EXPECT_TRUE(contains(o.output, "no usable NVIDIA GPU")) << args << "\n" << o.output;

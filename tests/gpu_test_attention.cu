@@ -93,6 +93,30 @@ struct Heads {
 };
 const Heads kHeads[] = {{4, 2}, {4, 4}, {4, 1}};
 
+std::vector<Seqs> small_seqs() { return {std::begin(kSmallSeqs), std::end(kSmallSeqs)}; }
+// For the Hopper kernels: those, and a few whose 128-key blocks wrap their rings and whose query
+// tiles (64 to 192 rows) end in tails.
+std::vector<Seqs> wgmma_seqs() {
+  std::vector<Seqs> seqs = small_seqs();
+  for (const Seqs s : {Seqs{600, 600}, Seqs{129, 1100}, Seqs{1100, 129}, Seqs{385, 770}}) seqs.push_back(s);
+  return seqs;
+}
+
+// The small test problems of a pass: each (seq_q, seq_kv) at head_dim 64 and 128, full and causal,
+// batch 2, the head layouts (GQA, MHA, MQA) taken in turn.
+std::vector<Attention> small_problems(const std::vector<Seqs>& seqs, const char* pass) {
+  std::vector<Attention> out;
+  std::size_t shape_index = 0;
+  for (const Seqs s : seqs)
+    for (const std::uint64_t d : {64, 128})
+      for (const bool causal : {false, true}) {
+        const Heads h = kHeads[shape_index++ % 3];
+        out.push_back(Attention{.batch = 2, .heads_q = h.q, .heads_kv = h.kv, .seq_q = s.q, .seq_kv = s.kv,
+                                .head_dim = d, .causal = causal, .pass = pass});
+      }
+  return out;
+}
+
 std::string label(const Attention& a) { return op_label(a); }
 
 // Random BF16 inputs on the device and their exact values on the host.
@@ -137,29 +161,23 @@ TEST(AttentionForward, FusedAndReferenceMatchFloat64AtSmallShapes) {
   TB_REQUIRE_GPU();
   const Device device(0);
   const Stream stream;
-  int shape_index = 0;
-  for (const Seqs s : kSmallSeqs)
-    for (const std::uint64_t d : {64, 128})
-      for (const bool causal : {false, true}) {
-        const Heads h = kHeads[shape_index++ % 3];
-        const Attention a{.batch = 2, .heads_q = h.q, .heads_kv = h.kv, .seq_q = s.q, .seq_kv = s.kv, .head_dim = d,
-                          .causal = causal, .pass = "fwd"};
-        const Inputs in(a, stream);
-        const AttentionForward want = attention_forward_reference(a, in.hq, in.hk, in.hv);
+  for (const Attention& a : small_problems(small_seqs(), "fwd")) {
+    const Inputs in(a, stream);
+    const AttentionForward want = attention_forward_reference(a, in.hq, in.hk, in.hv);
 
-        DeviceBuffer lse(a.batch * a.heads_q * a.seq_q * 4, "LSE");
-        expect_fused_forward_matches(&kernels::attention_fwd_mma_sm80, "attention.fwd.mma", a, in, want, stream);
+    DeviceBuffer lse(a.batch * a.heads_q * a.seq_q * 4, "LSE");
+    expect_fused_forward_matches(&kernels::attention_fwd_mma_sm80, "attention.fwd.mma", a, in, want, stream);
 
-        AttentionOracle oracle(a, 1ull << 30);
-        DeviceBuffer o32(in.q.bytes() * 2, "O (FP32)");
-        fill_poison(o32.get(), o32.bytes(), 0xFF, stream);
-        fill_poison(lse.get(), lse.bytes(), 0xFF, stream);
-        oracle.forward(in.q.as<const __nv_bfloat16>(), in.k.as<const __nv_bfloat16>(),
-                       in.v.as<const __nv_bfloat16>(), o32.as<float>(), lse.as<float>(), stream);
-        TB_CUDA_CHECK(cudaStreamSynchronize(stream));
-        EXPECT_LE(relative_error(f32_to_host(o32), want.o), kToleranceFp32) << "attention.reference O " << label(a);
-        EXPECT_LE(relative_error(f32_to_host(lse), want.lse), kToleranceFp32) << "attention.reference LSE " << label(a);
-      }
+    AttentionOracle oracle(a, 1ull << 30);
+    DeviceBuffer o32(in.q.bytes() * 2, "O (FP32)");
+    fill_poison(o32.get(), o32.bytes(), 0xFF, stream);
+    fill_poison(lse.get(), lse.bytes(), 0xFF, stream);
+    oracle.forward(in.q.as<const __nv_bfloat16>(), in.k.as<const __nv_bfloat16>(),
+                   in.v.as<const __nv_bfloat16>(), o32.as<float>(), lse.as<float>(), stream);
+    TB_CUDA_CHECK(cudaStreamSynchronize(stream));
+    EXPECT_LE(relative_error(f32_to_host(o32), want.o), kToleranceFp32) << "attention.reference O " << label(a);
+    EXPECT_LE(relative_error(f32_to_host(lse), want.lse), kToleranceFp32) << "attention.reference LSE " << label(a);
+  }
 }
 
 // attention.fwd.wgmma (sm_90a) at the same shapes, and at a few whose key blocks (128) wrap its
@@ -172,46 +190,32 @@ TEST(AttentionForward, WgmmaMatchesFloat64AtSmallShapes) {
   if (const auto why = unavailable_reason(registry().find("attention.fwd.wgmma"), device.info()); !why.empty())
     GTEST_SKIP() << "attention.fwd.wgmma: " << why;
   const Stream stream;
-  std::vector<Seqs> seqs(std::begin(kSmallSeqs), std::end(kSmallSeqs));
-  for (const Seqs s : {Seqs{600, 600}, Seqs{129, 1100}, Seqs{1100, 129}, Seqs{385, 770}}) seqs.push_back(s);
-  int shape_index = 0;
-  for (const Seqs s : seqs)
-    for (const std::uint64_t d : {64, 128})
-      for (const bool causal : {false, true}) {
-        const Heads h = kHeads[shape_index++ % 3];
-        const Attention a{.batch = 2, .heads_q = h.q, .heads_kv = h.kv, .seq_q = s.q, .seq_kv = s.kv, .head_dim = d,
-                          .causal = causal, .pass = "fwd"};
-        const Inputs in(a, stream);
-        const AttentionForward want = attention_forward_reference(a, in.hq, in.hk, in.hv);
-        expect_fused_forward_matches(&kernels::attention_fwd_wgmma_sm90, "attention.fwd.wgmma", a, in, want, stream);
-      }
+  for (const Attention& a : small_problems(wgmma_seqs(), "fwd")) {
+    const Inputs in(a, stream);
+    const AttentionForward want = attention_forward_reference(a, in.hq, in.hk, in.hv);
+    expect_fused_forward_matches(&kernels::attention_fwd_wgmma_sm90, "attention.fwd.wgmma", a, in, want, stream);
+  }
 }
 
 TEST(AttentionBackward, ReferenceMatchesFloat64AtSmallShapes) {
   TB_REQUIRE_GPU();
   const Device device(0);
   const Stream stream;
-  int shape_index = 0;
-  for (const Seqs s : kSmallSeqs)
-    for (const std::uint64_t d : {64, 128})
-      for (const bool causal : {false, true}) {
-        const Heads h = kHeads[shape_index++ % 3];
-        const Attention a{.batch = 2, .heads_q = h.q, .heads_kv = h.kv, .seq_q = s.q, .seq_kv = s.kv, .head_dim = d,
-                          .causal = causal, .pass = "bwd"};
-        const Inputs in(a, stream);
-        const AttentionGradients want = attention_backward_reference(a, in.hq, in.hk, in.hv, in.hdo);
-        // A small budget, so that the chunked path (several chunks of heads) is the one tested.
-        AttentionOracle oracle(a, std::size_t(s.q * s.kv * 4 * 2 * 3));
-        DeviceBuffer dq(in.q.bytes() * 2, "dQ"), dk(in.k.bytes() * 2, "dK"), dv(in.v.bytes() * 2, "dV");
-        for (DeviceBuffer* b : {&dq, &dk, &dv}) fill_poison(b->get(), b->bytes(), 0xFF, stream);
-        oracle.backward(in.q.as<const __nv_bfloat16>(), in.k.as<const __nv_bfloat16>(),
-                        in.v.as<const __nv_bfloat16>(), in.d_o.as<const __nv_bfloat16>(), dq.as<float>(),
-                        dk.as<float>(), dv.as<float>(), stream);
-        TB_CUDA_CHECK(cudaStreamSynchronize(stream));
-        EXPECT_LE(relative_error(f32_to_host(dq), want.dq), kToleranceFp32) << "dQ " << label(a);
-        EXPECT_LE(relative_error(f32_to_host(dk), want.dk), kToleranceFp32) << "dK " << label(a);
-        EXPECT_LE(relative_error(f32_to_host(dv), want.dv), kToleranceFp32) << "dV " << label(a);
-      }
+  for (const Attention& a : small_problems(small_seqs(), "bwd")) {
+    const Inputs in(a, stream);
+    const AttentionGradients want = attention_backward_reference(a, in.hq, in.hk, in.hv, in.hdo);
+    // A small budget, so that the chunked path (several chunks of heads) is the one tested.
+    AttentionOracle oracle(a, std::size_t(a.seq_q * a.seq_kv * 4 * 2 * 3));
+    DeviceBuffer dq(in.q.bytes() * 2, "dQ"), dk(in.k.bytes() * 2, "dK"), dv(in.v.bytes() * 2, "dV");
+    for (DeviceBuffer* b : {&dq, &dk, &dv}) fill_poison(b->get(), b->bytes(), 0xFF, stream);
+    oracle.backward(in.q.as<const __nv_bfloat16>(), in.k.as<const __nv_bfloat16>(),
+                    in.v.as<const __nv_bfloat16>(), in.d_o.as<const __nv_bfloat16>(), dq.as<float>(),
+                    dk.as<float>(), dv.as<float>(), stream);
+    TB_CUDA_CHECK(cudaStreamSynchronize(stream));
+    EXPECT_LE(relative_error(f32_to_host(dq), want.dq), kToleranceFp32) << "dQ " << label(a);
+    EXPECT_LE(relative_error(f32_to_host(dk), want.dk), kToleranceFp32) << "dK " << label(a);
+    EXPECT_LE(relative_error(f32_to_host(dv), want.dv), kToleranceFp32) << "dV " << label(a);
+  }
 }
 
 using BwdLauncher = void (*)(const kernels::AttentionBwdArgs&, cudaStream_t);
@@ -251,20 +255,14 @@ TEST(AttentionBackward, FusedMatchesFloat64AtSmallShapes) {
   TB_REQUIRE_GPU();
   const Device device(0);
   const Stream stream;
-  int shape_index = 0;
-  for (const Seqs s : kSmallSeqs)
-    for (const std::uint64_t d : {64, 128})
-      for (const bool causal : {false, true}) {
-        const Heads h = kHeads[shape_index++ % 3];
-        const Attention a{.batch = 2, .heads_q = h.q, .heads_kv = h.kv, .seq_q = s.q, .seq_kv = s.kv, .head_dim = d,
-                          .causal = causal, .pass = "bwd"};
-        const Inputs in(a, stream);
-        const AttentionGradients want = attention_backward_reference(a, in.hq, in.hk, in.hv, in.hdo);
-        const AttentionGradients got = fused_backward(a, in, stream);
-        EXPECT_LE(relative_error(got.dq, want.dq), kToleranceFusedGrad) << "attention.bwd.mma dQ " << label(a);
-        EXPECT_LE(relative_error(got.dk, want.dk), kToleranceFusedGrad) << "attention.bwd.mma dK " << label(a);
-        EXPECT_LE(relative_error(got.dv, want.dv), kToleranceFusedGrad) << "attention.bwd.mma dV " << label(a);
-      }
+  for (const Attention& a : small_problems(small_seqs(), "bwd")) {
+    const Inputs in(a, stream);
+    const AttentionGradients want = attention_backward_reference(a, in.hq, in.hk, in.hv, in.hdo);
+    const AttentionGradients got = fused_backward(a, in, stream);
+    EXPECT_LE(relative_error(got.dq, want.dq), kToleranceFusedGrad) << "attention.bwd.mma dQ " << label(a);
+    EXPECT_LE(relative_error(got.dk, want.dk), kToleranceFusedGrad) << "attention.bwd.mma dK " << label(a);
+    EXPECT_LE(relative_error(got.dv, want.dv), kToleranceFusedGrad) << "attention.bwd.mma dV " << label(a);
+  }
 }
 
 // Every head of a group adds into its KV head's dK and dV: with MQA over 8 query heads, and
@@ -309,22 +307,14 @@ TEST(AttentionBackward, WgmmaMatchesFloat64AtSmallShapes) {
   if (const auto why = unavailable_reason(registry().find("attention.bwd.wgmma"), device.info()); !why.empty())
     GTEST_SKIP() << "attention.bwd.wgmma: " << why;
   const Stream stream;
-  std::vector<Seqs> seqs(std::begin(kSmallSeqs), std::end(kSmallSeqs));
-  for (const Seqs s : {Seqs{600, 600}, Seqs{129, 1100}, Seqs{1100, 129}, Seqs{385, 770}}) seqs.push_back(s);
-  int shape_index = 0;
-  for (const Seqs s : seqs)
-    for (const std::uint64_t d : {64, 128})
-      for (const bool causal : {false, true}) {
-        const Heads h = kHeads[shape_index++ % 3];
-        const Attention a{.batch = 2, .heads_q = h.q, .heads_kv = h.kv, .seq_q = s.q, .seq_kv = s.kv, .head_dim = d,
-                          .causal = causal, .pass = "bwd"};
-        const Inputs in(a, stream);
-        const AttentionGradients want = attention_backward_reference(a, in.hq, in.hk, in.hv, in.hdo);
-        const AttentionGradients got = wgmma_backward(a, in, stream);
-        EXPECT_LE(relative_error(got.dq, want.dq), kToleranceFusedGrad) << "attention.bwd.wgmma dQ " << label(a);
-        EXPECT_LE(relative_error(got.dk, want.dk), kToleranceFusedGrad) << "attention.bwd.wgmma dK " << label(a);
-        EXPECT_LE(relative_error(got.dv, want.dv), kToleranceFusedGrad) << "attention.bwd.wgmma dV " << label(a);
-      }
+  for (const Attention& a : small_problems(wgmma_seqs(), "bwd")) {
+    const Inputs in(a, stream);
+    const AttentionGradients want = attention_backward_reference(a, in.hq, in.hk, in.hv, in.hdo);
+    const AttentionGradients got = wgmma_backward(a, in, stream);
+    EXPECT_LE(relative_error(got.dq, want.dq), kToleranceFusedGrad) << "attention.bwd.wgmma dQ " << label(a);
+    EXPECT_LE(relative_error(got.dk, want.dk), kToleranceFusedGrad) << "attention.bwd.wgmma dK " << label(a);
+    EXPECT_LE(relative_error(got.dv, want.dv), kToleranceFusedGrad) << "attention.bwd.wgmma dV " << label(a);
+  }
   // MQA over 8 query heads: 8 CTAs per key block add into one KV head's FP32 dK and dV.
   expect_group_summed_and_no_nan(
       &kernels::attention_bwd_wgmma_sm90,
@@ -342,34 +332,29 @@ TEST(AttentionCudnn, ForwardAndBackwardMatchFloat64AtSmallShapes) {
   if (const std::string why = cudnn_attention_missing(); !why.empty()) GTEST_SKIP() << "attention.cudnn: " << why;
   const Device device(0);
   const Stream stream;
-  int shape_index = 0;
-  for (const Seqs s : {Seqs{1, 300}, Seqs{17, 17}, Seqs{100, 130}, Seqs{130, 100}, Seqs{300, 300}, Seqs{300, 65}})
-    for (const std::uint64_t d : {64, 128})
-      for (const bool causal : {false, true}) {
-        const Heads h = kHeads[shape_index++ % 3];
-        const Attention a{.batch = 2, .heads_q = h.q, .heads_kv = h.kv, .seq_q = s.q, .seq_kv = s.kv, .head_dim = d,
-                          .causal = causal, .pass = "bwd"};
-        const Inputs in(a, stream);
-        const AttentionForward want_fwd = attention_forward_reference(a, in.hq, in.hk, in.hv);
-        const AttentionGradients want = attention_backward_reference(a, in.hq, in.hk, in.hv, in.hdo);
-        CudnnAttention cudnn(a);
-        DeviceBuffer o(in.q.bytes(), "O"), lse(a.batch * a.heads_q * a.seq_q * 4, "LSE");
-        DeviceBuffer dq(in.q.bytes(), "dQ"), dk(in.k.bytes(), "dK"), dv(in.v.bytes(), "dV");
-        for (DeviceBuffer* b : {&o, &lse, &dq, &dk, &dv}) fill_poison(b->get(), b->bytes(), 0xFF, stream);
-        cudnn.forward(in.q.as<const __nv_bfloat16>(), in.k.as<const __nv_bfloat16>(), in.v.as<const __nv_bfloat16>(),
-                      o.as<__nv_bfloat16>(), lse.as<float>(), stream);
-        cudnn.backward(in.q.as<const __nv_bfloat16>(), in.k.as<const __nv_bfloat16>(),
-                       in.v.as<const __nv_bfloat16>(), o.as<const __nv_bfloat16>(), lse.as<const float>(),
-                       in.d_o.as<const __nv_bfloat16>(), dq.as<__nv_bfloat16>(), dk.as<__nv_bfloat16>(),
-                       dv.as<__nv_bfloat16>(), stream);
-        TB_CUDA_CHECK(cudaStreamSynchronize(stream));
-        EXPECT_LE(relative_error(bf16_to_host(o), want_fwd.o), kToleranceFusedO) << "attention.cudnn O " << label(a);
-        EXPECT_LE(relative_error(f32_to_host(lse), want_fwd.lse), kToleranceFusedLse)
-            << "attention.cudnn LSE " << label(a) << " (" << cudnn.versions() << ")";
-        EXPECT_LE(relative_error(bf16_to_host(dq), want.dq), kToleranceFusedGrad) << "attention.cudnn dQ " << label(a);
-        EXPECT_LE(relative_error(bf16_to_host(dk), want.dk), kToleranceFusedGrad) << "attention.cudnn dK " << label(a);
-        EXPECT_LE(relative_error(bf16_to_host(dv), want.dv), kToleranceFusedGrad) << "attention.cudnn dV " << label(a);
-      }
+  const std::vector<Seqs> seqs{{1, 300}, {17, 17}, {100, 130}, {130, 100}, {300, 300}, {300, 65}};
+  for (const Attention& a : small_problems(seqs, "bwd")) {
+    const Inputs in(a, stream);
+    const AttentionForward want_fwd = attention_forward_reference(a, in.hq, in.hk, in.hv);
+    const AttentionGradients want = attention_backward_reference(a, in.hq, in.hk, in.hv, in.hdo);
+    CudnnAttention cudnn(a);
+    DeviceBuffer o(in.q.bytes(), "O"), lse(a.batch * a.heads_q * a.seq_q * 4, "LSE");
+    DeviceBuffer dq(in.q.bytes(), "dQ"), dk(in.k.bytes(), "dK"), dv(in.v.bytes(), "dV");
+    for (DeviceBuffer* b : {&o, &lse, &dq, &dk, &dv}) fill_poison(b->get(), b->bytes(), 0xFF, stream);
+    cudnn.forward(in.q.as<const __nv_bfloat16>(), in.k.as<const __nv_bfloat16>(), in.v.as<const __nv_bfloat16>(),
+                  o.as<__nv_bfloat16>(), lse.as<float>(), stream);
+    cudnn.backward(in.q.as<const __nv_bfloat16>(), in.k.as<const __nv_bfloat16>(),
+                   in.v.as<const __nv_bfloat16>(), o.as<const __nv_bfloat16>(), lse.as<const float>(),
+                   in.d_o.as<const __nv_bfloat16>(), dq.as<__nv_bfloat16>(), dk.as<__nv_bfloat16>(),
+                   dv.as<__nv_bfloat16>(), stream);
+    TB_CUDA_CHECK(cudaStreamSynchronize(stream));
+    EXPECT_LE(relative_error(bf16_to_host(o), want_fwd.o), kToleranceFusedO) << "attention.cudnn O " << label(a);
+    EXPECT_LE(relative_error(f32_to_host(lse), want_fwd.lse), kToleranceFusedLse)
+        << "attention.cudnn LSE " << label(a) << " (" << cudnn.versions() << ")";
+    EXPECT_LE(relative_error(bf16_to_host(dq), want.dq), kToleranceFusedGrad) << "attention.cudnn dQ " << label(a);
+    EXPECT_LE(relative_error(bf16_to_host(dk), want.dk), kToleranceFusedGrad) << "attention.cudnn dK " << label(a);
+    EXPECT_LE(relative_error(bf16_to_host(dv), want.dv), kToleranceFusedGrad) << "attention.cudnn dV " << label(a);
+  }
 }
 
 std::vector<std::string> attention_impl_names() {

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "bench/attention_oracle.hpp"
 #include "bench/cudnn_attention.hpp"
@@ -259,6 +260,44 @@ TEST(AttentionBlocks, BackwardVisitsEveryQueryBlockThatSeesTheKeys) {
               EXPECT_GE(i / kBlockM, m_begin) << seq_q << " " << seq_kv << " row " << i << " keys " << n0;
             }
           }
+        }
+}
+
+// attention.bwd.wgmma's blocking: CTAs of 128 keys, each consumer 64 of them, steps over query
+// blocks of kBlockM rows (64 at head_dim 128, 128 at 64) from the block of the first row that sees
+// the CTA's first key. Every pair (row, key) that a row sees lies in exactly one visited tile, and
+// a tile that skips the element mask holds only visible pairs.
+TEST(AttentionBlocks, WgmmaBackwardTilesCoverEveryVisiblePairOnceAndMaskWhereNeeded) {
+  constexpr int kBlockN = kernels::kAttentionBwdWgmmaBlockN;
+  for (const int block_m : {kernels::attention_bwd_wgmma_block_m(128), kernels::attention_bwd_wgmma_block_m(64)})
+    for (const int seq_q : {1, 17, 64, 65, 130, 300})
+      for (const int seq_kv : {1, 63, 64, 65, 100, 129, 300})
+        for (const bool causal : {false, true}) {
+          std::vector<int> visits(std::size_t(seq_q) * std::size_t(seq_kv), 0);
+          for (int n0 = 0; n0 < seq_kv; n0 += kBlockN) {
+            const int m_begin = attention_first_row_seeing(n0, seq_q, seq_kv, causal) / block_m;
+            const int m_end = kernels::attention_ceil_div(seq_q, block_m);
+            for (int consumer = 0; consumer < 2; ++consumer) {
+              const int key0 = n0 + 64 * consumer;
+              for (int m = m_begin; m < m_end; ++m) {
+                const bool masked = kernels::attention_bwd_tile_needs_mask(m * block_m, key0, 64, seq_q, seq_kv, causal);
+                for (int i = m * block_m; i < std::min((m + 1) * block_m, seq_q); ++i)
+                  for (int j = key0; j < key0 + 64; ++j) {
+                    const bool visible = j < attention_visible_keys(i, seq_q, seq_kv, causal);
+                    if (!masked) {
+                      ASSERT_TRUE(visible) << "unmasked tile holds an invisible pair: " << seq_q << " " << seq_kv << " "
+                                           << causal << " row " << i << " key " << j;
+                    }
+                    if (visible) ++visits[std::size_t(i) * std::size_t(seq_kv) + std::size_t(j)];
+                  }
+              }
+            }
+          }
+          for (int i = 0; i < seq_q; ++i)
+            for (int j = 0; j < seq_kv; ++j)
+              ASSERT_EQ(visits[std::size_t(i) * std::size_t(seq_kv) + std::size_t(j)],
+                        j < attention_visible_keys(i, seq_q, seq_kv, causal) ? 1 : 0)
+                  << block_m << ": " << seq_q << " " << seq_kv << " " << causal << " row " << i << " key " << j;
         }
 }
 

@@ -188,7 +188,7 @@ attention_bwd_mma_sm80_kernel(const __nv_bfloat16* __restrict__ q, const __nv_bf
 
       // Keys a query does not see (causal diagonal, past seq_kv): only where the half's first row
       // misses some key of the block; every later row sees at least as many.
-      if (attention_visible_keys(m0 + q0, seq_q, seq_kv, shape.causal) < n0 + kBlockN) {
+      if (attention_bwd_tile_needs_mask(m0 + q0, n0, kBlockN, seq_q, seq_kv, shape.causal)) {
 #pragma unroll
         for (int mt = 0; mt < kSubTiles; ++mt)
 #pragma unroll

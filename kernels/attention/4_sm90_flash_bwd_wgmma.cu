@@ -277,7 +277,7 @@ attention_bwd_wgmma_sm90_kernel(const __grid_constant__ CUtensorMap q_map, const
 
     // Keys a query does not see (causal diagonal, past seq_kv): only where the block's first row
     // misses one of this consumer's keys; every later row sees at least as many.
-    if (attention_visible_keys(m0, seq_q, seq_kv, shape.causal) < n0 + wg_key0 + kWgmmaM) {
+    if (attention_bwd_tile_needs_mask(m0, n0 + wg_key0, kWgmmaM, seq_q, seq_kv, shape.causal)) {
 #pragma unroll
       for (int c = 0; c < kBlockM / 8; ++c)
 #pragma unroll

@@ -54,6 +54,14 @@ __host__ __device__ constexpr int attention_first_row_seeing(int key0, int seq_q
   return first < 0 ? 0 : first;
 }
 
+// Whether a backward tile of query rows row0, row0 + 1, ... and keys [key0, key0 + keys) needs
+// the element mask: its first row misses one of its keys (the causal diagonal, or keys past
+// seq_kv). Later rows see at least as many keys, so otherwise every pair of the tile is visible.
+__host__ __device__ constexpr bool attention_bwd_tile_needs_mask(int row0, int key0, int keys, int seq_q, int seq_kv,
+                                                                 bool causal) {
+  return attention_visible_keys(row0, seq_q, seq_kv, causal) < key0 + keys;
+}
+
 struct AttentionFwdArgs {
   const __nv_bfloat16* q = nullptr;
   const __nv_bfloat16* k = nullptr;

@@ -8,8 +8,14 @@
 # second call that only times suites), SANITIZER_TIMEOUT (seconds per tool, default 150),
 # SANITIZER_FILTER (which GPU tests they run, a gtest filter; default: our kernels' small shapes),
 # GPU_TESTS=0 to skip the GPU tests (already run in an earlier call on the same machine),
+# PREBUILT=DIR: trainbench and trainbench_gpu_tests built elsewhere (Release, 90a-real, the same
+# CUDA major version), used instead of building where they start here (GPU tests then run as gtest
+# shards, each bounded by GPU_TEST_TIMEOUT, default 300 s),
+# GPU_TEST_JOBS (how many GPU test processes at once, default 1: correctness tests, so sharing the
+# GPU costs them nothing but time; more finish sooner where the startup of each process dominates),
 # SUITE_TIMEOUT (seconds per suite, default 400: a kernel that hangs costs that suite, not the call;
 # each GPU test has its own 120 s limit in ctest).
+# RUN_ARGS: more options for every `trainbench run` (e.g. "--budget 1" to fit more suites in a call).
 # VERIFY="SUITE ..." first verifies every benchmark of those suites without timing them
 # (`trainbench run --verify-only`, a verdict per line in verify-SUITE.log): the quickest answer to
 # "does every kernel verify at every shape?".
@@ -29,10 +35,6 @@ export PATH="/usr/local/cuda/bin:$PATH"
 status=0
 step() { echo "== $* ($(date +%H:%M:%S))"; }
 
-step "build"
-cmake -S "$root" -B "$root/build/gpu" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90a-real >"$out/build.log" 2>&1 &&
-  cmake --build "$root/build/gpu" -j "$(nproc)" >>"$out/build.log" 2>&1 || { tail -40 "$out/build.log"; exit 2; }
-grep -m2 "attention.cudnn" "$out/build.log"
 # cuDNN's SDPA engines are compiled at run time: libnvrtc must be on the loader's path (the
 # toolkit's). Then libcudnn dlopens its engine libraries from the loader's path too: put the folder
 # of the one the build linked (pip's, where the system has none) first.
@@ -41,18 +43,67 @@ for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib; do
     export LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$d"
   fi
 done
-cudnn_lib="$(sed -n 's/^TRAINBENCH_CUDNN_LIBRARY:FILEPATH=//p' "$root/build/gpu/CMakeCache.txt")"
-if [ -f "$cudnn_lib" ] && ! ldconfig -p 2>/dev/null | grep -q "libcudnn\.so\.9 "; then
-  export LD_LIBRARY_PATH="$(dirname "$(readlink -f "$cudnn_lib")")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+add_cudnn_to_loader_path() {
+  [ -f "$1" ] && ! ldconfig -p 2>/dev/null | grep -q "libcudnn\.so\.9 " &&
+    export LD_LIBRARY_PATH="$(dirname "$(readlink -f "$1")")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+}
+
+# Binaries built elsewhere (PREBUILT) are used where they start and find every library here; the
+# cuDNN they link is looked for where pip puts it. Otherwise: build.
+prebuilt=""
+if [ -n "${PREBUILT:-}" ]; then
+  step "prebuilt binaries in $PREBUILT"
+  if ! ldconfig -p 2>/dev/null | grep -q "libcudnn\.so\.9 "; then
+    for site in $(python3 -c "import site, sysconfig; print(sysconfig.get_paths()['purelib'], *site.getsitepackages())" 2>/dev/null); do
+      lib="$(find "$site/nvidia" -name 'libcudnn.so.9' 2>/dev/null | head -1)"
+      [ -n "$lib" ] && { add_cudnn_to_loader_path "$lib"; break; }
+    done
+  fi
+  missing="$(ldd "$PREBUILT/trainbench" "$PREBUILT/trainbench_gpu_tests" 2>&1 | grep -E "not found|No such file" || true)"
+  if [ -z "$missing" ] && "$PREBUILT/trainbench" --version; then
+    prebuilt="$PREBUILT"
+  else
+    echo "prebuilt binaries unusable here, building instead: ${missing:-trainbench --version failed}"
+  fi
 fi
-tb="$root/build/gpu/trainbench"
+if [ -n "$prebuilt" ]; then
+  tb="$prebuilt/trainbench"
+  gpu_tests="$prebuilt/trainbench_gpu_tests"
+else
+  step "build"
+  cmake -S "$root" -B "$root/build/gpu" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90a-real >"$out/build.log" 2>&1 &&
+    cmake --build "$root/build/gpu" -j "$(nproc)" >>"$out/build.log" 2>&1 || { tail -40 "$out/build.log"; exit 2; }
+  grep -m2 "attention.cudnn" "$out/build.log"
+  add_cudnn_to_loader_path "$(sed -n 's/^TRAINBENCH_CUDNN_LIBRARY:FILEPATH=//p' "$root/build/gpu/CMakeCache.txt")"
+  tb="$root/build/gpu/trainbench"
+  gpu_tests="$root/build/gpu/tests/trainbench_gpu_tests"
+fi
 "$tb" device | tee "$out/device.txt"
 "$tb" device --json >"$out/device.json"
 
 if [ "${GPU_TESTS:-1}" != 0 ]; then
   step "gpu tests"
-  (cd "$root/build/gpu" && ctest -L gpu --output-on-failure -V) >"$out/gpu-tests.log" 2>&1 || status=1
-  grep -E "tests passed|Failed|SKIPPED" "$out/gpu-tests.log" | tail -5
+  jobs="${GPU_TEST_JOBS:-1}"
+  if [ -z "$prebuilt" ]; then
+    (cd "$root/build/gpu" && ctest -L gpu --output-on-failure -V -j "$jobs") >"$out/gpu-tests.log" 2>&1 || status=1
+    grep -E "tests passed|Failed|SKIPPED" "$out/gpu-tests.log" | tail -5
+  else
+    # No ctest without the build folder: gtest's own sharding, one process per shard, each bounded.
+    pids=()
+    for ((i = 0; i < jobs; ++i)); do
+      GTEST_TOTAL_SHARDS="$jobs" GTEST_SHARD_INDEX="$i" timeout "${GPU_TEST_TIMEOUT:-300}" "$gpu_tests" \
+        >"$out/gpu-tests-$i.log" 2>&1 &
+      pids+=($!)
+    done
+    for i in "${!pids[@]}"; do
+      wait "${pids[$i]}"
+      rc=$?
+      [ "$rc" = 124 ] && echo "gpu test shard $i: cut off after ${GPU_TEST_TIMEOUT:-300} s" >>"$out/gpu-tests-$i.log"
+      [ "$rc" = 0 ] || status=1
+    done
+    cat "$out"/gpu-tests-*.log >"$out/gpu-tests.log" && rm -f "$out"/gpu-tests-*.log
+    grep -E "^\[  (PASSED|FAILED|SKIPPED) |cut off" "$out/gpu-tests.log" | sort | uniq -c | sort -rn | head -40
+  fi
 fi
 
 # Each tool over the GPU tests of our kernels at small shapes (SANITIZER_FILTER, a gtest filter:
@@ -64,7 +115,7 @@ if command -v compute-sanitizer >/dev/null 2>&1; then
   for tool in ${SANITIZERS-memcheck racecheck synccheck}; do
     step "compute-sanitizer $tool"
     timeout "${SANITIZER_TIMEOUT:-150}" compute-sanitizer --tool "$tool" --error-exitcode 3 \
-      "$root/build/gpu/tests/trainbench_gpu_tests" --gtest_filter="$sanitizer_filter" >"$out/sanitizer-$tool.log" 2>&1
+      "$gpu_tests" --gtest_filter="$sanitizer_filter" >"$out/sanitizer-$tool.log" 2>&1
     rc=$?
     [ "$rc" = 124 ] && echo "compute-sanitizer $tool: cut off after ${SANITIZER_TIMEOUT:-150} s (incomplete)" | tee -a "$out/sanitizer-$tool.log"
     [ "$rc" = 0 ] || status=1
@@ -83,7 +134,7 @@ done
 
 for suite in "${suites[@]}"; do
   step "suite $suite"
-  timeout "${SUITE_TIMEOUT:-400}" "$tb" run --suite "$suite" --out "$out/$suite.json" --force 2>&1 |
+  timeout "${SUITE_TIMEOUT:-400}" "$tb" run --suite "$suite" --out "$out/$suite.json" --force ${RUN_ARGS:-} 2>&1 |
     tee "$out/run-$suite.log"
   rc=${PIPESTATUS[0]}
   [ "$rc" = 124 ] && echo "suite $suite: cut off after ${SUITE_TIMEOUT:-400} s (a kernel hangs, or the suite is too long for one call)" | tee -a "$out/run-$suite.log"

@@ -3,26 +3,31 @@
 // bench/cudnn_attention.hpp), bound to the op the same way.
 //
 // Inputs: Q, K, V (and dO for the backward) uniform in [-1, 1], BF16, fixed seeds, never zero.
-// Outputs are poisoned with 0xFF (NaN) before the verifying launch. Errors are
-// max |got - want| / (|want| + rms(want)) per output (as for the GEMMs); the Verification's error
-// is the largest error / tolerance over the outputs, so it passes at <= 1.
+// Outputs are poisoned with 0xFF (NaN) before the verifying launch. The Verification's error is
+// the largest error / tolerance over the outputs, so it passes at <= 1; any NaN fails.
 //
-// attention.fwd.mma and attention.fwd.wgmma against attention.reference (FP32 unfused, on the
-// GPU); both round P to BF16 before P V and O to BF16, so they share the bounds:
-// - O (BF16), tolerance 2^-5: rounding O to BF16 costs up to 2^-8; P is rounded to BF16 before
-//   P V, a random error of about 2^-8 / sqrt(3) of rms(O) per element, ~6 sigma (2^-6) at the
-//   worst of 10^7 elements. A missed key block or row errs by 1e-1 or more at the test sizes.
-// - LSE (FP32), tolerance 2^-14: both sides are FP32 dot products and sums (about 1e-6 apart);
-//   ex2.approx adds 2^-22 relative.
-// attention.bwd.mma and attention.bwd.wgmma against attention.reference's backward (FP32
-// unfused, on the GPU), their O and LSE inputs from attention.fwd.mma (prepare, untimed):
-// - dQ, dK, dV (BF16), tolerance 2^-5 each: rounding the outputs to BF16 costs up to 2^-8; P
-//   and dS are rounded to BF16 before their matmuls (random, about 2^-9 / sqrt(3) of each term,
-//   averaging over the sums as P's rounding does in the forward); D = rowsum(dO O) reads the
-//   BF16 O (an error of 2^-8 of O's terms, random over the head dimension, small against
-//   dP - D); attention.bwd.wgmma forms dS from the BF16 P (one more rounding of 2^-9 per term,
-//   random). The bound is reasoned, not yet measured: a GPU run may tighten it. A missed key or
-//   query block, or a NaN from a row that sees no key, errs by far more.
+// The fused kernels' BF16 outputs (O; dQ, dK, dV) are held to a normwise bound per (batch, head):
+// ||got - want|| / ||want|| over the slice, the worst slice counting. An elementwise bound
+// relative to rms(want) does not hold for them, and it is the rounding's fault, not the kernels':
+// on an H200 (2026-12), cuDNN's SDPA and both of ours erred identically on O (0.0326 at token 7
+// of causal seq 4096: P rounded to BF16, the same rounding in all three) and by 0.05 to 0.17 on
+// dQ, dK, dV, always at the first tokens of causal rows. Those rows see few keys whose terms
+// are large and cancel, while rms(want) is set by the long rows that average thousands of keys;
+// and the error of D = rowsum(dO O), read from the BF16 O, moves every dS of a row the same way,
+// so that it does not cancel where dQ does. The worst element grows with the sequence length;
+// the slice norm does not. tests/test_attention_rounding.cpp emulates the kernels' roundings in
+// float64: they cost 2^-8.5 to 2^-8 of the slice norm at every shape tried, while a dropped key
+// per row, a forgotten softmax scale or a forgotten D cost 0.06 or more. Tolerance 2^-6 on each
+// (5x above the rounding, 4x below the smallest mistake); the elementwise error and where it
+// occurs stay in the detail. A wrong tile of 128 rows in a slice of 16384 rows still moves that
+// slice's norm by 0.09 of its relative error.
+// - attention.fwd.mma and attention.fwd.wgmma against attention.reference (FP32 unfused, on the
+//   GPU); both round P to BF16 before P V and O to BF16. LSE (FP32), elementwise, tolerance
+//   2^-14: both sides are FP32 dot products and sums (about 1e-6 apart); ex2.approx adds 2^-22.
+// - attention.bwd.mma and attention.bwd.wgmma against attention.reference's backward (FP32
+//   unfused, on the GPU), their O and LSE inputs from attention.fwd.mma (prepare, untimed): P
+//   and dS rounded to BF16 before their matmuls, D from the BF16 O, the outputs in BF16;
+//   attention.bwd.wgmma forms dS from the BF16 P.
 // attention.cudnn goes through the same Cases, against the same reference, within the same
 // tolerances (its O, dQ, dK, dV are BF16 and its stats FP32, as ours); its backward reads the O
 // and LSE of cuDNN's own forward.
@@ -55,7 +60,7 @@ namespace trainbench {
 namespace {
 
 constexpr std::uint64_t kSeedQ = 20261201, kSeedK = 20261202, kSeedV = 20261203, kSeedDo = 20261204;
-constexpr double kToleranceO = 0x1p-5, kToleranceLse = 0x1p-14, kToleranceGrad = 0x1p-5;
+constexpr double kToleranceO = 0x1p-6, kToleranceLse = 0x1p-14, kToleranceGrad = 0x1p-6;
 constexpr double kToleranceReference = 1e-4;
 constexpr int kSampledRows = 48;
 // When it verifies another impl it works through chunks of heads of at most this many bytes.
@@ -136,10 +141,14 @@ std::string bwd_wgmma_unsupported(const Op& op) {
 }
 
 // One output's error, and the combination of several into one Verification.
+constexpr const char* kElementwise = "max |got - want| / (|want| + rms(want))";
+constexpr const char* kSliceNorm = "||got - want|| / ||want|| in the worst (batch, head)";
+
 struct OutputError {
   std::string name;
   double error = 0, tolerance = 0;
   std::string note;
+  const char* metric = kElementwise;
 };
 
 Verification combine(const std::vector<OutputError>& outputs, const std::string& against) {
@@ -149,13 +158,20 @@ Verification combine(const std::vector<OutputError>& outputs, const std::string&
   for (const auto& o : outputs) {
     const double ratio = std::isfinite(o.error) ? o.error / o.tolerance : std::numeric_limits<double>::infinity();
     v.error = std::max(v.error, ratio);
-    parts += fmt::format("{}{} {:.3g} (tolerance {:.3g}{}{})", parts.empty() ? "" : "; ", o.name, o.error,
-                         o.tolerance, o.note.empty() ? "" : ", ", o.note);
+    parts += fmt::format("{}{} {:.3g} ({}; tolerance {:.3g}{}{})", parts.empty() ? "" : "; ", o.name, o.error,
+                         o.metric, o.tolerance, o.note.empty() ? "" : ", ", o.note);
   }
-  v.detail = fmt::format("max |got - want| / (|want| + rms(want)) against {}: {}; the error shown is the worst "
-                         "error / tolerance",
-                         against, parts);
+  v.detail = fmt::format("against {}: {}; the error shown is the worst error / tolerance", against, parts);
   return v;
+}
+
+// Where a fused output errs: the worst slice, and the worst element by the elementwise metric
+// (which, unlike the slice norm, rounding pushes past any fixed bound on causal rows that see few
+// keys: their terms are large and cancel, while rms(want) is set by the long rows).
+std::string slice_note(const ReferenceComparison& c, std::size_t heads, std::size_t d) {
+  return fmt::format("worst slice (batch {}, head {}); elementwise {} {:.3g} at (token {}, head {}, dim {}); {} non-finite",
+                     c.worst_slice / heads, c.worst_slice % heads, kElementwise, c.max_error,
+                     c.worst_index / d / heads, c.worst_index / d % heads, c.worst_index % d, c.nonfinite);
 }
 
 // Max relative error over pairs, both -inf counting as equal (rows that see no key).
@@ -339,17 +355,15 @@ class FwdKernelCase final : public AttentionCase {
     AttentionOracle oracle(op_, kOracleChunkBytes);
     DeviceBuffer want_o(q_elements_ * 4, "the reference O"), want_lse(lse_.bytes(), "the reference LSE");
     oracle.forward(q(), k(), v(), want_o.as<float>(), want_lse.as<float>(), stream);
+    const HeadSlices slices{op_.seq_q, op_.heads_q, op_.head_dim};
     const ReferenceComparison o = compare_with_reference(o_.get(), FloatType::Bf16, want_o.as<float>(), q_elements_,
-                                                         stream);
+                                                         stream, &slices);
     // LSE is small (B Hq Sq values) and may hold -inf (rows that see no key): compared on the host.
     const auto got_lse = to_host<float>(lse_, stream), ref_lse = to_host<float>(want_lse, stream);
     const double lse_error = relative_error(std::vector<double>(got_lse.begin(), got_lse.end()),
                                             std::vector<double>(ref_lse.begin(), ref_lse.end()));
-    const std::size_t d = op_.head_dim, worst = o.worst_index;
-    return combine({{"O", o.max_error, kToleranceO,
-                     fmt::format("rms(ref) {:.3g}, worst at (token {}, head {}, dim {}), {} non-finite",
-                                 o.rms_reference, worst / d / op_.heads_q, worst / d % op_.heads_q, worst % d,
-                                 o.nonfinite)},
+    const std::size_t d = op_.head_dim;
+    return combine({{"O", o.slice_norm_error, kToleranceO, slice_note(o, op_.heads_q, d), kSliceNorm},
                     {"LSE", lse_error, kToleranceLse, ""}},
                    "attention.reference (unfused FP32 on the GPU)" + about_);
   }
@@ -404,18 +418,16 @@ class BwdKernelCase final : public AttentionCase {
       const char* name;
       const DeviceBuffer& got;
       const DeviceBuffer& want;
-      std::size_t count, heads;
-    } outputs[] = {{"dQ", dq_, want_dq, q_elements_, op_.heads_q},
-                   {"dK", dk_, want_dk, kv_elements_, op_.heads_kv},
-                   {"dV", dv_, want_dv, kv_elements_, op_.heads_kv}};
+      std::size_t count, seq, heads;
+    } outputs[] = {{"dQ", dq_, want_dq, q_elements_, op_.seq_q, op_.heads_q},
+                   {"dK", dk_, want_dk, kv_elements_, op_.seq_kv, op_.heads_kv},
+                   {"dV", dv_, want_dv, kv_elements_, op_.seq_kv, op_.heads_kv}};
     for (const auto& out : outputs) {
+      const HeadSlices slices{out.seq, out.heads, op_.head_dim};
       const ReferenceComparison c =
-          compare_with_reference(out.got.get(), FloatType::Bf16, out.want.as<float>(), out.count, stream);
-      const std::size_t d = op_.head_dim, worst = c.worst_index;
-      errors.push_back({out.name, c.max_error, kToleranceGrad,
-                        fmt::format("rms(ref) {:.3g}, worst at (token {}, head {}, dim {}), {} non-finite",
-                                    c.rms_reference, worst / d / out.heads, worst / d % out.heads, worst % d,
-                                    c.nonfinite)});
+          compare_with_reference(out.got.get(), FloatType::Bf16, out.want.as<float>(), out.count, stream, &slices);
+      errors.push_back({out.name, c.slice_norm_error, kToleranceGrad, slice_note(c, out.heads, op_.head_dim),
+                        kSliceNorm});
     }
     return combine(errors, "attention.reference's backward (unfused FP32 on the GPU)" + about_);
   }

@@ -73,8 +73,8 @@ class CollectingReporter : public benchmark::BenchmarkReporter {
   void ReportRuns(const std::vector<Run>& runs) override {
     for (const auto& run : runs) {
       if (run.run_type != Run::RT_Iteration) continue;
-      auto& b = records_[run.benchmark_name()];
-      b.name = run.benchmark_name();
+      auto& b = records_[registered_name(run)];
+      b.name = registered_name(run);
       b.family_index = run.family_index;
       b.per_family_instance_index = run.per_family_instance_index;
       b.repetitions = run.repetitions;
@@ -124,6 +124,15 @@ std::vector<double> clocks(const std::vector<Sample>& s) {
 }
 
 }  // namespace
+
+void register_manual_benchmark(const std::string& name, std::function<void(benchmark::State&)> body) {
+  benchmark::RegisterBenchmark(name.c_str(), [body = std::move(body)](benchmark::State& state) { body(state); })
+      ->UseManualTime()
+      ->Iterations(1)
+      ->Unit(benchmark::kMicrosecond);
+}
+
+std::string registered_name(const benchmark::BenchmarkReporter::Run& run) { return run.run_name.function_name; }
 
 void derive_throughput(BenchmarkResult& b, double flops, double bytes, Roof roof, const ChipSpec* chip) {
   b.flops = flops;
@@ -245,7 +254,7 @@ int run_suite(const RunOptions& options) {
 
   std::map<std::string, BenchmarkResult> records;
   for (const auto& p : plan) {
-    benchmark::RegisterBenchmark(p.name.c_str(), [&, p](benchmark::State& state) {
+    register_manual_benchmark(p.name, [&, p](benchmark::State& state) {
       BenchmarkResult& b = records[p.name];
       b.op = op_family(p.op);
       b.impl = p.impl->name;
@@ -302,7 +311,7 @@ int run_suite(const RunOptions& options) {
       for (auto _ : state) state.SetIterationTime(b.median_s);
       state.counters["TFLOP/s"] = b.tflops;
       state.counters["GB/s"] = b.gbps;
-    })->UseManualTime()->Iterations(1)->Unit(benchmark::kMicrosecond);
+    });
   }
 
   std::string program = "trainbench";

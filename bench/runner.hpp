@@ -1,7 +1,10 @@
 // `trainbench run`: a suite's (op, impl) pairs as Google Benchmark benchmarks with manual time,
 // each measured by the harness's rules, collected into a results file.
 #pragma once
+#include <functional>
 #include <string>
+
+#include <benchmark/benchmark.h>
 
 #include "bench/model_suite.hpp"
 #include "harness/ops.hpp"
@@ -29,6 +32,15 @@ struct RunOptions {
 // 2 if a benchmark could not run (out of memory, ...). Throws Error for usage and environment
 // errors before anything runs.
 int run_suite(const RunOptions& options);
+
+// Registers one benchmark as `run` does: one iteration whose time the function sets (manual time,
+// in microseconds).
+void register_manual_benchmark(const std::string& name, std::function<void(benchmark::State&)> body);
+
+// The name a benchmark was registered under, as a reporter receives it: Google Benchmark's
+// run.benchmark_name() carries its settings too ("<name>/iterations:1/manual_time"); results are
+// keyed by the registered name.
+std::string registered_name(const benchmark::BenchmarkReporter::Run& run);
 
 // Fills the derived fields of a result (throughput, % of peak) from its op, median and chip.
 void derive_throughput(BenchmarkResult& b, double flops, double bytes, Roof roof, const ChipSpec* chip);

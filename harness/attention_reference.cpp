@@ -1,5 +1,6 @@
 #include "harness/attention_reference.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -114,6 +115,28 @@ AttentionGradients attention_backward_reference(const Attention& op, const std::
       }
     }
   return g;
+}
+
+double worst_slice_norm_error(const std::vector<double>& got, const std::vector<double>& want, std::size_t seq,
+                              std::size_t heads, std::size_t head_dim) {
+  const std::size_t slice_values = seq * heads * head_dim;
+  if (got.size() != want.size() || slice_values == 0 || want.size() % slice_values != 0)
+    throw Error(fmt::format("worst_slice_norm_error: {} and {} values do not both form (batch, seq {}, heads {}, "
+                            "head_dim {}) tensors",
+                            got.size(), want.size(), seq, heads, head_dim));
+  const std::size_t batch = want.size() / slice_values;
+  std::vector<double> diff_sq(batch * heads, 0.0), want_sq(batch * heads, 0.0);
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    if (!std::isfinite(got[i])) return std::numeric_limits<double>::infinity();
+    const std::size_t row = i / head_dim, slice = row / (seq * heads) * heads + row % heads;
+    diff_sq[slice] += (got[i] - want[i]) * (got[i] - want[i]);
+    want_sq[slice] += want[i] * want[i];
+  }
+  double worst = 0;
+  for (std::size_t s = 0; s < diff_sq.size(); ++s)
+    worst = std::max(worst, want_sq[s] > 0 ? std::sqrt(diff_sq[s] / want_sq[s])
+                                           : (diff_sq[s] > 0 ? std::numeric_limits<double>::infinity() : 0.0));
+  return worst;
 }
 
 }  // namespace trainbench

@@ -6,6 +6,7 @@
 // FlashAttention does: query i sees keys j <= i + (seq_kv - seq_q). Softmax scale 1/sqrt(D).
 // A query row that sees no key (possible when seq_q > seq_kv) has O = 0 and LSE = -inf.
 #pragma once
+#include <cstddef>
 #include <vector>
 
 #include "harness/ops.hpp"
@@ -29,5 +30,12 @@ AttentionForward attention_forward_reference(const Attention& op, const std::vec
 AttentionGradients attention_backward_reference(const Attention& op, const std::vector<double>& q,
                                                 const std::vector<double>& k, const std::vector<double>& v,
                                                 const std::vector<double>& d_o);
+
+// The fused kernels' error measure (bench/impls_attention.cpp says why): over the (batch, head)
+// slices of a (batch, seq, heads, head_dim) tensor, the largest ||got - want|| / ||want||. A slice
+// that is zero in both counts 0; NaN or infinity in `got` gives infinity. Throws Error when the
+// sizes do not match.
+double worst_slice_norm_error(const std::vector<double>& got, const std::vector<double>& want, std::size_t seq,
+                              std::size_t heads, std::size_t head_dim);
 
 }  // namespace trainbench

@@ -3,6 +3,9 @@
 #include <bit>
 #include <cmath>
 #include <limits>
+#include <vector>
+
+#include <string>
 
 #include <cuda_bf16.h>
 
@@ -74,6 +77,33 @@ __global__ void max_error_kernel(const T* got, const float* want, std::size_t co
   if (squares > 0) atomicAdd(&worst->sum_squared_difference, squares);
 }
 
+// One warp per row of head_dim values (one token of one head): the row's squared differences and
+// squared reference values, added into its (batch, head) slice's sums. Non-finite outputs are
+// counted by max_error_kernel.
+template <typename T>
+__global__ void slice_sums_kernel(const T* got, const float* want, std::size_t rows, HeadSlices s, double* diff_sq,
+                                  double* want_sq) {
+  const unsigned lane = threadIdx.x % 32;
+  const std::size_t warps = static_cast<std::size_t>(gridDim.x) * blockDim.x / 32;
+  for (std::size_t r = (blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x) / 32; r < rows; r += warps) {
+    double d = 0, w = 0;
+    for (std::size_t x = lane; x < s.head_dim; x += 32) {
+      const float g = as_float(got[r * s.head_dim + x]), ref = want[r * s.head_dim + x];
+      if (isfinite(g)) d += (double(g) - double(ref)) * (double(g) - double(ref));
+      w += double(ref) * double(ref);
+    }
+    for (int offset = 16; offset; offset /= 2) {
+      d += __shfl_down_sync(0xffffffffu, d, offset);
+      w += __shfl_down_sync(0xffffffffu, w, offset);
+    }
+    if (lane == 0) {
+      const std::size_t slice = r / (s.seq * s.heads) * s.heads + r % s.heads;
+      atomicAdd(diff_sq + slice, d);
+      atomicAdd(want_sq + slice, w);
+    }
+  }
+}
+
 }  // namespace
 
 void fill_uniform_bf16(void* dst, std::size_t count, std::uint64_t seed, cudaStream_t stream) {
@@ -82,7 +112,7 @@ void fill_uniform_bf16(void* dst, std::size_t count, std::uint64_t seed, cudaStr
 }
 
 ReferenceComparison compare_with_reference(const void* got, FloatType type, const float* want, std::size_t count,
-                                           cudaStream_t stream) {
+                                           cudaStream_t stream, const HeadSlices* slices) {
   DeviceBuffer sum(sizeof(double), "the reference's sum of squares");
   TB_CUDA_CHECK(cudaMemsetAsync(sum.get(), 0, sizeof(double), stream));
   sum_squares_kernel<<<kBlocks, kThreads, 0, stream>>>(want, count, sum.as<double>());
@@ -114,6 +144,36 @@ ReferenceComparison compare_with_reference(const void* got, FloatType type, cons
   out.norm_error = out.nonfinite ? std::numeric_limits<double>::infinity()
                                  : std::sqrt(host.sum_squared_difference / (host_sum > 0 ? host_sum : 1.0));
   out.worst_index = host.key & 0xffffffffull;
+  if (slices) {
+    const HeadSlices s = *slices;
+    if (s.seq == 0 || s.heads == 0 || s.head_dim == 0 || count % (s.seq * s.heads * s.head_dim) != 0)
+      throw Error("compare_with_reference: " + std::to_string(count) + " outputs do not form (batch, seq " +
+                  std::to_string(s.seq) + ", heads " + std::to_string(s.heads) + ", head_dim " +
+                  std::to_string(s.head_dim) + ") slices");
+    const std::size_t rows = count / s.head_dim, n = rows / s.seq;
+    DeviceBuffer sums(2 * n * sizeof(double), "the comparison's per-slice sums");
+    TB_CUDA_CHECK(cudaMemsetAsync(sums.get(), 0, sums.bytes(), stream));
+    double* diff_sq = sums.as<double>();
+    if (type == FloatType::F32)
+      slice_sums_kernel<<<kBlocks, kThreads, 0, stream>>>(static_cast<const float*>(got), want, rows, s, diff_sq,
+                                                          diff_sq + n);
+    else
+      slice_sums_kernel<<<kBlocks, kThreads, 0, stream>>>(static_cast<const __nv_bfloat16*>(got), want, rows, s,
+                                                          diff_sq, diff_sq + n);
+    TB_CUDA_CHECK(cudaGetLastError());
+    std::vector<double> host_sums(2 * n);
+    TB_CUDA_CHECK(cudaMemcpyAsync(host_sums.data(), sums.get(), sums.bytes(), cudaMemcpyDeviceToHost, stream));
+    TB_CUDA_CHECK(cudaStreamSynchronize(stream));
+    for (std::size_t i = 0; i < n; ++i) {
+      const double num = host_sums[i], den = host_sums[n + i];
+      const double e = den > 0 ? std::sqrt(num / den) : (num > 0 ? std::numeric_limits<double>::infinity() : 0.0);
+      if (e > out.slice_norm_error || i == 0) {
+        out.slice_norm_error = e;
+        out.worst_slice = i;
+      }
+    }
+    if (out.nonfinite) out.slice_norm_error = std::numeric_limits<double>::infinity();
+  }
   return out;
 }
 

@@ -24,10 +24,21 @@ struct ReferenceComparison {
   double rms_reference = 0;
   std::uint64_t nonfinite = 0;  // outputs that are NaN or infinite (poison left unwritten)
   std::uint64_t worst_index = 0;  // where max_error occurs (its low 32 bits)
+  // With HeadSlices: the largest over (batch, head) slices of ||got - want|| / ||want|| within
+  // the slice (0 for a slice that is zero in both), and that slice's index (batch * heads + head).
+  double slice_norm_error = 0;
+  std::uint64_t worst_slice = 0;
+};
+
+// How an attention tensor (batch, seq, heads, head_dim), row-major, falls into (batch, head)
+// slices of seq x head_dim values.
+struct HeadSlices {
+  std::size_t seq = 0, heads = 0, head_dim = 0;
 };
 
 // Compares `count` outputs of type `type` with an FP32 reference; synchronizes the stream.
+// With `slices`, also the normwise error of each (batch, head) slice (slice_norm_error).
 ReferenceComparison compare_with_reference(const void* got, FloatType type, const float* want, std::size_t count,
-                                           cudaStream_t stream);
+                                           cudaStream_t stream, const HeadSlices* slices = nullptr);
 
 }  // namespace trainbench

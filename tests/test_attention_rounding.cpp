@@ -1,0 +1,169 @@
+// The fused attention backwards' rounding points, emulated on the host in float64 apart from
+// them, against the exact float64 gradients: the error they cost stays inside the bound the
+// benchmarks and GPU tests hold the kernels to (||got - want|| / ||want|| <= 2^-6 in every
+// (batch, head) of dQ, dK, dV; bench/impls_attention.cpp says why that measure), with room to
+// spare, and the bound still catches the mistakes a kernel makes (a dropped term, a missing
+// scale). What is emulated, per kernel (kernels/attention/README.md):
+// - the forward's O rounded to BF16 (D = rowsum(dO O) reads it) and its LSE in FP32;
+// - P = exp(S scale - LSE) in FP32, rounded to BF16 before dV += P^T dO;
+// - dS = P (dP - D) with P in FP32 (attention.bwd.mma) or from the BF16 P (attention.bwd.wgmma),
+//   rounded to BF16 before dK += dS^T Q and dQ += dS K;
+// - dQ, dK, dV rounded to BF16 (dK and dQ after the softmax scale).
+// The sums themselves are left exact: FP32 accumulation adds about 2^-24 sqrt(n), far below these.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "harness/attention_reference.hpp"
+
+namespace trainbench {
+namespace {
+
+constexpr double kToleranceFusedGrad = 0x1p-6;  // bench/impls_attention.cpp, tests/gpu_test_attention.cu
+
+double bf16(double x) {  // round to nearest even, as cvt.rn.bf16 does
+  const float f = static_cast<float>(x);
+  std::uint32_t u = std::bit_cast<std::uint32_t>(f);
+  u += 0x7FFFu + ((u >> 16) & 1u);
+  return static_cast<double>(std::bit_cast<float>(u & 0xFFFF0000u));
+}
+double fp32(double x) { return static_cast<double>(static_cast<float>(x)); }
+
+enum class Variant {
+  MmaFp32P,         // attention.bwd.mma: dS from the FP32 P
+  WgmmaBf16P,       // attention.bwd.wgmma: dS from the BF16 P
+  BugNoD,           // a kernel that forgets to subtract D
+  BugUnscaledDq,    // a kernel that forgets the softmax scale on dQ
+  BugDroppedBlock,  // a kernel that skips the last key of every row (a block bound off by one)
+};
+
+struct Problem {
+  Attention op;
+  std::vector<double> q, k, v, d_o;
+};
+
+Problem random_problem(std::uint64_t seq_q, std::uint64_t seq_kv, std::uint64_t d, bool causal, std::uint64_t hq,
+                       std::uint64_t hkv, unsigned seed) {
+  Problem p{Attention{.batch = 1, .heads_q = hq, .heads_kv = hkv, .seq_q = seq_q, .seq_kv = seq_kv, .head_dim = d,
+                      .causal = causal, .pass = "bwd"},
+            {}, {}, {}, {}};
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> u(-1.0, 1.0);
+  const auto fill = [&](std::vector<double>& x, std::uint64_t n) {
+    x.resize(n);
+    for (auto& e : x) e = bf16(u(rng));  // the kernels' inputs are BF16
+  };
+  fill(p.q, seq_q * hq * d);
+  fill(p.k, seq_kv * hkv * d);
+  fill(p.v, seq_kv * hkv * d);
+  fill(p.d_o, seq_q * hq * d);
+  return p;
+}
+
+// The backward as the fused kernels round it (batch 1).
+AttentionGradients emulate(const Problem& p, Variant variant) {
+  const Attention& a = p.op;
+  const std::size_t sq = a.seq_q, sk = a.seq_kv, hq = a.heads_q, hkv = a.heads_kv, d = a.head_dim;
+  const std::size_t group = hq / hkv;
+  const double scale = 1.0 / std::sqrt(double(d));
+  const AttentionForward fwd = attention_forward_reference(a, p.q, p.k, p.v);
+  AttentionGradients g{std::vector<double>(p.q.size(), 0.0), std::vector<double>(p.k.size(), 0.0),
+                       std::vector<double>(p.v.size(), 0.0)};
+  const auto visible = [&](std::size_t i) -> std::size_t {
+    if (!a.causal) return sk;
+    const long long last = (long long)i + (long long)sk - (long long)sq;
+    return last < 0 ? 0 : std::min<std::size_t>(sk, std::size_t(last) + 1);
+  };
+  for (std::size_t h = 0; h < hq; ++h) {
+    const std::size_t hk = h / group;
+    for (std::size_t i = 0; i < sq; ++i) {
+      const double lse = fp32(fwd.lse[h * sq + i]);
+      const std::size_t qa = (i * hq + h) * d;
+      double dsum = 0;  // D = rowsum(dO * O), O as the forward stored it (BF16)
+      for (std::size_t x = 0; x < d; ++x) dsum += p.d_o[qa + x] * bf16(fwd.o[qa + x]);
+      dsum = fp32(dsum);
+      std::size_t n = visible(i);
+      if (variant == Variant::BugDroppedBlock && n > 0) --n;
+      for (std::size_t j = 0; j < n; ++j) {
+        const std::size_t ka = (j * hkv + hk) * d;
+        double s = 0, dp = 0;
+        for (std::size_t x = 0; x < d; ++x) {
+          s += p.q[qa + x] * p.k[ka + x];
+          dp += p.d_o[qa + x] * p.v[ka + x];
+        }
+        const double prob = fp32(std::exp(fp32(s) * scale - lse));
+        const double prob_bf16 = bf16(prob);
+        const double minus_d = variant == Variant::BugNoD ? 0.0 : dsum;
+        const double ds = bf16((variant == Variant::MmaFp32P ? prob : prob_bf16) * (fp32(dp) - minus_d));
+        for (std::size_t x = 0; x < d; ++x) {
+          g.dv[ka + x] += prob_bf16 * p.d_o[qa + x];
+          g.dk[ka + x] += ds * p.q[qa + x];
+          g.dq[qa + x] += ds * p.k[ka + x];
+        }
+      }
+    }
+  }
+  const double dq_scale = variant == Variant::BugUnscaledDq ? 1.0 : scale;
+  for (auto& x : g.dq) x = bf16(x * dq_scale);
+  for (auto& x : g.dk) x = bf16(x * scale);
+  for (auto& x : g.dv) x = bf16(x);
+  return g;
+}
+
+struct Errors {
+  double dq, dk, dv;
+  double worst() const { return std::max({dq, dk, dv}); }
+};
+
+Errors errors(const Problem& p, Variant variant) {
+  const AttentionGradients want = attention_backward_reference(p.op, p.q, p.k, p.v, p.d_o);
+  const AttentionGradients got = emulate(p, variant);
+  const Attention& a = p.op;
+  return {worst_slice_norm_error(got.dq, want.dq, a.seq_q, a.heads_q, a.head_dim),
+          worst_slice_norm_error(got.dk, want.dk, a.seq_kv, a.heads_kv, a.head_dim),
+          worst_slice_norm_error(got.dv, want.dv, a.seq_kv, a.heads_kv, a.head_dim)};
+}
+
+struct Case {
+  std::uint64_t seq_q, seq_kv, d;
+  bool causal;
+  std::uint64_t hq, hkv;
+};
+const Case kCases[] = {{1024, 1024, 128, true, 2, 1},{300, 300, 64, false, 2, 1}, {300, 300, 128, true, 2, 2}, {130, 100, 128, true, 4, 1},
+                       {100, 257, 64, true, 2, 1},  {257, 65, 128, false, 2, 1}};
+
+TEST(AttentionBackwardRounding, BothFusedBackwardsFitTheirBoundWithRoomToSpare) {
+  unsigned seed = 1;
+  for (const Case& c : kCases) {
+    const Problem p = random_problem(c.seq_q, c.seq_kv, c.d, c.causal, c.hq, c.hkv, seed++);
+    for (const Variant v : {Variant::MmaFp32P, Variant::WgmmaBf16P}) {
+      const Errors e = errors(p, v);
+      const std::string what = (v == Variant::MmaFp32P ? "FP32 P: " : "BF16 P: ") + op_label(p.op);
+      // Room to spare: the rounding alone costs under a quarter of the bound (about 2^-8.5 here),
+      // leaving the rest to the order of FP32 sums and ex2.approx, which the emulation leaves out.
+      EXPECT_LT(e.dq, kToleranceFusedGrad / 4) << what;
+      EXPECT_LT(e.dk, kToleranceFusedGrad / 4) << what;
+      EXPECT_LT(e.dv, kToleranceFusedGrad / 4) << what;
+      // ... and is not nothing: the emulation rounds (BF16 outputs alone cost about 2^-9.5).
+      EXPECT_GT(e.worst(), 0x1p-11) << what;
+    }
+  }
+}
+
+TEST(AttentionBackwardRounding, TheBoundCatchesAKernelsMistakes) {
+  unsigned seed = 101;
+  for (const Case& c : kCases) {
+    const Problem p = random_problem(c.seq_q, c.seq_kv, c.d, c.causal, c.hq, c.hkv, seed++);
+    for (const Variant v : {Variant::BugNoD, Variant::BugUnscaledDq, Variant::BugDroppedBlock})
+      EXPECT_GT(errors(p, v).worst(), kToleranceFusedGrad) << int(v) << " " << op_label(p.op);
+  }
+}
+
+}  // namespace
+}  // namespace trainbench

@@ -33,8 +33,9 @@ AttentionGradients attention_backward_reference(const Attention& op, const std::
 
 // The fused kernels' error measure (bench/impls_attention.cpp says why): over the (batch, head)
 // slices of a (batch, seq, heads, head_dim) tensor, the largest ||got - want|| / ||want||. A slice
-// that is zero in both counts 0; NaN or infinity in `got` gives infinity. Throws Error when the
-// sizes do not match.
+// whose reference is zero (one key per row: P = 1, so dS = 0 and dQ = dK = 0) is divided by the
+// whole reference's norm instead, or by 1 where that is zero too; NaN or infinity in `got` gives
+// infinity. Throws Error when the sizes do not match.
 double worst_slice_norm_error(const std::vector<double>& got, const std::vector<double>& want, std::size_t seq,
                               std::size_t heads, std::size_t head_dim);
 

@@ -25,7 +25,8 @@ struct ReferenceComparison {
   std::uint64_t nonfinite = 0;  // outputs that are NaN or infinite (poison left unwritten)
   std::uint64_t worst_index = 0;  // where max_error occurs (its low 32 bits)
   // With HeadSlices: the largest over (batch, head) slices of ||got - want|| / ||want|| within
-  // the slice (0 for a slice that is zero in both), and that slice's index (batch * heads + head).
+  // the slice, and that slice's index (batch * heads + head). A slice whose reference is zero is
+  // divided by the whole reference's norm instead (by 1 where that is zero too).
   double slice_norm_error = 0;
   std::uint64_t worst_slice = 0;
 };

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <random>
+#include <vector>
 
 #include "harness/attention_reference.hpp"
 #include "harness/error.hpp"
@@ -109,6 +110,34 @@ TEST(AttentionReference, WrongSizesAreErrors) {
   const Attention a{1, 2, 2, 4, 4, 4, false, "fwd"};
   EXPECT_THROW(attention_forward_reference(a, std::vector<double>(3), std::vector<double>(32), std::vector<double>(32)),
                Error);
+}
+
+// worst_slice_norm_error on (batch 2, seq 2, heads 2, head_dim 2): slice (b, h) holds the values
+// at (b * 2 + t) * 4 + h * 2 + x for t, x in {0, 1}.
+TEST(WorstSliceNormError, FindsTheWorstHeadOfTheWorstBatch) {
+  std::vector<double> want(16), got(16);
+  for (std::size_t i = 0; i < 16; ++i) want[i] = got[i] = 1.0 + double(i % 3);
+  EXPECT_EQ(worst_slice_norm_error(got, want, 2, 2, 2), 0.0);
+  // Slice (batch 1, head 0): values 8, 9, 12, 13. Moving one by 0.5 of its slice's norm...
+  double norm = 0;
+  for (std::size_t i : {8, 9, 12, 13}) norm += want[i] * want[i];
+  got[13] += 0.5 * std::sqrt(norm);
+  EXPECT_NEAR(worst_slice_norm_error(got, want, 2, 2, 2), 0.5, 1e-12);
+  // ... and a smaller error in another slice does not mask it.
+  got[2] += 0.1;
+  EXPECT_NEAR(worst_slice_norm_error(got, want, 2, 2, 2), 0.5, 1e-12);
+}
+
+TEST(WorstSliceNormError, ZeroReferenceSlicesUseTheWholeNormAndNanIsInfinite) {
+  std::vector<double> want(16, 0.0), got(16, 0.0);
+  got[0] = 1e-3;  // all of want is zero: absolute
+  EXPECT_NEAR(worst_slice_norm_error(got, want, 2, 2, 2), 1e-3, 1e-15);
+  for (std::size_t i : {2, 3, 6, 7}) want[i] = got[i] = 2.0;  // slice (0, 1) has norm 4, the whole too
+  EXPECT_NEAR(worst_slice_norm_error(got, want, 2, 2, 2), 1e-3 / 4.0, 1e-15);
+  got[5] = std::nan("");
+  EXPECT_TRUE(std::isinf(worst_slice_norm_error(got, want, 2, 2, 2)));
+  EXPECT_THROW(worst_slice_norm_error(got, want, 3, 2, 2), Error);
+  EXPECT_THROW(worst_slice_norm_error(std::vector<double>(8), want, 2, 2, 2), Error);
 }
 
 }  // namespace

@@ -179,7 +179,7 @@ def run_peers(like_doc, args):
     def timed(fn):
         def sample():
             if flush is not None:
-                torch.sum(flush, out=sink)
+                torch.sum(flush, dim=0, out=sink)  # a 0-d out needs the dim named (torch 2.11)
             start.record()
             fn()
             stop.record()

@@ -50,9 +50,12 @@ struct Shape {
 // Tails in m and n of every size class, k a multiple of 16 but not of 128, a single k-block,
 // and 2056 x 4104 (17 x 33 tiles: more than any GPU has SMs, so persistent CTAs run several
 // tiles and the 6-stage ring wraps in mid-tile). For fp8gemm.wgmma_multicast, 1, 3 and 33 tiles
-// along n leave the second tile of a 2-CTA pair off the matrix (computed, not stored).
+// along n leave the second tile of a 2-CTA pair off the matrix (computed, not stored). 256 x 384
+// x 640 is 3 x 5 blocks of 128x128 scales, 5 not a multiple of 4: of the shapes cuBLASLt's
+// block-scaled mode takes (multiples of 16 and 128), the one whose scale grid tells a transposed
+// or unpadded order from the right one (a single block row or column does not).
 const Shape kShapes[] = {{1, 3, 16},     {16, 16, 128},    {136, 264, 144},  {200, 136, 1008},
-                         {256, 128, 4096}, {1000, 1008, 992}, {2056, 4104, 384}};
+                         {256, 128, 4096}, {256, 384, 640}, {1000, 1008, 992}, {2056, 4104, 384}};
 
 class Fp8Impl : public ::testing::TestWithParam<std::string> {};
 

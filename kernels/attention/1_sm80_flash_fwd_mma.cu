@@ -23,7 +23,8 @@
 // no spills: one 256-thread CTA per SM by registers, 8 warps. Shared memory 96 KiB (D = 128),
 // 48 KiB (D = 64).
 //
-// Measured: pending a GPU run (no number has been taken on any chip yet).
+// Measured (H200, results/h200-sxm/attention.log; batch 2, 16 heads, seq 8192, head_dim 128, L2
+// cold): 299.0 TFLOP/s full (0.441x attention.cudnn), 279.8 TFLOP/s causal (0.448x).
 #include "kernels/attention/attention.cuh"
 #include "kernels/common/ptx.cuh"
 #include "kernels/common/swizzle.cuh"

@@ -31,8 +31,12 @@
 //   see every key of the block. Tails of Q, dO, K, V are zero-filled by cp.async (src-size 0).
 // Registers (ptxas, nvcc 13.0): see kernels/attention/README.md; no spills.
 //
-// Measured: pending a GPU run (no number has been taken on any chip yet; correctness has not
-// been observed on a GPU either).
+// Measured (H200, results/h200-sxm/attention.log; batch 2, 16 heads, seq 8192, head_dim 128, L2
+// cold): 159.4 TFLOP/s full (0.297x attention.cudnn), 156.7 TFLOP/s causal (0.293x).
+// Verified on the H200 at every shape of the attention suite and in tests/gpu_test_attention.cu's
+// larger-shape cases; its float64 small-shape test failed there only at seq_q = seq_kv = 1 (dQ and
+// dK error inf: their reference is zero and was measured against its own (batch, head)'s norm;
+// since measured against the whole tensor's, not rerun on a GPU).
 #include "kernels/attention/attention.cuh"
 #include "kernels/common/ptx.cuh"
 #include "kernels/common/swizzle.cuh"

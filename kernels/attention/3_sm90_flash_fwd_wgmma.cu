@@ -28,7 +28,8 @@
 // Output: O (BF16) from the accumulators by 4-byte stores, LSE (FP32, natural log).
 // Registers and shared memory: kernels/attention/README.md.
 //
-// Measured: pending a GPU run (no number has been taken on any chip yet).
+// Measured (H200, results/h200-sxm/attention.log; batch 2, 16 heads, seq 8192, head_dim 128, L2
+// cold): 645.2 TFLOP/s full (0.952x attention.cudnn), 597.7 TFLOP/s causal (0.957x).
 #include "kernels/attention/attention.cuh"
 #include "kernels/attention/sm90_flash_tiles.cuh"
 #include "kernels/common/ptx.cuh"

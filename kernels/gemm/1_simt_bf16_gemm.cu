@@ -6,7 +6,8 @@
 // kernel is bound by FMA issue, not memory. No tensor cores. Any shape: every load and store is
 // bounds-checked.
 //
-// Measured: pending a GPU run (no number has been taken on any chip yet).
+// Measured (H200, results/h200-sxm/gemm-square.log; tn, BF16 out, L2 cold): 28.0 TFLOP/s at 4096^3
+// (0.036x gemm.cublas), 28.4 TFLOP/s at 8192^3 (0.036x).
 #include "kernels/gemm/dispatch.cuh"
 #include "kernels/gemm/gemm.cuh"
 

@@ -17,7 +17,8 @@
 // ("B" fragment) from A (index i, m), so each thread's accumulator pairs are adjacent in
 // memory and leave as 4-byte (BF16) or 8-byte (FP32) stores.
 //
-// Measured: pending a GPU run (no number has been taken on any chip yet).
+// Measured (H200, results/h200-sxm/gemm-square.log; tn, BF16 out, L2 cold): 352.5 TFLOP/s at 4096^3
+// (0.451x gemm.cublas), 361.8 TFLOP/s at 8192^3 (0.454x).
 #include "kernels/common/ptx.cuh"
 #include "kernels/common/swizzle.cuh"
 #include "kernels/gemm/dispatch.cuh"

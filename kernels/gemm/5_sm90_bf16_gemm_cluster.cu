@@ -27,7 +27,8 @@
 // multicast or remote arrival before the peer's barriers exist) and before exit (no remote
 // arrival into a CTA that has left).
 //
-// Measured: pending a GPU run (no number has been taken on any chip yet).
+// Measured (H200, results/h200-sxm/gemm-square.log; tn, BF16 out, L2 cold): 769.6 TFLOP/s at 4096^3
+// (0.984x gemm.cublas), 803.4 TFLOP/s at 8192^3 (1.009x).
 #include "kernels/common/ptx.cuh"
 #include "kernels/common/sm90_ptx.cuh"
 #include "kernels/gemm/dispatch.cuh"

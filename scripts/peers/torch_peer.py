@@ -235,10 +235,15 @@ def run_peers(like_doc, args):
             blocks = shape["a_scale"] == "1x128" and shape["b_scale"] == "128x128"
             if blocks:
                 kb, nb = (k + 127) // 128, (n + 127) // 128
-                sa = (torch.rand(m, kb, generator=gen, device=dev) + 0.5) / 448
-                sb = (torch.rand(kb, nb, generator=gen, device=dev) + 0.5) / 448
-                a_deq = a.float() * sa.repeat_interleave(128, 1)[:, :k]
-                b_deq = bt.float() * sb.t().repeat_interleave(128, 0)[:n].repeat_interleave(128, 1)[:, :k]
+                sa_rows = (torch.rand(m, kb, generator=gen, device=dev) + 0.5) / 448
+                sb_blocks = (torch.rand(nb, kb, generator=gen, device=dev) + 0.5) / 448
+                a_deq = a.float() * sa_rows.repeat_interleave(128, 1)[:, :k]
+                b_deq = bt.float() * sb_blocks.repeat_interleave(128, 0)[:n].repeat_interleave(128, 1)[:, :k]
+                # The layouts cuBLASLt's blockwise modes read (PyTorch's own blockwise tests build them
+                # so): a's [m, k/128] outer-dim-major; b's as [round_up(k/128, 4), n/128] with the
+                # k-blocks contiguous, zero-padded.
+                sa = sa_rows.t().contiguous().t()
+                sb = torch.nn.functional.pad(sb_blocks, (0, -kb % 4)).t()
             elif shape["a_scale"] == "tensor" and shape["b_scale"] == "tensor":
                 sa = torch.tensor(1.0 / 448, device=dev)
                 sb = torch.tensor(2.0 / 448, device=dev)

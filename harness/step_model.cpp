@@ -145,6 +145,12 @@ Assumptions Assumptions::defaults_for(const ChipSpec& chip) {
         fmt::format("1: GEMM efficiency = best-shape efficiency x the shape's tile and wave quantization factor "
                     "(harness/gemm_efficiency.hpp, after {}); 0: best-shape efficiency for every shape",
                     kMatmulGuide));
+  a.set("gemm_best_shape_min_factor", 0.95,
+        "trainbench's choice, from an H200 run (results/h200-sxm/model-llama-3-70b.json): a measured GEMM's "
+        "efficiency over its quantization factor stands for the best-shape efficiency only where the factor is at "
+        "least this; there cuBLAS's 8192x1280x8192 ran at 81.0% of peak while the model counts its waves 81% full, "
+        "and dividing gave 100%, which no chip reaches (cuBLAS picks other tiles or stream-K where the model's "
+        "256x128 tiles quantize badly). Shapes under it count only when no measured shape reaches it");
   a.set("nearest_shape_max_distance", 3,
         "trainbench's choice: an op not measured at its shape takes the nearest measured shape's efficiency when the "
         "two differ by at most 3 in sum |log2 ratio| over the dimensions (8x in one, or 2x in each of three); "
@@ -241,6 +247,7 @@ MeasuredOps MeasuredOps::load(const std::vector<std::string>& files, const ChipS
   MeasuredOps m;
   struct Best {
     double eff = 0;
+    bool well_quantized = false;  // a GEMM shape at or above gemm_best_shape_min_factor (or no GEMM)
     std::string source;
   };
   std::map<std::string, Best> best;  // assumption name -> best efficiency seen
@@ -307,13 +314,19 @@ MeasuredOps MeasuredOps::load(const std::vector<std::string>& files, const ChipS
         name = "memory_efficiency";
         best_shape_eff = *b.pct_of_peak / 100;
       }
+      bool well_quantized = true;
       if (spec && (std::holds_alternative<Gemm>(op) || std::holds_alternative<ScaledGemm>(op))) {
         const auto dims = gemm_dims(op);
-        best_shape_eff = std::min(1.0, eff / gemm_factor(dims[0], dims[1], dims[2], *spec, assumptions));
+        const double factor = gemm_factor(dims[0], dims[1], dims[2], *spec, assumptions);
+        best_shape_eff = std::min(1.0, eff / factor);
+        well_quantized = factor >= assumptions["gemm_best_shape_min_factor"];
       }
       if (name.empty() || best_shape_eff <= 0) continue;
-      if (best_shape_eff > best[name].eff)
-        best[name] = {best_shape_eff,
+      // A well-quantized shape beats any other; among shapes of the same kind, the higher efficiency.
+      const Best& held = best[name];
+      if (held.eff <= 0 || (well_quantized && !held.well_quantized) ||
+          (well_quantized == held.well_quantized && best_shape_eff > held.eff))
+        best[name] = {best_shape_eff, well_quantized,
                       fmt::format("measured: best {} in {} ({} {}, chip {}) at {:.1f}% of its spec peak{}", b.op, file,
                                   b.impl, op_label(op), file_chip.empty() ? "unknown" : file_chip, 100 * eff,
                                   best_shape_eff != eff ? fmt::format(", {:.1f}% once its shape's tile and wave "

@@ -19,8 +19,8 @@
 // overwrites it); after wgmma_wait<0> the consumer adds partial * sa(row) * sb(block) into `sum`
 // with FFMA. The two consumer warpgroups work on different rows, so one's promotion overlaps the
 // other's wgmma. 64 + 64 accumulator registers per thread, which is why n is 128 and not 256.
-// Scales are read by the consumers from global memory (L2), issued before the full-barrier wait
-// so that their latency hides under the wait.
+// Scales are read by the consumers from global memory (L2) a k-block ahead of their use
+// (PromotionScales in scaled_gemm.cuh says why).
 //
 // Without promotion (!kPromote): `partial` sums the whole k; sa[0] sb[0] is applied once at the
 // end. Only per-tensor scales make that exact; the host entry point refuses anything else.
@@ -32,10 +32,11 @@
 // Measured (H200, results/h200-sxm/fp8.log): 743.4 TFLOP/s at 4096x7168x16384 with 1x128/128x128
 // scales (the 1300 target is far); per-tensor 0.566x fp8gemm.cublaslt in geometric mean over the
 // suite's 8 shapes. Promotion is the cost: at 4096^3 per-tensor the same kernel runs 771.9 with it
-// and 1268.1 without (0.957x cuBLASLt), so the FFMA pass per k-block does not hide under the other
-// consumer's wgmma. Leads, untried: the two consumers in lockstep (a ping-pong offset), scales by
-// TMA into shared memory (DeepGEMM), a second accumulator set so the next k-block's wgmma issues
-// before this one's promotion.
+// and 1268.1 without (0.957x cuBLASLt), so the promotion per k-block does not hide under the other
+// consumer's wgmma. Since then (not yet measured): the scales are loaded a k-block ahead (ptxas had
+// put their loads between the wgmmas and the wait for them). Further leads: the two consumers in
+// lockstep (a ping-pong offset), scales by TMA into shared memory (DeepGEMM), a second accumulator
+// set so the next k-block's wgmma issues before this one's promotion.
 #include <cstdint>
 #include <stdexcept>
 
@@ -138,13 +139,13 @@ fp8_gemm_wgmma_kernel(const __grid_constant__ CUtensorMap a_map, const __grid_co
 #pragma unroll
         for (int r = 0; r < kFp8TileN / 2; ++r) sum[r] = 0.f;
       }
+      PromotionScales next{};
+      if constexpr (kPromote) next = PromotionScales::load(a_scales, b_scales, sa_at, sb_at, row_lo, row_hi, col0, 0);
       for (int kb = 0; kb < k_blocks; ++kb) {
-        float scale_lo = 1.f, scale_hi = 1.f;
-        if constexpr (kPromote) {
-          const float sb = __ldg(b_scales + sb_at.index(col0, kb));
-          scale_lo = __ldg(a_scales + sa_at.index(row_lo, kb)) * sb;
-          scale_hi = __ldg(a_scales + sa_at.index(row_hi, kb)) * sb;
-        }
+        const PromotionScales now = next;
+        if constexpr (kPromote)  // the next k-block's, a k-block early (the last loads its own again)
+          next = PromotionScales::load(a_scales, b_scales, sa_at, sb_at, row_lo, row_hi, col0,
+                                       kb + 1 < k_blocks ? kb + 1 : kb);
         ptx::mbarrier_wait(full(stage), phase);
         ptx::fence_registers(partial);
         ptx::wgmma_fence();
@@ -157,6 +158,7 @@ fp8_gemm_wgmma_kernel(const __grid_constant__ CUtensorMap a_map, const __grid_co
         ptx::fence_registers(partial);
         if (lane == 0) ptx::mbarrier_arrive(empty(stage));  // the smem is read: the producer may refill it
         if constexpr (kPromote) {
+          const float scale_lo = now.a_lo * now.b, scale_hi = now.a_hi * now.b;
           // Register r lies in row half (r / 2) % 2 (wgmma_accumulator_coord).
 #pragma unroll
           for (int r = 0; r < kFp8TileN / 2; ++r) sum[r] = fmaf(partial[r], (r / 2) % 2 ? scale_hi : scale_lo, sum[r]);

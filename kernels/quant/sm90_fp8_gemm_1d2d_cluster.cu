@@ -144,10 +144,12 @@ fp8_gemm_wgmma_multicast_kernel(const __grid_constant__ CUtensorMap a_map, const
       const int row_lo = row < m ? row : 0, row_hi = row + 8 < m ? row + 8 : 0;
 #pragma unroll
       for (int r = 0; r < kFp8TileN / 2; ++r) sum[r] = 0.f;
+      PromotionScales next = PromotionScales::load(a_scales, b_scales, sa_at, sb_at, row_lo, row_hi, col0, 0);
       for (int kb = 0; kb < k_blocks; ++kb) {
-        const float sb = __ldg(b_scales + sb_at.index(col0, kb));
-        const float scale_lo = __ldg(a_scales + sa_at.index(row_lo, kb)) * sb;
-        const float scale_hi = __ldg(a_scales + sa_at.index(row_hi, kb)) * sb;
+        const PromotionScales now = next;
+        // The next k-block's, a k-block early (the last loads its own again).
+        next = PromotionScales::load(a_scales, b_scales, sa_at, sb_at, row_lo, row_hi, col0,
+                                     kb + 1 < k_blocks ? kb + 1 : kb);
         ptx::mbarrier_wait(full(stage), phase);
         ptx::fence_registers(partial);
         ptx::wgmma_fence();
@@ -159,6 +161,7 @@ fp8_gemm_wgmma_multicast_kernel(const __grid_constant__ CUtensorMap a_map, const
         ptx::wgmma_wait<0>();
         ptx::fence_registers(partial);
         release(stage);
+        const float scale_lo = now.a_lo * now.b, scale_hi = now.a_hi * now.b;
         // Register r lies in row half (r / 2) % 2 (wgmma_accumulator_coord).
 #pragma unroll
         for (int r = 0; r < kFp8TileN / 2; ++r) sum[r] = fmaf(partial[r], (r / 2) % 2 ? scale_hi : scale_lo, sum[r]);

@@ -188,7 +188,7 @@ class CublasLtFp8Case final : public ScaledGemmCase {
  public:
   CublasLtFp8Case(const ScaledGemm& op, bool block_scaled)
       : ScaledGemmCase(op, kTolerancePromoted), block_scaled_(block_scaled),
-        b_scales_cublas_(block_scaled ? (op.n + 127) / 128 * padded_k_blocks(op.k) * 4 : 4,
+        b_scales_cublas_(block_scaled ? kernels::scale_blocks(int(op.n)) * padded_k_blocks(op.k) * 4 : 4,
                          "B's scales in cuBLASLt's order"),
         workspace_(kCublasLtWorkspaceBytes, "the cuBLASLt workspace"),
         handle_(create<cublasLtHandle_t, cublasLtDestroy>(cublasLtCreate, "cublasLtCreate")),
@@ -246,10 +246,11 @@ class CublasLtFp8Case final : public ScaledGemmCase {
   // 4)], zeros in the padding. (The first guess, [ceil(k/128)][ceil(n/128)], failed verification
   // on an H200 at every shape with a normwise error of 0.8.) Verification against the dequantized
   // oracle decides: a wrong layout fails it and gets no number.
-  static std::size_t padded_k_blocks(std::uint64_t k) { return ((k + 127) / 128 + 3) / 4 * 4; }
+  static std::size_t padded_k_blocks(std::uint64_t k) { return (kernels::scale_blocks(int(k)) + 3) / 4 * 4; }
 
   void reorder_b_scales(cudaStream_t stream) {
-    const std::size_t nb = (op_.n + 127) / 128, kb = (op_.k + 127) / 128, kb4 = padded_k_blocks(op_.k);
+    const std::size_t nb = kernels::scale_blocks(int(op_.n)), kb = kernels::scale_blocks(int(op_.k)),
+                      kb4 = padded_k_blocks(op_.k);
     std::vector<float> ours(nb * kb), theirs(nb * kb4, 0.f);
     TB_CUDA_CHECK(cudaMemcpyAsync(ours.data(), b_scales_.get(), ours.size() * 4, cudaMemcpyDeviceToHost, stream));
     TB_CUDA_CHECK(cudaStreamSynchronize(stream));

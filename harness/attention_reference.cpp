@@ -1,12 +1,12 @@
 #include "harness/attention_reference.hpp"
 
-#include <algorithm>
 #include <cmath>
 #include <limits>
 
 #include <fmt/format.h>
 
 #include "harness/error.hpp"
+#include "harness/verify.hpp"
 
 namespace trainbench {
 namespace {
@@ -132,12 +132,7 @@ double worst_slice_norm_error(const std::vector<double>& got, const std::vector<
     diff_sq[slice] += (got[i] - want[i]) * (got[i] - want[i]);
     want_sq[slice] += want[i] * want[i];
   }
-  double total = 0;
-  for (double w : want_sq) total += w;
-  double worst = 0;
-  for (std::size_t s = 0; s < diff_sq.size(); ++s)
-    worst = std::max(worst, std::sqrt(diff_sq[s] / (want_sq[s] > 0 ? want_sq[s] : (total > 0 ? total : 1.0))));
-  return worst;
+  return worst_slice_norm(diff_sq.data(), want_sq.data(), diff_sq.size()).error;
 }
 
 }  // namespace trainbench

@@ -32,10 +32,9 @@ AttentionGradients attention_backward_reference(const Attention& op, const std::
                                                 const std::vector<double>& d_o);
 
 // The fused kernels' error measure (bench/impls_attention.cpp says why): over the (batch, head)
-// slices of a (batch, seq, heads, head_dim) tensor, the largest ||got - want|| / ||want||. A slice
-// whose reference is zero (one key per row: P = 1, so dS = 0 and dQ = dK = 0) is divided by the
-// whole reference's norm instead, or by 1 where that is zero too; NaN or infinity in `got` gives
-// infinity. Throws Error when the sizes do not match.
+// slices of a (batch, seq, heads, head_dim) tensor, the largest ||got - want|| / ||want||, zero
+// reference slices as harness/verify.hpp's worst_slice_norm takes them (the GPU comparison's
+// rule); NaN or infinity in `got` gives infinity. Throws Error when the sizes do not match.
 double worst_slice_norm_error(const std::vector<double>& got, const std::vector<double>& want, std::size_t seq,
                               std::size_t heads, std::size_t head_dim);
 

@@ -106,6 +106,17 @@ __global__ void slice_sums_kernel(const T* got, const float* want, std::size_t r
 
 }  // namespace
 
+WorstSlice worst_slice_norm(const double* diff_sq, const double* want_sq, std::size_t slices) {
+  double total = 0;
+  for (std::size_t i = 0; i < slices; ++i) total += want_sq[i];
+  WorstSlice worst;
+  for (std::size_t i = 0; i < slices; ++i) {
+    const double e = std::sqrt(diff_sq[i] / (want_sq[i] > 0 ? want_sq[i] : (total > 0 ? total : 1.0)));
+    if (e > worst.error) worst = {e, i};
+  }
+  return worst;
+}
+
 void fill_uniform_bf16(void* dst, std::size_t count, std::uint64_t seed, cudaStream_t stream) {
   fill_uniform_bf16_kernel<<<kBlocks, kThreads, 0, stream>>>(static_cast<__nv_bfloat16*>(dst), count, seed);
   TB_CUDA_CHECK(cudaGetLastError());
@@ -164,18 +175,9 @@ ReferenceComparison compare_with_reference(const void* got, FloatType type, cons
     std::vector<double> host_sums(2 * n);
     TB_CUDA_CHECK(cudaMemcpyAsync(host_sums.data(), sums.get(), sums.bytes(), cudaMemcpyDeviceToHost, stream));
     TB_CUDA_CHECK(cudaStreamSynchronize(stream));
-    // A slice whose reference is exactly zero (one key per row: P = 1 and dS = 0) is measured
-    // against the whole tensor's norm, or absolutely where that is zero too.
-    double total = 0;
-    for (std::size_t i = 0; i < n; ++i) total += host_sums[n + i];
-    for (std::size_t i = 0; i < n; ++i) {
-      const double num = host_sums[i], den = host_sums[n + i] > 0 ? host_sums[n + i] : (total > 0 ? total : 1.0);
-      const double e = std::sqrt(num / den);
-      if (e > out.slice_norm_error || i == 0) {
-        out.slice_norm_error = e;
-        out.worst_slice = i;
-      }
-    }
+    const WorstSlice worst_slice = worst_slice_norm(host_sums.data(), host_sums.data() + n, n);
+    out.slice_norm_error = worst_slice.error;
+    out.worst_slice = worst_slice.slice;
     if (out.nonfinite) out.slice_norm_error = std::numeric_limits<double>::infinity();
   }
   return out;

@@ -25,8 +25,7 @@ struct ReferenceComparison {
   std::uint64_t nonfinite = 0;  // outputs that are NaN or infinite (poison left unwritten)
   std::uint64_t worst_index = 0;  // where max_error occurs (its low 32 bits)
   // With HeadSlices: the largest over (batch, head) slices of ||got - want|| / ||want|| within
-  // the slice, and that slice's index (batch * heads + head). A slice whose reference is zero is
-  // divided by the whole reference's norm instead (by 1 where that is zero too).
+  // the slice, and that slice's index (batch * heads + head), as worst_slice_norm takes them.
   double slice_norm_error = 0;
   std::uint64_t worst_slice = 0;
 };
@@ -36,6 +35,16 @@ struct ReferenceComparison {
 struct HeadSlices {
   std::size_t seq = 0, heads = 0, head_dim = 0;
 };
+
+// From per-slice sums of squared differences and of squared reference values (equal lengths):
+// the largest sqrt(diff_sq / want_sq) and its slice. A slice whose reference is zero (one key per
+// row: P = 1, so dS = 0 and dQ = dK = 0) is divided by the whole reference's sum instead, or by 1
+// where that is zero too. compare_with_reference and worst_slice_norm_error both end here.
+struct WorstSlice {
+  double error = 0;
+  std::uint64_t slice = 0;
+};
+WorstSlice worst_slice_norm(const double* diff_sq, const double* want_sq, std::size_t slices);
 
 // Compares `count` outputs of type `type` with an FP32 reference; synchronizes the stream.
 // With `slices`, also the normwise error of each (batch, head) slice (slice_norm_error).

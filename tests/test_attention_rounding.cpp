@@ -13,12 +13,13 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <random>
 #include <string>
 #include <vector>
+
+#include <cuda_bf16.h>
 
 #include "harness/attention_reference.hpp"
 
@@ -27,11 +28,8 @@ namespace {
 
 constexpr double kToleranceFusedGrad = 0x1p-6;  // bench/impls_attention.cpp, tests/gpu_test_attention.cu
 
-double bf16(double x) {  // round to nearest even, as cvt.rn.bf16 does
-  const float f = static_cast<float>(x);
-  std::uint32_t u = std::bit_cast<std::uint32_t>(f);
-  u += 0x7FFFu + ((u >> 16) & 1u);
-  return static_cast<double>(std::bit_cast<float>(u & 0xFFFF0000u));
+double bf16(double x) {  // round to nearest even, as cvt.rn.bf16.f32 does (cuda_bf16.h's host conversion)
+  return static_cast<double>(__bfloat162float(__float2bfloat16_rn(static_cast<float>(x))));
 }
 double fp32(double x) { return static_cast<double>(static_cast<float>(x)); }
 

@@ -146,12 +146,13 @@ class ScaledGemmCase : public Case {
 
 class WgmmaFp8Case final : public ScaledGemmCase {
  public:
-  WgmmaFp8Case(const ScaledGemm& op, bool promote)
-      : ScaledGemmCase(op, promote ? kTolerancePromoted : kToleranceUnpromoted), promote_(promote) {}
-  void launch(cudaStream_t stream) override { kernels::fp8_gemm_wgmma_sm90(args(), promote_, stream); }
+  WgmmaFp8Case(const ScaledGemm& op, kernels::PromotionSchedule schedule)
+      : ScaledGemmCase(op, schedule == kernels::PromotionSchedule::None ? kToleranceUnpromoted : kTolerancePromoted),
+        schedule_(schedule) {}
+  void launch(cudaStream_t stream) override { kernels::fp8_gemm_wgmma_sm90(args(), schedule_, stream); }
 
  private:
-  bool promote_;
+  kernels::PromotionSchedule schedule_;
 };
 
 class WgmmaMulticastFp8Case final : public ScaledGemmCase {
@@ -275,8 +276,8 @@ class CublasLtFp8Case final : public ScaledGemmCase {
   cublasLtMatmulAlgo_t algo_{};
 };
 
-template <typename CaseT>
-std::function<std::unique_ptr<Case>(const Op&, const DeviceInfo&)> make_case(bool flag) {
+template <typename CaseT, typename Flag>
+std::function<std::unique_ptr<Case>(const Op&, const DeviceInfo&)> make_case(Flag flag) {
   return [=](const Op& op, const DeviceInfo&) -> std::unique_ptr<Case> {
     return std::make_unique<CaseT>(std::get<ScaledGemm>(op), flag);
   };
@@ -294,7 +295,16 @@ void register_fp8_impls(Registry& r) {
              .min_arch = 90,
              .max_arch = 90,
              .unsupported = fp8gemm_unsupported,
-             .make = make_case<WgmmaFp8Case>(true)});
+             .make = make_case<WgmmaFp8Case>(kernels::PromotionSchedule::Serial)});
+  r.add(Impl{.name = "fp8gemm.wgmma_overlap",
+             .family = ScaledGemm::family,
+             .description = "fp8gemm.wgmma with a second accumulator set: each consumer issues the next k-block's "
+                            "wgmmas before promoting the last (wgmma wait 1), the same sums in the same order",
+             .vendor = false,
+             .min_arch = 90,
+             .max_arch = 90,
+             .unsupported = fp8gemm_unsupported,
+             .make = make_case<WgmmaFp8Case>(kernels::PromotionSchedule::Overlapped)});
   r.add(Impl{.name = "fp8gemm.wgmma_multicast",
              .family = ScaledGemm::family,
              .description = "fp8gemm.wgmma in 2-CTA clusters: the pair's tiles share a's rows, each CTA loads half of "
@@ -314,7 +324,7 @@ void register_fp8_impls(Registry& r) {
              .min_arch = 90,
              .max_arch = 90,
              .unsupported = nopromote_unsupported,
-             .make = make_case<WgmmaFp8Case>(false)});
+             .make = make_case<WgmmaFp8Case>(kernels::PromotionSchedule::None)});
   r.add(Impl{.name = "fp8gemm.cublaslt",
              .family = ScaledGemm::family,
              .description = "cublasLtMatmul E4M3 TN, per-tensor A/B scale pointers, BF16 out, heuristic's first "

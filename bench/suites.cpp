@@ -124,9 +124,10 @@ std::vector<Suite> make_suites() {
                           {4096, 7168, 2048},  {4096, 2112, 7168}, {4096, 4096, 4096}, {8192, 8192, 8192}};
     for (const Mnk s : shapes) {
       fp8.push_back({ScaledGemm{.m = s.m, .n = s.n, .k = s.k, .dtype = "e4m3", .a_scale = "1x128", .b_scale = "128x128"},
-                     {"fp8gemm.wgmma", "fp8gemm.wgmma_multicast", "fp8gemm.cublaslt_blockscaled"}});
+                     {"fp8gemm.wgmma", "fp8gemm.wgmma_overlap", "fp8gemm.wgmma_multicast",
+                      "fp8gemm.cublaslt_blockscaled"}});
       fp8.push_back({ScaledGemm{.m = s.m, .n = s.n, .k = s.k, .dtype = "e4m3", .a_scale = "tensor", .b_scale = "tensor"},
-                     {"fp8gemm.wgmma", "fp8gemm.wgmma_nopromote", "fp8gemm.cublaslt"}});
+                     {"fp8gemm.wgmma", "fp8gemm.wgmma_overlap", "fp8gemm.wgmma_nopromote", "fp8gemm.cublaslt"}});
     }
     all.push_back({"fp8",
                    "FP8 E4M3 GEMM at DeepSeek-V3's shapes and square 4096, 8192: 1x128/128x128 scales (ours, cuBLASLt "

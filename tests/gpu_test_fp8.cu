@@ -5,6 +5,7 @@
 
 #include <cuda_bf16.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -81,8 +82,9 @@ TEST_P(Fp8Impl, VerifiesAgainstTheDequantizedOracleAtAwkwardShapes) {
 }
 
 INSTANTIATE_TEST_SUITE_P(All, Fp8Impl,
-                         ::testing::Values("fp8gemm.wgmma", "fp8gemm.wgmma_nopromote", "fp8gemm.wgmma_multicast",
-                                           "fp8gemm.cublaslt", "fp8gemm.cublaslt_blockscaled"),
+                         ::testing::Values("fp8gemm.wgmma", "fp8gemm.wgmma_overlap", "fp8gemm.wgmma_nopromote",
+                                           "fp8gemm.wgmma_multicast", "fp8gemm.cublaslt",
+                                           "fp8gemm.cublaslt_blockscaled"),
                          [](const auto& info) {
                            std::string name = info.param;
                            for (char& ch : name)
@@ -97,6 +99,60 @@ TEST(Fp8Verification, UnwrittenOutputFailsVerification) {
   const ScaledGemm g{.m = 256, .n = 256, .k = 256, .dtype = "e4m3", .a_scale = "1x128", .b_scale = "128x128"};
   const Verification v = verify_once(registry().find("fp8gemm.wgmma"), g, false, stream);
   EXPECT_FALSE(v.error <= v.tolerance) << v.detail;
+}
+
+// The overlapped schedule (a second accumulator set) does the serial one's arithmetic: the same
+// FFMAs in the same order, so the outputs agree bit for bit. Shapes with an odd and an even number
+// of k-blocks (the loop's two exits), one k-block, a partial last k-block, and more tiles than SMs
+// (persistent CTAs carry the ring's state from tile to tile); BF16 and FP32 outputs.
+TEST(Fp8Promotion, OverlappedScheduleMatchesSerialBitForBit) {
+  TB_REQUIRE_GPU();
+  const Device device(0);
+  if (device.info().arch() != 90) GTEST_SKIP() << "fp8gemm.wgmma needs sm_90a";
+  const Stream stream;
+  const Shape shapes[] = {{200, 136, 128}, {256, 256, 384}, {136, 264, 1008}, {2056, 4104, 512}, {384, 256, 1392}};
+  for (const Shape& s : shapes) {
+    const int m = static_cast<int>(s.m), n = static_cast<int>(s.n), k = static_cast<int>(s.k);
+    DeviceBuffer x(static_cast<std::size_t>(std::max(m, n)) * k * 2, "BF16 operand"),
+        a(static_cast<std::size_t>(m) * k, "A"), b(static_cast<std::size_t>(n) * k, "B"),
+        sa(static_cast<std::size_t>(kernels::scale_blocks(k)) * m * 4, "A scales"),
+        sb(static_cast<std::size_t>(kernels::scale_blocks(k)) * kernels::scale_blocks(n) * 4, "B scales");
+    for (int which = 0; which < 2; ++which) {
+      const int rows = which ? n : m;
+      fill_uniform_bf16(x.get(), static_cast<std::size_t>(rows) * k, 11 + which, stream);
+      kernels::QuantArgs q;
+      q.x = x.as<__nv_bfloat16>();
+      q.q = (which ? b : a).as<std::uint8_t>();
+      q.scales = (which ? sb : sa).as<float>();
+      q.rows = rows;
+      q.cols = k;
+      q.granularity = which ? kernels::QuantGranularity::Block128x128 : kernels::QuantGranularity::Group1x128;
+      kernels::quantize_e4m3(q, stream);
+    }
+    for (const bool f32 : {false, true}) {
+      const std::size_t bytes = static_cast<std::size_t>(m) * n * (f32 ? 4 : 2);
+      DeviceBuffer serial(bytes, "serial output"), overlapped(bytes, "overlapped output");
+      kernels::ScaledGemmArgs args{.a = a.as<const std::uint8_t>(), .b = b.as<const std::uint8_t>(),
+                                   .a_scales = sa.as<const float>(), .b_scales = sb.as<const float>(),
+                                   .c = serial.get(), .c_f32 = f32, .s8 = false, .m = m, .n = n, .k = k,
+                                   .a_scale = kernels::AScale::Group1x128,
+                                   .b_scale = kernels::BScale::Block128x128};
+      fill_poison(serial.get(), bytes, 0xFF, stream);
+      fill_poison(overlapped.get(), bytes, 0x7F, stream);
+      kernels::fp8_gemm_wgmma_sm90(args, kernels::PromotionSchedule::Serial, stream);
+      args.c = overlapped.get();
+      kernels::fp8_gemm_wgmma_sm90(args, kernels::PromotionSchedule::Overlapped, stream);
+      TB_CUDA_CHECK(cudaGetLastError());
+      std::vector<unsigned char> want(bytes), got(bytes);
+      TB_CUDA_CHECK(cudaMemcpyAsync(want.data(), serial.get(), bytes, cudaMemcpyDeviceToHost, stream));
+      TB_CUDA_CHECK(cudaMemcpyAsync(got.data(), overlapped.get(), bytes, cudaMemcpyDeviceToHost, stream));
+      TB_CUDA_CHECK(cudaStreamSynchronize(stream));
+      std::size_t differ = 0;
+      for (std::size_t i = 0; i < bytes; ++i) differ += want[i] != got[i];
+      EXPECT_EQ(differ, 0u) << m << "x" << n << "x" << k << (f32 ? " FP32" : " BF16") << ": " << differ
+                            << " bytes differ";
+    }
+  }
 }
 
 // The fp8-accuracy suite's hardest point for the kernel without promotion (k = 65536, every
@@ -156,7 +212,8 @@ TEST(Fp8Promotion, LowersTheErrorAtLongK) {
   double error[2] = {};
   for (const bool promote : {true, false}) {
     fill_poison(got.get(), got.bytes(), 0xFF, stream);
-    kernels::fp8_gemm_wgmma_sm90(args, promote, stream);
+    kernels::fp8_gemm_wgmma_sm90(args, promote ? kernels::PromotionSchedule::Serial : kernels::PromotionSchedule::None,
+                                 stream);
     TB_CUDA_CHECK(cudaGetLastError());
     const ReferenceComparison r =
         compare_with_reference(got.get(), FloatType::F32, want.as<float>(), static_cast<std::size_t>(m) * n, stream);

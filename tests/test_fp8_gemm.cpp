@@ -110,6 +110,13 @@ TEST(Fp8Impls, RegisteredWithTheirLimits) {
   EXPECT_EQ(multicast.max_arch, 90);
   for (const ScaledGemm& g : {fine, tensor, bad_k, s8})
     EXPECT_EQ(multicast.unsupported(g), wgmma.unsupported(g)) << g.m << "x" << g.n << "x" << g.k << " " << g.dtype;
+  // The overlapped schedule too: it changes when wgmmas are issued, not what the kernel takes.
+  const Impl& overlap = registry().find("fp8gemm.wgmma_overlap");
+  EXPECT_FALSE(overlap.vendor);
+  EXPECT_EQ(overlap.min_arch, 90);
+  EXPECT_EQ(overlap.max_arch, 90);
+  for (const ScaledGemm& g : {fine, tensor, bad_k, s8})
+    EXPECT_EQ(overlap.unsupported(g), wgmma.unsupported(g)) << g.m << "x" << g.n << "x" << g.k << " " << g.dtype;
   const Impl& nopromote = registry().find("fp8gemm.wgmma_nopromote");
   EXPECT_NE(nopromote.unsupported(fine), "");  // block scales need promotion
   EXPECT_EQ(nopromote.unsupported(tensor), "");

@@ -63,8 +63,8 @@ TEST(Int8Mma, LauncherRefusesOtherScalesAndFp32Output) {
 
 TEST(Int8Impls, Fp8ImplsRefuseS8) {
   register_all_impls();
-  for (const char* name : {"fp8gemm.wgmma", "fp8gemm.wgmma_nopromote", "fp8gemm.wgmma_multicast", "fp8gemm.cublaslt",
-                           "fp8gemm.cublaslt_blockscaled"})
+  for (const char* name : {"fp8gemm.wgmma", "fp8gemm.wgmma_overlap", "fp8gemm.wgmma_nopromote",
+                           "fp8gemm.wgmma_multicast", "fp8gemm.cublaslt", "fp8gemm.cublaslt_blockscaled"})
     EXPECT_NE(registry().find(name).unsupported(s8(128, 128, 128)), "") << name;
 }
 

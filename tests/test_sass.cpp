@@ -193,18 +193,22 @@ TEST(Sass, WgmmaKernelsKeepHgmmaInFlight) {
   }
 }
 
-// fp8gemm.wgmma and its no-promotion twin (two output types each), and the scaled-GEMM oracle.
+// fp8gemm.wgmma, its overlapped schedule and its no-promotion twin (two output types each), and
+// the scaled-GEMM oracle. No kernel's QGMMAs are serialized (a QGMMA waiting on its own group,
+// gsb0, at most once per k-block's four), and the overlapped schedule really keeps a k-block in
+// flight while it promotes: it waits with WARPGROUP.DEPBAR.LE gsb0, 0x1.
 TEST(Sass, Fp8WgmmaKernelRunsOnQgmmaFedByTmaWithoutLocalMemory) {
   TB_REQUIRE_SASS();
   const auto n = count_by_arch("fp8_gemm_wgmma_kernel");
-  EXPECT_EQ(n.count("sm_90a") ? n.at("sm_90a") : 0, 4);
+  EXPECT_EQ(n.count("sm_90a") ? n.at("sm_90a") : 0, 6);
   expect_instruction_in_every("fp8_gemm_wgmma_kernel", "QGMMA.64x128x32.F32.E4M3.E4M3", "sm_90a");
   expect_instruction_in_every("fp8_gemm_wgmma_kernel", "UTMALDG.2D", "sm_90a");
   expect_instruction_in_every("fp8_gemm_wgmma_kernel", "SYNCS.PHASECHK.TRANS64.TRYWAIT", "sm_90a");
   expect_instruction_in_every("fp8_gemm_wgmma_kernel", "USETMAXREG.DEALLOC", "sm_90a");
   expect_instruction_in_every("fp8_gemm_wgmma_kernel", "USETMAXREG.TRY_ALLOC", "sm_90a");
   static const std::regex local(R"(\b(LDL|STL)(\.\w+)*\s)");
-  int checked = 0;
+  static const std::regex qgmma(R"(QGMMA\.[^;]*;)");
+  int checked = 0, overlapped = 0;
   for (const auto& [key, body] : kernels_sass().sass) {
     if (key.second.find("fp8_gemm_wgmma_kernel") == std::string::npos &&
         key.second.find("scaled_matmul_oracle_kernel") == std::string::npos)
@@ -212,8 +216,22 @@ TEST(Sass, Fp8WgmmaKernelRunsOnQgmmaFedByTmaWithoutLocalMemory) {
     ++checked;
     std::smatch m;
     EXPECT_FALSE(std::regex_search(body, m, local)) << key.second << " (" << key.first << ") uses local memory: " << m.str();
+    if (key.second.find("fp8_gemm_wgmma_kernel") == std::string::npos || key.first != "sm_90a") continue;
+    int all = 0, waiting = 0;
+    for (auto it = std::sregex_iterator(body.begin(), body.end(), qgmma); it != std::sregex_iterator(); ++it) {
+      ++all;
+      waiting += it->str().find("gsb0") != std::string::npos;
+    }
+    EXPECT_LE(4 * waiting, all) << key.second << ": " << waiting << " of " << all << " QGMMA wait on their own group";
+    // PromotionSchedule::Overlapped is enumerator 2 in the mangled template argument.
+    if (key.second.find("PromotionScheduleE2E") != std::string::npos) {
+      ++overlapped;
+      EXPECT_NE(body.find("WARPGROUP.DEPBAR.LE gsb0, 0x1"), std::string::npos)
+          << key.second << ": no wait that leaves a k-block in flight";
+    }
   }
-  EXPECT_GE(checked, 4 + 2);
+  EXPECT_GE(checked, 6 + 2);
+  EXPECT_EQ(overlapped, 2) << "the overlapped schedule, BF16 and FP32 outputs";
 }
 
 // fp8gemm.wgmma_multicast (two output types): QGMMA fed by multicast TMA loads of a, cluster

@@ -129,12 +129,19 @@ __host__ __device__ constexpr int promotions(int k) { return scale_blocks(k); }
 // anything from 1 (TMA zero-fills the tails, the stores are predicated); 16-byte-aligned a and b.
 inline constexpr int kFp8GemmKAlign = 16;
 
-// promote = true: fp8gemm.wgmma. promote = false: fp8gemm.wgmma_nopromote, the same kernel with
-// the whole k summed in the wgmma accumulators and sa sb applied once at the end: exact only when
-// both scales are per tensor, so it requires a_scale == Tensor and b_scale == Tensor (throws
-// std::invalid_argument otherwise). Throws std::runtime_error when the tensor maps cannot be
-// encoded.
-void fp8_gemm_wgmma_sm90(const ScaledGemmArgs& args, bool promote, cudaStream_t stream);
+// How the consumers fold each k-block's tensor-core sum into FP32:
+// - None: fp8gemm.wgmma_nopromote. The whole k sums in the wgmma accumulators and sa sb is applied
+//   once at the end: exact only when both scales are per tensor, so it requires a_scale == Tensor
+//   and b_scale == Tensor (throws std::invalid_argument otherwise).
+// - Serial: fp8gemm.wgmma. Per k-block: four wgmmas, wait for them, promote. The tensor core has
+//   only the other consumer's wgmmas to run while this one promotes.
+// - Overlapped: fp8gemm.wgmma_overlap. A second accumulator set: k-block kb + 1's wgmmas are issued
+//   before k-block kb is promoted, so each consumer keeps the tensor core fed through its own
+//   promotion. 192 accumulator registers per thread instead of 128. The same sums in the same order
+//   as Serial: the two agree bit for bit.
+// Throws std::runtime_error when the tensor maps cannot be encoded.
+enum class PromotionSchedule { None, Serial, Overlapped };
+void fp8_gemm_wgmma_sm90(const ScaledGemmArgs& args, PromotionSchedule schedule, cudaStream_t stream);
 
 // fp8gemm.wgmma_multicast (sm90_fp8_gemm_1d2d_cluster.cu): fp8_gemm_wgmma_sm90 with promotion, in
 // 2-CTA clusters whose CTAs take two tiles side by side along n and multicast a's k-tiles to each

@@ -1,5 +1,6 @@
-// fp8gemm.wgmma and fp8gemm.wgmma_nopromote: E4M3 x E4M3 GEMM on Hopper's tensor cores with
-// DeepSeek-V3's fine-grained scales (1x128 for a, "1d"; 128x128 for b, "2d"), sm_90a only.
+// fp8gemm.wgmma, fp8gemm.wgmma_overlap and fp8gemm.wgmma_nopromote: E4M3 x E4M3 GEMM on Hopper's
+// tensor cores with DeepSeek-V3's fine-grained scales (1x128 for a, "1d"; 128x128 for b, "2d"),
+// sm_90a only. One kernel, three promotion schedules (PromotionSchedule in scaled_gemm.cuh).
 //
 // Built from the BF16 version 4 (kernels/gemm/4_sm90_bf16_gemm_ws.cu) pieces:
 // - Warp specialization: warpgroup 0 loads (one elected thread issues TMA), warpgroups 1 and 2
@@ -15,28 +16,36 @@
 //   The price is the epilogue: each thread's column pairs are m elements apart in column-major
 //   C, stored one BF16 at a time.
 //
-// Promotion (kPromote): per k-block, four wgmma m64n128k32 accumulate in `partial` (the first
-// overwrites it); after wgmma_wait<0> the consumer adds partial * sa(row) * sb(block) into `sum`
-// with FFMA. The two consumer warpgroups work on different rows, so one's promotion overlaps the
-// other's wgmma. 64 + 64 accumulator registers per thread, which is why n is 128 and not 256.
+// Serial promotion (fp8gemm.wgmma): per k-block, four wgmma m64n128k32 accumulate in `partial`
+// (the first overwrites it); after wgmma_wait<0> the consumer adds partial * sa(row) * sb(block)
+// into `sum` with FFMA. The two consumer warpgroups work on different rows, so one's promotion can
+// overlap the other's wgmma, if they drift apart. 64 + 64 accumulator registers per thread.
 // Scales are read by the consumers from global memory (L2) a k-block ahead of their use
 // (PromotionScales in scaled_gemm.cuh says why).
 //
-// Without promotion (!kPromote): `partial` sums the whole k; sa[0] sb[0] is applied once at the
-// end. Only per-tensor scales make that exact; the host entry point refuses anything else.
+// Overlapped promotion (fp8gemm.wgmma_overlap): odd k-blocks accumulate in a second set,
+// `partial_odd`; each consumer issues k-block kb + 1 before it promotes kb (wgmma_wait<1>), so its
+// own tensor-core work covers its FFMAs instead of relying on the other consumer. 64 x 3
+// accumulator registers; ptxas allocates up to R223 of setmaxnreg's 232, without spills. The
+// loop leaves only after a wgmma_wait<0>: with an exit where a group might still be in flight,
+// ptxas serialized every wgmma (C7514), which scripts/nvcc-check-wgmma.sh turns into a build
+// failure. The sums and their order are Serial's: a GPU test holds the two to the same bits.
+//
+// Without promotion (fp8gemm.wgmma_nopromote): `partial` sums the whole k; sa[0] sb[0] is applied
+// once at the end. Only per-tensor scales make that exact; the host entry point refuses the rest.
 //
 // Not yet: TMA loads of the scales, stmatrix + TMA-store epilogue, an unaligned BLOCK_N
 // (DeepGEMM's 112 or 144) to fill 132 SMs at small m. The 2-CTA multicast variant is
 // sm90_fp8_gemm_1d2d_cluster.cu (fp8gemm.wgmma_multicast).
 //
-// Measured (H200, results/h200-sxm/fp8.log): 743.4 TFLOP/s at 4096x7168x16384 with 1x128/128x128
-// scales (the 1300 target is far); per-tensor 0.566x fp8gemm.cublaslt in geometric mean over the
-// suite's 8 shapes. Promotion is the cost: at 4096^3 per-tensor the same kernel runs 771.9 with it
-// and 1268.1 without (0.957x cuBLASLt), so the promotion per k-block does not hide under the other
-// consumer's wgmma. Since then (not yet measured): the scales are loaded a k-block ahead (ptxas had
-// put their loads between the wgmmas and the wait for them). Further leads: the two consumers in
-// lockstep (a ping-pong offset), scales by TMA into shared memory (DeepGEMM), a second accumulator
-// set so the next k-block's wgmma issues before this one's promotion.
+// Measured (H200, results/h200-sxm/fp8.log, before the scales were loaded ahead and before the
+// overlapped schedule existed): fp8gemm.wgmma 743.4 TFLOP/s at 4096x7168x16384 with
+// 1x128/128x128 scales (the 1300 target is far); per-tensor 0.566x fp8gemm.cublaslt in geometric
+// mean over the suite's 8 shapes. Promotion is the cost: at 4096^3 per-tensor the same kernel runs
+// 771.9 with it and 1268.1 without (0.957x cuBLASLt), so the promotion per k-block did not hide
+// under the other consumer's wgmma. The prediction for the overlapped schedule: close to the
+// no-promotion figure (the FFMAs, 64 per thread per k-block, run while a k-block of wgmma, 512
+// tensor-core cycles per CTA at 8192 FLOP/cycle, is in flight). Not yet measured.
 #include <cstdint>
 #include <stdexcept>
 
@@ -73,7 +82,7 @@ constexpr int kSmemBytes = kStages * static_cast<int>(kStageBytes) + 2 * kStages
 // Box origin along k in the BF16 view: two FP8 per element.
 constexpr int kBytesPerViewElement = 2;
 
-template <bool kPromote, typename OutT>
+template <PromotionSchedule kMode, typename OutT>
 __global__ void __launch_bounds__(kThreads, 1)
 fp8_gemm_wgmma_kernel(const __grid_constant__ CUtensorMap a_map, const __grid_constant__ CUtensorMap b_map,
                       const float* __restrict__ a_scales, const float* __restrict__ b_scales, ScaleStrides sa_at,
@@ -127,55 +136,102 @@ fp8_gemm_wgmma_kernel(const __grid_constant__ CUtensorMap a_map, const __grid_co
     const int consumer = wg - 1, t128 = tid % 128;
     const int row_in_tile = kWgmmaM * consumer + 16 * (t128 / 32) + (t128 % 32) / 4;
     float partial[kFp8TileN / 2] = {};
-    float sum[kPromote ? kFp8TileN / 2 : 1] = {};
-    int stage = 0;
+    float sum[kMode != PromotionSchedule::None ? kFp8TileN / 2 : 1] = {};
+    // Overlapped: odd k-blocks accumulate here, so that one k-block's wgmmas run while the last is promoted.
+    float partial_odd[kMode == PromotionSchedule::Overlapped ? kFp8TileN / 2 : 1] = {};
+    int stage = 0, release = 0;  // the next stage to multiply from, and the next to hand back
     std::uint32_t phase = 0;
+    const auto issue = [&](auto& acc, bool fresh) {
+      ptx::mbarrier_wait(full(stage), phase);
+      ptx::fence_registers(acc);
+      ptx::wgmma_fence();
+#pragma unroll
+      for (int ks = 0; ks < kWgmmasPerPromotion; ++ks)
+        ptx::wgmma_m64n128k32_e4m3(acc, fp8_operand_descriptor(a_tile(stage), kWgmmaM * consumer, ks),
+                                   fp8_operand_descriptor(b_tile(stage), 0, ks), !fresh || ks > 0);
+      ptx::wgmma_commit();
+      if (++stage == kStages) {
+        stage = 0;
+        phase ^= 1u;
+      }
+    };
+    // After the wait for acc's wgmmas: their shared memory goes back to the producer, then
+    // sum += acc * sa(row) * sb(block). Register r lies in row half (r / 2) % 2 (wgmma_accumulator_coord).
+    const auto promote = [&](auto& acc, const PromotionScales& s) {
+      ptx::fence_registers(acc);
+      if (lane == 0) ptx::mbarrier_arrive(empty(release));  // the smem is read: the producer may refill it
+      if (++release == kStages) release = 0;
+      const float scale_lo = s.a_lo * s.b, scale_hi = s.a_hi * s.b;
+#pragma unroll
+      for (int r = 0; r < kFp8TileN / 2; ++r) sum[r] = fmaf(acc[r], (r / 2) % 2 ? scale_hi : scale_lo, sum[r]);
+    };
     for (int t = sched.first(blockIdx.x); t < order.num_tiles(); t = sched.next(t)) {
       const TileCoord tile = order.tile(t);
       const int row = tile.i * kFp8TileM + row_in_tile, col0 = tile.j * kFp8TileN;
       // Rows past m read row 0's scales: finite, and never stored.
       const int row_lo = row < m ? row : 0, row_hi = row + 8 < m ? row + 8 : 0;
-      if constexpr (kPromote) {
+      // The scales of k-block kb (the last k-block's again past the end: a load never wasted on a branch).
+      const auto scales = [&](int kb) {
+        return PromotionScales::load(a_scales, b_scales, sa_at, sb_at, row_lo, row_hi, col0,
+                                     kb < k_blocks ? kb : k_blocks - 1);
+      };
+      if constexpr (kMode != PromotionSchedule::None) {
 #pragma unroll
         for (int r = 0; r < kFp8TileN / 2; ++r) sum[r] = 0.f;
       }
-      PromotionScales next{};
-      if constexpr (kPromote) next = PromotionScales::load(a_scales, b_scales, sa_at, sb_at, row_lo, row_hi, col0, 0);
-      for (int kb = 0; kb < k_blocks; ++kb) {
-        const PromotionScales now = next;
-        if constexpr (kPromote)  // the next k-block's, a k-block early (the last loads its own again)
-          next = PromotionScales::load(a_scales, b_scales, sa_at, sb_at, row_lo, row_hi, col0,
-                                       kb + 1 < k_blocks ? kb + 1 : kb);
-        ptx::mbarrier_wait(full(stage), phase);
-        ptx::fence_registers(partial);
-        ptx::wgmma_fence();
-#pragma unroll
-        for (int ks = 0; ks < kWgmmasPerPromotion; ++ks)
-          ptx::wgmma_m64n128k32_e4m3(partial, fp8_operand_descriptor(a_tile(stage), kWgmmaM * consumer, ks),
-                                     fp8_operand_descriptor(b_tile(stage), 0, ks), kPromote ? ks > 0 : kb > 0 || ks > 0);
-        ptx::wgmma_commit();
-        ptx::wgmma_wait<0>();
-        ptx::fence_registers(partial);
-        if (lane == 0) ptx::mbarrier_arrive(empty(stage));  // the smem is read: the producer may refill it
-        if constexpr (kPromote) {
-          const float scale_lo = now.a_lo * now.b, scale_hi = now.a_hi * now.b;
-          // Register r lies in row half (r / 2) % 2 (wgmma_accumulator_coord).
-#pragma unroll
-          for (int r = 0; r < kFp8TileN / 2; ++r) sum[r] = fmaf(partial[r], (r / 2) % 2 ? scale_hi : scale_lo, sum[r]);
+      if constexpr (kMode == PromotionSchedule::None) {
+        for (int kb = 0; kb < k_blocks; ++kb) {
+          issue(partial, kb == 0);
+          ptx::wgmma_wait<0>();
+          ptx::fence_registers(partial);
+          if (lane == 0) ptx::mbarrier_arrive(empty(release));
+          if (++release == kStages) release = 0;
         }
-        if (++stage == kStages) {
-          stage = 0;
-          phase ^= 1u;
+      } else if constexpr (kMode == PromotionSchedule::Serial) {
+        PromotionScales next = scales(0);
+        for (int kb = 0; kb < k_blocks; ++kb) {
+          const PromotionScales now = next;
+          next = scales(kb + 1);  // a k-block early: see PromotionScales
+          issue(partial, true);
+          ptx::wgmma_wait<0>();
+          promote(partial, now);
+        }
+      } else {
+        // k-block kb accumulates in partial (kb even) or partial_odd (kb odd). One k-block stays in
+        // flight while the one before it is promoted: issue kb + 1, wait for all but that group
+        // (wgmma_wait<1>), promote kb. The loop leaves only after a wgmma_wait<0>, so that ptxas
+        // sees no accumulator in flight past it (else it serializes every wgmma, C7514).
+        PromotionScales even = scales(0), odd{};
+        issue(partial, true);
+        for (int kb = 0;; kb += 2) {
+          odd = scales(kb + 1);
+          if (kb + 1 == k_blocks) {
+            ptx::wgmma_wait<0>();
+            promote(partial, even);
+            break;
+          }
+          issue(partial_odd, true);
+          ptx::wgmma_wait<1>();
+          promote(partial, even);
+          even = scales(kb + 2);
+          if (kb + 2 == k_blocks) {
+            ptx::wgmma_wait<0>();
+            promote(partial_odd, odd);
+            break;
+          }
+          issue(partial, true);
+          ptx::wgmma_wait<1>();
+          promote(partial_odd, odd);
         }
       }
       float scale = 1.f;
-      if constexpr (!kPromote) scale = __ldg(a_scales) * __ldg(b_scales);
+      if constexpr (kMode == PromotionSchedule::None) scale = __ldg(a_scales) * __ldg(b_scales);
 #pragma unroll
       for (int r = 0; r < kFp8TileN / 2; ++r) {
         const WgmmaCoord at = wgmma_accumulator_coord(t128, r);
         const int i = tile.i * kFp8TileM + kWgmmaM * consumer + at.row, j = col0 + at.col;
         float v;
-        if constexpr (kPromote) v = sum[r];
+        if constexpr (kMode != PromotionSchedule::None) v = sum[r];
         else v = partial[r] * scale;
         if (i < m && j < n) {
           if constexpr (sizeof(OutT) == 4) c[static_cast<std::int64_t>(j) * m + i] = v;
@@ -189,9 +245,9 @@ fp8_gemm_wgmma_kernel(const __grid_constant__ CUtensorMap a_map, const __grid_co
 #endif
 }
 
-template <bool kPromote, typename OutT>
+template <PromotionSchedule kMode, typename OutT>
 void launch(const ScaledGemmArgs& args, cudaStream_t stream) {
-  const auto kernel = fp8_gemm_wgmma_kernel<kPromote, OutT>;
+  const auto kernel = fp8_gemm_wgmma_kernel<kMode, OutT>;
   static const cudaError_t opt_in = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmemBytes);
   (void)opt_in;  // a failure surfaces at the launch, which the caller checks
   struct Maps {
@@ -222,20 +278,23 @@ void launch(const ScaledGemmArgs& args, cudaStream_t stream) {
 
 }  // namespace
 
-void fp8_gemm_wgmma_sm90(const ScaledGemmArgs& args, bool promote, cudaStream_t stream) {
+void fp8_gemm_wgmma_sm90(const ScaledGemmArgs& args, PromotionSchedule schedule, cudaStream_t stream) {
   if (args.s8) throw std::invalid_argument("fp8_gemm_wgmma_sm90 takes E4M3 operands, not int8");
   if (args.k % kFp8GemmKAlign) throw std::invalid_argument("fp8_gemm_wgmma_sm90 needs k a multiple of 16");
   if (args.b_scale == BScale::Col) throw std::invalid_argument("fp8_gemm_wgmma_sm90 takes no per-column b scales");
-  if (!promote && (args.a_scale != AScale::Tensor || args.b_scale != BScale::Tensor))
+  if (schedule == PromotionSchedule::None && (args.a_scale != AScale::Tensor || args.b_scale != BScale::Tensor))
     throw std::invalid_argument(
         "fp8_gemm_wgmma_sm90 without promotion applies one scale at the end: it needs per-tensor scales");
-  if (promote) {
-    if (args.c_f32) launch<true, float>(args, stream);
-    else launch<true, __nv_bfloat16>(args, stream);
-  } else {
-    if (args.c_f32) launch<false, float>(args, stream);
-    else launch<false, __nv_bfloat16>(args, stream);
+  const auto run = [&]<PromotionSchedule kMode>() {
+    if (args.c_f32) launch<kMode, float>(args, stream);
+    else launch<kMode, __nv_bfloat16>(args, stream);
+  };
+  switch (schedule) {
+    case PromotionSchedule::None: return run.template operator()<PromotionSchedule::None>();
+    case PromotionSchedule::Serial: return run.template operator()<PromotionSchedule::Serial>();
+    case PromotionSchedule::Overlapped: return run.template operator()<PromotionSchedule::Overlapped>();
   }
+  throw std::invalid_argument("fp8_gemm_wgmma_sm90: unknown promotion schedule");
 }
 
 }  // namespace trainbench::kernels

@@ -254,6 +254,16 @@ void register_gemm_impls(Registry& r) {
              .max_arch = 0,
              .unsupported = gemm_mma_unsupported,
              .make = make_gemm<KernelGemmCase>(&kernels::gemm_mma_sm80)});
+  r.add(Impl{.name = "gemm.mma_128x256",
+             .family = Gemm::family,
+             .description = "gemm.mma with 128x256x64 tiles and 64x64 warp tiles (8 warps, 128 accumulators per "
+                            "thread, 144 KiB; kernels/gemm/2_sm80_bf16_gemm_mma.cu)",
+             .vendor = false,
+             .min_arch = 80,
+             .max_arch = 0,
+             .min_smem_per_block = kernels::kMmaGemm128x256SmemBytes,
+             .unsupported = gemm_mma_unsupported,
+             .make = make_gemm<KernelGemmCase>(&kernels::gemm_mma_128x256_sm80)});
   r.add(Impl{.name = "gemm.wgmma_tma",
              .family = Gemm::family,
              .description = "TMA into 128B-swizzled shared memory, 4-stage mbarrier ring, wgmma m64n128k16, "

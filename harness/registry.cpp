@@ -15,6 +15,9 @@ std::string unavailable_reason(const Impl& impl, const DeviceInfo& device) {
                                              : fmt::format("sm_{} or newer", impl.min_arch);
     return fmt::format("needs {}; this GPU is {}", need, device.arch_string());
   }
+  if (device.smem_per_block_optin < impl.min_smem_per_block)
+    return fmt::format("needs {} bytes of shared memory per block; this GPU ({}, {}) allows {}", impl.min_smem_per_block,
+                       device.name, device.arch_string(), device.smem_per_block_optin);
   return "";
 }
 

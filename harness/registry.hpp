@@ -41,6 +41,9 @@ struct Impl {
   bool vendor = false;  // a vendor library baseline
   int min_arch = 80;    // compute capability x 10
   int max_arch = 0;     // 0: no upper bound; 90 for sm_90a-only kernels
+  // Shared memory one block needs (the opt-in maximum, cudaDevAttrMaxSharedMemoryPerBlockOptin,
+  // must reach it); 0 when any GPU of min_arch or later has enough.
+  std::uint64_t min_smem_per_block = 0;
   // Empty when this build holds the impl; otherwise why not and what to install (a vendor
   // library the build did not find). Such an impl stays listed, and never runs.
   std::string missing = {};

@@ -46,7 +46,7 @@ Gemm gemm(std::uint64_t m, std::uint64_t n, std::uint64_t k, const char* layout 
 
 TEST(GemmImpls, RegisteredOursAndTheVendors) {
   register_all_impls();
-  for (const char* name : {"gemm.simt", "gemm.mma", "gemm.cublas", "gemm.cublaslt"}) {
+  for (const char* name : {"gemm.simt", "gemm.mma", "gemm.mma_128x256", "gemm.cublas", "gemm.cublaslt"}) {
     const Impl& impl = registry().find(name);
     EXPECT_EQ(impl.family, "gemm") << name;
     EXPECT_EQ(impl.min_arch, 80) << name;
@@ -92,9 +92,32 @@ TEST(GemmImpls, HopperKernelsNeedSm90aExactly) {
   }
 }
 
+// gemm.mma_128x256's 144 KiB per block: A100 (163 KiB) and H100 (227 KiB) give it, an L40 or
+// RTX 4090 (sm_89, 99 KiB) does not, and says so; gemm.mma's 96 KiB run everywhere.
+TEST(GemmImpls, The128x256MmaKernelNeedsItsSharedMemoryAndSaysSo) {
+  register_all_impls();
+  const Impl& wide = registry().find("gemm.mma_128x256");
+  EXPECT_EQ(wide.min_smem_per_block, 3u * (128 + 256) * 64 * 2);
+  DeviceInfo device;
+  device.name = "NVIDIA L40S";
+  device.cc_major = 8;
+  device.cc_minor = 9;
+  device.smem_per_block_optin = 101376;
+  const std::string why = unavailable_reason(wide, device);
+  EXPECT_NE(why.find("147456 bytes of shared memory"), std::string::npos) << why;
+  EXPECT_NE(why.find("101376"), std::string::npos) << why;
+  EXPECT_EQ(unavailable_reason(registry().find("gemm.mma"), device), "");
+  for (const auto& [major, optin] : {std::pair{8, 166912}, {9, 232448}}) {
+    device.cc_major = major;
+    device.cc_minor = 0;
+    device.smem_per_block_optin = static_cast<std::uint64_t>(optin);
+    EXPECT_EQ(unavailable_reason(wide, device), "") << major;
+  }
+}
+
 TEST(GemmImpls, MmaAndHopperKernelsRefuseShapesThatAreNotMultiplesOf8AndSayWhy) {
   register_all_impls();
-  for (const char* name : {"gemm.mma", "gemm.wgmma_tma", "gemm.wgmma_ws", "gemm.wgmma"})
+  for (const char* name : {"gemm.mma", "gemm.mma_128x256", "gemm.wgmma_tma", "gemm.wgmma_ws", "gemm.wgmma"})
     for (const auto& [m, n, k] : {std::tuple{1000, 1000, 1001}, {12, 8, 8}, {8, 4, 8}}) {
       const std::string why = registry().find(name).unsupported(gemm(m, n, k));
       EXPECT_NE(why.find("multiples of 8"), std::string::npos) << name << ": " << why;

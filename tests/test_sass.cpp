@@ -110,9 +110,10 @@ TEST(Sass, EveryGemmKernelIsBuiltForSm80AndSm90a) {
   TB_REQUIRE_SASS();
   for (const char* kernel : {"gemm_reference_kernel", "gemm_simt_kernel", "gemm_mma_sm80_kernel"}) {
     const auto n = count_by_arch(kernel);
-    // Three layouts times two output types.
-    EXPECT_EQ(n.count("sm_80") ? n.at("sm_80") : 0, 6) << kernel;
-    EXPECT_EQ(n.count("sm_90a") ? n.at("sm_90a") : 0, 6) << kernel;
+    // Three layouts times two output types; the mma kernel in two tile configurations.
+    const int want = std::string(kernel) == "gemm_mma_sm80_kernel" ? 12 : 6;
+    EXPECT_EQ(n.count("sm_80") ? n.at("sm_80") : 0, want) << kernel;
+    EXPECT_EQ(n.count("sm_90a") ? n.at("sm_90a") : 0, want) << kernel;
   }
 }
 
@@ -122,6 +123,13 @@ TEST(Sass, MmaKernelRunsOnTensorCoresFedByLdmatrixAndCpAsync) {
     expect_instruction_in_every("gemm_mma_sm80_kernel", "HMMA.16816.F32.BF16", arch);
     expect_instruction_in_every("gemm_mma_sm80_kernel", "LDSM.16.", arch);
     expect_instruction_in_every("gemm_mma_sm80_kernel", "LDGSTS.E.BYPASS.128", arch);
+  }
+  // 128 accumulators per thread in the 128x256 configuration: all in registers.
+  static const std::regex local(R"(\b(LDL|STL)(\.\w+)*\s)");
+  for (const auto& [key, body] : kernels_sass().sass) {
+    if (key.second.find("gemm_mma_sm80_kernel") == std::string::npos) continue;
+    std::smatch m;
+    EXPECT_FALSE(std::regex_search(body, m, local)) << key.second << " (" << key.first << ") uses local memory: " << m.str();
   }
 }
 

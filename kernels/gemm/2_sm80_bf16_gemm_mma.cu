@@ -9,15 +9,26 @@
 // - Global loads are cp.async (16 bytes, L1 bypassed) in a 3-stage pipeline: two k-tiles are in
 //   flight while the tensor cores work on the third. Out-of-bounds chunks are zero-filled
 //   (src-size 0), which handles M, N and K tails that are multiples of 8.
-// Tiles: 128 (m) x 128 (n) x 64 (k) per 256-thread CTA, 8 warps as 4 (m) x 2 (n), each warp
-// 32 (m) x 64 (n) = 4 x 4 mma tiles, 64 FP32 accumulators per thread; 96 KiB of shared memory.
+// Tiles (MmaTiles; two configurations, both registered):
+// - gemm.mma: 128 (m) x 128 (n) x 64 (k) per 256-thread CTA, 8 warps as 4 (m) x 2 (n), each
+//   warp 32 (m) x 64 (n) = 4 x 4 mma tiles, 64 FP32 accumulators per thread; 96 KiB of shared
+//   memory, about 125 registers: two CTAs per SM.
+// - gemm.mma_128x256 (version 2b): 128 (m) x 256 (n) x 64, 8 warps as 2 (m) x 4 (n) of 64 x 64,
+//   128 accumulators per thread; 144 KiB, 226 to 238 registers: one CTA per SM. Why, from
+//   gemm.mma's H200 rate (361.8 TFLOP/s = 1384 FLOP per cycle per SM at 1.98 GHz):
+//   - L2 to SM: a 128x128 tile reads 512 bytes per k for 32 KFLOP, 1/64 byte per FLOP, so
+//     gemm.mma already pulls 5.7 TB/s out of L2. 128x256 reads 1/85 byte per FLOP.
+//   - Shared memory: per k16 step a 32x64 warp tile issues 6 ldmatrix.x4 (3 KiB, 24 cycles at
+//     128 B per cycle) for 16 mma (64 KFLOP, 47 cycles at that rate), a 64x64 tile 8 (4 KiB)
+//     for 32 mma: a third fewer bytes per FLOP, headroom before shared memory limits.
+//   Prediction: above gemm.mma on H100/H200 by what L2 allows. Not yet run on a GPU.
 //
 // The kernel computes C^T = op(B)^T op(A)^T row-major, which is C column-major: the mma's
 // row operand ("A" fragment) comes from B (index j, the n dimension) and its column operand
 // ("B" fragment) from A (index i, m), so each thread's accumulator pairs are adjacent in
 // memory and leave as 4-byte (BF16) or 8-byte (FP32) stores.
 //
-// Measured (H200, results/h200-sxm/gemm-square.log; tn, BF16 out, L2 cold): 352.5 TFLOP/s at 4096^3
+// Measured, gemm.mma (H200, results/h200-sxm/gemm-square.log; tn, BF16 out, L2 cold): 352.5 TFLOP/s at 4096^3
 // (0.451x gemm.cublas), 361.8 TFLOP/s at 8192^3 (0.454x).
 #include "kernels/common/ptx.cuh"
 #include "kernels/common/swizzle.cuh"
@@ -30,29 +41,38 @@
 namespace trainbench::kernels {
 namespace {
 
-constexpr int kTileI = 128;  // rows of C (m), from A
-constexpr int kTileJ = 128;  // columns of C (n), from B
-constexpr int kTileK = 64;
-constexpr int kStages = 3;
-constexpr int kThreads = 256;
-constexpr int kWarpsI = 4, kWarpsJ = 2;
-constexpr int kWarpI = kTileI / kWarpsI;  // 32: four n8 mma tiles
-constexpr int kWarpJ = kTileJ / kWarpsJ;  // 64: four m16 mma tiles
-constexpr int kFragsI = kWarpI / 8, kFragsJ = kWarpJ / 16;
-constexpr int kOperandTileBytes = kTileI * kTileK * 2;  // 16 KiB: one operand, one stage
-constexpr int kStageBytes = 2 * kOperandTileBytes;
-constexpr int kSmemBytes = kStages * kStageBytes;
-constexpr int kChunksPerThread = kOperandTileBytes / 16 / kThreads;
-static_assert(kTileI == kTileJ, "one loader serves both operand tiles");
-static_assert(kWarpsI * kWarpsJ * 32 == kThreads);
-static_assert(kTileK % 16 == 0 && kOperandTileBytes % (16 * kThreads) == 0);
+// A CTA tile of kTileI (m, from A) x kTileJ (n, from B) x 64 (k), kWarpsI x kWarpsJ warps.
+template <int kTileI_, int kTileJ_, int kWarpsI_, int kWarpsJ_>
+struct MmaTiles {
+  static constexpr int kTileI = kTileI_;  // rows of C (m), from A
+  static constexpr int kTileJ = kTileJ_;  // columns of C (n), from B
+  static constexpr int kTileK = 64;
+  static constexpr int kStages = 3;
+  static constexpr int kWarpsI = kWarpsI_, kWarpsJ = kWarpsJ_;
+  static constexpr int kThreads = 32 * kWarpsI * kWarpsJ;
+  static constexpr int kWarpI = kTileI / kWarpsI;  // n8 mma tiles of 8 columns of A's rows
+  static constexpr int kWarpJ = kTileJ / kWarpsJ;  // m16 mma tiles of 16 of B's rows
+  static constexpr int kFragsI = kWarpI / 8, kFragsJ = kWarpJ / 16;
+  static constexpr int kATileBytes = kTileI * kTileK * 2, kBTileBytes = kTileJ * kTileK * 2;
+  static constexpr int kStageBytes = kATileBytes + kBTileBytes;
+  static constexpr int kSmemBytes = kStages * kStageBytes;
+  static_assert(kFragsI % 2 == 0 && kFragsJ >= 1, "column fragments load in pairs of n8 tiles");
+  static_assert(kATileBytes % (16 * kThreads) == 0 && kBTileBytes % (16 * kThreads) == 0);
+};
+// gemm.mma: 8 warps as 4 (m) x 2 (n) of 32 x 64, 64 accumulators per thread, 96 KiB: two CTAs
+// per SM on A100 and H100.
+using Tiles128x128 = MmaTiles<128, 128, 4, 2>;
+// gemm.mma_128x256: 8 warps as 2 (m) x 4 (n) of 64 x 64, 128 accumulators per thread, 144 KiB.
+using Tiles128x256 = MmaTiles<128, 256, 2, 4>;
 
 // One operand's k-tile into shared memory. `rows` is the operand's extent outside K (m for A,
-// n for B). K-major: global g[r k + p], tile [rows][k]. Otherwise: global g[p rows + r], tile
-// [k][rows]. Consecutive threads take consecutive 16-byte chunks of a row: coalesced.
-template <bool kKMajor>
+// n for B), kTileRows the tile's. K-major: global g[r k + p], tile [kTileRows][k]. Otherwise:
+// global g[p rows + r], tile [k][kTileRows]. Consecutive threads take consecutive 16-byte chunks
+// of a row: coalesced.
+template <bool kKMajor, int kTileRows, int kTileK, int kThreads>
 __device__ __forceinline__ void load_tile(std::uint32_t tile, const __nv_bfloat16* g, int rows, int k, int row0,
                                           int k0, int tid) {
+  constexpr int kChunksPerThread = kTileRows * kTileK * 2 / 16 / kThreads;
 #pragma unroll
   for (int it = 0; it < kChunksPerThread; ++it) {
     const int c = tid + it * kThreads;
@@ -63,7 +83,7 @@ __device__ __forceinline__ void load_tile(std::uint32_t tile, const __nv_bfloat1
       const bool valid = gr < rows && gk < k;
       ptx::cp_async_16(tile + swizzle_xor_chunk<kChunks>(r, ch), valid ? g + std::size_t(gr) * k + gk : g, valid);
     } else {
-      constexpr int kChunks = kTileI / 8;
+      constexpr int kChunks = kTileRows / 8;
       const int kk = c / kChunks, ch = c % kChunks;
       const int gk = k0 + kk, gr = row0 + ch * 8;
       const bool valid = gk < k && gr < rows;
@@ -72,8 +92,9 @@ __device__ __forceinline__ void load_tile(std::uint32_t tile, const __nv_bfloat1
   }
 }
 
-// The row-operand fragment of one m16n8k16 mma: 16 rows (j) from `row` on, k16 step `ks`.
-template <bool kKMajor>
+// The row-operand fragment of one m16n8k16 mma: 16 rows (j) from `row` on, k16 step `ks`, from
+// a tile of kTileRows rows.
+template <bool kKMajor, int kTileRows, int kTileK>
 __device__ __forceinline__ void load_row_fragment(std::uint32_t (&frag)[4], std::uint32_t tile, int row, int ks,
                                                   int lane) {
   if constexpr (kKMajor) {
@@ -82,13 +103,13 @@ __device__ __forceinline__ void load_row_fragment(std::uint32_t (&frag)[4], std:
   } else {
     // matrix q: rows +8(q&1), k +8(q>>1), stored [k][row] and transposed on the way in
     const int q = lane >> 3, r = lane & 7;
-    ptx::ldmatrix_x4_trans(frag, tile + swizzle_xor_chunk<kTileJ / 8>(16 * ks + r + 8 * (q >> 1), row / 8 + (q & 1)));
+    ptx::ldmatrix_x4_trans(frag, tile + swizzle_xor_chunk<kTileRows / 8>(16 * ks + r + 8 * (q >> 1), row / 8 + (q & 1)));
   }
 }
 
 // The column-operand fragments of two adjacent n8 mma tiles: 16 columns (i) from `col` on.
 // frag[0..1] belong to the first n8 tile, frag[2..3] to the second.
-template <bool kKMajor>
+template <bool kKMajor, int kTileCols, int kTileK>
 __device__ __forceinline__ void load_col_fragments(std::uint32_t (&frag)[4], std::uint32_t tile, int col, int ks,
                                                    int lane) {
   // matrix q: columns +8(q>>1), k +8(q&1)
@@ -96,29 +117,30 @@ __device__ __forceinline__ void load_col_fragments(std::uint32_t (&frag)[4], std
   if constexpr (kKMajor) {
     ptx::ldmatrix_x4(frag, tile + swizzle_xor_chunk<kTileK / 8>(col + r + 8 * (q >> 1), 2 * ks + (q & 1)));
   } else {
-    ptx::ldmatrix_x4_trans(frag, tile + swizzle_xor_chunk<kTileI / 8>(16 * ks + r + 8 * (q & 1), col / 8 + (q >> 1)));
+    ptx::ldmatrix_x4_trans(frag, tile + swizzle_xor_chunk<kTileCols / 8>(16 * ks + r + 8 * (q & 1), col / 8 + (q >> 1)));
   }
 }
 
-template <GemmLayout kLayout, typename OutT>
-__global__ void __launch_bounds__(kThreads)
+template <typename T, GemmLayout kLayout, typename OutT>
+__global__ void __launch_bounds__(T::kThreads)
 gemm_mma_sm80_kernel(const __nv_bfloat16* __restrict__ a, const __nv_bfloat16* __restrict__ b,
                      OutT* __restrict__ c, int m, int n, int k) {
   constexpr bool kAKMajor = a_k_major(kLayout), kBKMajor = b_k_major(kLayout);
+  constexpr int kTileK = T::kTileK, kStages = T::kStages, kFragsI = T::kFragsI, kFragsJ = T::kFragsJ;
   extern __shared__ __align__(1024) unsigned char smem[];
   const std::uint32_t smem_base = ptx::smem_addr(smem);
   const int tid = threadIdx.x, lane = tid % 32, warp = tid / 32;
-  const int i0 = blockIdx.x * kTileI, j0 = blockIdx.y * kTileJ;
-  const int warp_i = (warp % kWarpsI) * kWarpI, warp_j = (warp / kWarpsI) * kWarpJ;
+  const int i0 = blockIdx.x * T::kTileI, j0 = blockIdx.y * T::kTileJ;
+  const int warp_i = (warp % T::kWarpsI) * T::kWarpI, warp_j = (warp / T::kWarpsI) * T::kWarpJ;
   const int k_tiles = (k + kTileK - 1) / kTileK;
 
   // Stage s: B's tile (the mma row operand) first, then A's.
-  const auto b_tile = [&](int s) { return smem_base + static_cast<std::uint32_t>(s * kStageBytes); };
-  const auto a_tile = [&](int s) { return b_tile(s) + kOperandTileBytes; };
+  const auto b_tile = [&](int s) { return smem_base + static_cast<std::uint32_t>(s * T::kStageBytes); };
+  const auto a_tile = [&](int s) { return b_tile(s) + T::kBTileBytes; };
   const auto load_stage = [&](int kt) {
     const int s = kt % kStages;
-    load_tile<kBKMajor>(b_tile(s), b, n, k, j0, kt * kTileK, tid);
-    load_tile<kAKMajor>(a_tile(s), a, m, k, i0, kt * kTileK, tid);
+    load_tile<kBKMajor, T::kTileJ, kTileK, T::kThreads>(b_tile(s), b, n, k, j0, kt * kTileK, tid);
+    load_tile<kAKMajor, T::kTileI, kTileK, T::kThreads>(a_tile(s), a, m, k, i0, kt * kTileK, tid);
   };
 
   // Prologue: kStages - 1 k-tiles in flight. Every iteration commits one group (empty past the
@@ -142,11 +164,12 @@ gemm_mma_sm80_kernel(const __nv_bfloat16* __restrict__ a, const __nv_bfloat16* _
       std::uint32_t row_frag[kFragsJ][4];
       std::uint32_t col_frag[kFragsI][2];
 #pragma unroll
-      for (int fj = 0; fj < kFragsJ; ++fj) load_row_fragment<kBKMajor>(row_frag[fj], b_tile(s), warp_j + 16 * fj, ks, lane);
+      for (int fj = 0; fj < kFragsJ; ++fj)
+        load_row_fragment<kBKMajor, T::kTileJ, kTileK>(row_frag[fj], b_tile(s), warp_j + 16 * fj, ks, lane);
 #pragma unroll
       for (int fi = 0; fi < kFragsI; fi += 2) {
         std::uint32_t pair[4];
-        load_col_fragments<kAKMajor>(pair, a_tile(s), warp_i + 8 * fi, ks, lane);
+        load_col_fragments<kAKMajor, T::kTileI, kTileK>(pair, a_tile(s), warp_i + 8 * fi, ks, lane);
         col_frag[fi][0] = pair[0];
         col_frag[fi][1] = pair[1];
         col_frag[fi + 1][0] = pair[2];
@@ -177,20 +200,27 @@ gemm_mma_sm80_kernel(const __nv_bfloat16* __restrict__ a, const __nv_bfloat16* _
     }
 }
 
-}  // namespace
-
-void gemm_mma_sm80(const GemmArgs& args, cudaStream_t stream) {
+template <typename T>
+void launch(const GemmArgs& args, cudaStream_t stream) {
   dispatch_gemm(args, [&]<GemmLayout kLayout, typename OutT>() {
-    const auto kernel = gemm_mma_sm80_kernel<kLayout, OutT>;
+    const auto kernel = gemm_mma_sm80_kernel<T, kLayout, OutT>;
     // Above 48 KiB of dynamic shared memory needs an opt-in, once per kernel (errors surface at
     // the launch, which the caller checks).
     static const cudaError_t opt_in =
-        cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmemBytes);
+        cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, T::kSmemBytes);
     (void)opt_in;
-    const dim3 grid((args.m + kTileI - 1) / kTileI, (args.n + kTileJ - 1) / kTileJ);
-    kernel<<<grid, kThreads, kSmemBytes, stream>>>(args.a, args.b, static_cast<OutT*>(args.c), args.m, args.n,
-                                                   args.k);
+    const dim3 grid((args.m + T::kTileI - 1) / T::kTileI, (args.n + T::kTileJ - 1) / T::kTileJ);
+    kernel<<<grid, T::kThreads, T::kSmemBytes, stream>>>(args.a, args.b, static_cast<OutT*>(args.c), args.m, args.n,
+                                                         args.k);
   });
 }
+
+}  // namespace
+
+void gemm_mma_sm80(const GemmArgs& args, cudaStream_t stream) { launch<Tiles128x128>(args, stream); }
+
+void gemm_mma_128x256_sm80(const GemmArgs& args, cudaStream_t stream) { launch<Tiles128x256>(args, stream); }
+
+static_assert(Tiles128x256::kSmemBytes == kMmaGemm128x256SmemBytes);
 
 }  // namespace trainbench::kernels

@@ -14,7 +14,8 @@
 //   warp 32 (m) x 64 (n) = 4 x 4 mma tiles, 64 FP32 accumulators per thread; 96 KiB of shared
 //   memory, about 125 registers: two CTAs per SM.
 // - gemm.mma_128x256 (version 2b): 128 (m) x 256 (n) x 64, 8 warps as 2 (m) x 4 (n) of 64 x 64,
-//   128 accumulators per thread; 144 KiB, 226 to 238 registers: one CTA per SM. Why, from
+//   128 accumulators per thread; 144 KiB, 238 to 254 registers (no spills): one CTA per SM; tiles in bands
+//   of 8 along m (GroupedTileOrder), so the CTAs running together share A and B panels in L2. Why, from
 //   gemm.mma's H200 rate (361.8 TFLOP/s = 1384 FLOP per cycle per SM at 1.98 GHz):
 //   - L2 to SM: a 128x128 tile reads 512 bytes per k for 32 KFLOP, 1/64 byte per FLOP, so
 //     gemm.mma already pulls 5.7 TB/s out of L2. 128x256 reads 1/85 byte per FLOP.
@@ -34,6 +35,7 @@
 #include "kernels/common/swizzle.cuh"
 #include "kernels/gemm/dispatch.cuh"
 #include "kernels/gemm/gemm.cuh"
+#include "kernels/gemm/tile_scheduler.cuh"
 
 #include <cstddef>
 #include <cstdint>
@@ -41,14 +43,17 @@
 namespace trainbench::kernels {
 namespace {
 
-// A CTA tile of kTileI (m, from A) x kTileJ (n, from B) x 64 (k), kWarpsI x kWarpsJ warps.
-template <int kTileI_, int kTileJ_, int kWarpsI_, int kWarpsJ_>
+// A CTA tile of kTileI (m, from A) x kTileJ (n, from B) x 64 (k), kWarpsI x kWarpsJ warps. Tiles
+// go to CTAs by a 2-D grid (kGroup 0: blockIdx.x along m, blockIdx.y along n) or by a 1-D grid in
+// GroupedTileOrder's bands of kGroup tiles along m (tile_scheduler.cuh).
+template <int kTileI_, int kTileJ_, int kWarpsI_, int kWarpsJ_, int kGroup_>
 struct MmaTiles {
   static constexpr int kTileI = kTileI_;  // rows of C (m), from A
   static constexpr int kTileJ = kTileJ_;  // columns of C (n), from B
   static constexpr int kTileK = 64;
   static constexpr int kStages = 3;
   static constexpr int kWarpsI = kWarpsI_, kWarpsJ = kWarpsJ_;
+  static constexpr int kGroup = kGroup_;
   static constexpr int kThreads = 32 * kWarpsI * kWarpsJ;
   static constexpr int kWarpI = kTileI / kWarpsI;  // n8 mma tiles of 8 columns of A's rows
   static constexpr int kWarpJ = kTileJ / kWarpsJ;  // m16 mma tiles of 16 of B's rows
@@ -61,9 +66,10 @@ struct MmaTiles {
 };
 // gemm.mma: 8 warps as 4 (m) x 2 (n) of 32 x 64, 64 accumulators per thread, 96 KiB: two CTAs
 // per SM on A100 and H100.
-using Tiles128x128 = MmaTiles<128, 128, 4, 2>;
-// gemm.mma_128x256: 8 warps as 2 (m) x 4 (n) of 64 x 64, 128 accumulators per thread, 144 KiB.
-using Tiles128x256 = MmaTiles<128, 256, 2, 4>;
+using Tiles128x128 = MmaTiles<128, 128, 4, 2, 0>;
+// gemm.mma_128x256: 8 warps as 2 (m) x 4 (n) of 64 x 64, 128 accumulators per thread, 144 KiB;
+// bands of 8 tiles along m, as the persistent Hopper kernels walk them.
+using Tiles128x256 = MmaTiles<128, 256, 2, 4, 8>;
 
 // One operand's k-tile into shared memory. `rows` is the operand's extent outside K (m for A,
 // n for B), kTileRows the tile's. K-major: global g[r k + p], tile [kTileRows][k]. Otherwise:
@@ -130,7 +136,12 @@ gemm_mma_sm80_kernel(const __nv_bfloat16* __restrict__ a, const __nv_bfloat16* _
   extern __shared__ __align__(1024) unsigned char smem[];
   const std::uint32_t smem_base = ptx::smem_addr(smem);
   const int tid = threadIdx.x, lane = tid % 32, warp = tid / 32;
-  const int i0 = blockIdx.x * T::kTileI, j0 = blockIdx.y * T::kTileJ;
+  TileCoord tile{static_cast<int>(blockIdx.x), static_cast<int>(blockIdx.y)};
+  if constexpr (T::kGroup > 0)
+    tile = GroupedTileOrder{.tiles_i = (m + T::kTileI - 1) / T::kTileI, .tiles_j = (n + T::kTileJ - 1) / T::kTileJ,
+                            .group = T::kGroup}
+               .tile(static_cast<int>(blockIdx.x));
+  const int i0 = tile.i * T::kTileI, j0 = tile.j * T::kTileJ;
   const int warp_i = (warp % T::kWarpsI) * T::kWarpI, warp_j = (warp / T::kWarpsI) * T::kWarpJ;
   const int k_tiles = (k + kTileK - 1) / kTileK;
 
@@ -209,7 +220,8 @@ void launch(const GemmArgs& args, cudaStream_t stream) {
     static const cudaError_t opt_in =
         cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, T::kSmemBytes);
     (void)opt_in;
-    const dim3 grid((args.m + T::kTileI - 1) / T::kTileI, (args.n + T::kTileJ - 1) / T::kTileJ);
+    const int tiles_i = (args.m + T::kTileI - 1) / T::kTileI, tiles_j = (args.n + T::kTileJ - 1) / T::kTileJ;
+    const dim3 grid = T::kGroup > 0 ? dim3(tiles_i * tiles_j) : dim3(tiles_i, tiles_j);
     kernel<<<grid, T::kThreads, T::kSmemBytes, stream>>>(args.a, args.b, static_cast<OutT*>(args.c), args.m, args.n,
                                                          args.k);
   });

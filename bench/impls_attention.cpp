@@ -491,6 +491,19 @@ void register_attention_impls(Registry& r) {
              .make = [](const Op& op, const DeviceInfo&) -> std::unique_ptr<Case> {
                return std::make_unique<FwdKernelCase>(std::get<Attention>(op), &kernels::attention_fwd_wgmma_sm90);
              }});
+  r.add(Impl{.name = "attention.fwd.wgmma_persistent",
+             .family = Attention::family,
+             .description = "attention.fwd.wgmma on a persistent grid (one CTA per SM walking tiles): the producer "
+                            "loads the next tile's Q and K/V under the last P V and stores of the tile before "
+                            "(kernels/attention/3_sm90_flash_fwd_wgmma.cu)",
+             .vendor = false,
+             .min_arch = 90,
+             .max_arch = 90,
+             .unsupported = fwd_wgmma_unsupported,
+             .make = [](const Op& op, const DeviceInfo&) -> std::unique_ptr<Case> {
+               return std::make_unique<FwdKernelCase>(std::get<Attention>(op),
+                                                      &kernels::attention_fwd_wgmma_persistent_sm90);
+             }});
   r.add(Impl{.name = "attention.bwd.mma",
              .family = Attention::family,
              .description = "FlashAttention-2 backward: mma.sync m16n8k16, a CTA per 64 keys with dK, dV in "

@@ -34,6 +34,7 @@ std::vector<std::string> attention_impls(const Attention& op) {
   std::vector<std::string> impls;
   impls.push_back(op.pass == "fwd" ? "attention.fwd.mma" : "attention.bwd.mma");
   impls.push_back(op.pass == "fwd" ? "attention.fwd.wgmma" : "attention.bwd.wgmma");  // sm_90a: skipped elsewhere
+  if (op.pass == "fwd") impls.push_back("attention.fwd.wgmma_persistent");
   impls.push_back("attention.cudnn");
   if (AttentionOracle::score_bytes(op) <= kAttentionReferenceMaxScoreBytes) impls.push_back("attention.reference");
   return impls;

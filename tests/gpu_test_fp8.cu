@@ -9,6 +9,7 @@
 #include <cmath>
 #include <vector>
 
+#include "bench/fp8_inputs.hpp"
 #include "bench/impls.hpp"
 #include "harness/device.hpp"
 #include "harness/device_buffer.hpp"
@@ -119,7 +120,9 @@ TEST(Fp8Promotion, OverlappedScheduleMatchesSerialBitForBit) {
         sb(static_cast<std::size_t>(kernels::scale_blocks(k)) * kernels::scale_blocks(n) * 4, "B scales");
     for (int which = 0; which < 2; ++which) {
       const int rows = which ? n : m;
-      fill_uniform_bf16(x.get(), static_cast<std::size_t>(rows) * k, 11 + which, stream);
+      // Factors per row and per 128-wide band (bench/fp8_inputs.hpp): every scale of a and b differs
+      // from its neighbours, so a scale taken from the wrong k-block or block shows in the bits.
+      fill_scaled_gemm_operand(x.as<__nv_bfloat16>(), rows, k, 11 + which, "signed", stream);
       kernels::QuantArgs q;
       q.x = x.as<__nv_bfloat16>();
       q.q = (which ? b : a).as<std::uint8_t>();

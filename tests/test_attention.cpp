@@ -319,7 +319,8 @@ TEST(AttentionSuite, CoversTheSweepAndLlamaShapesWithImplsThatTakeThem) {
     for (const auto& name : e.impls)
       EXPECT_EQ(registry().find(name).unsupported(e.op), "") << name << " in suite attention at " << op_label(e.op);
     for (const char* fused : {a.pass == "fwd" ? "attention.fwd.mma" : "attention.bwd.mma",
-                              a.pass == "fwd" ? "attention.fwd.wgmma" : "attention.bwd.wgmma"})
+                              a.pass == "fwd" ? "attention.fwd.wgmma" : "attention.bwd.wgmma",
+                              a.pass == "fwd" ? "attention.fwd.wgmma_persistent" : "attention.bwd.wgmma"})
       EXPECT_NE(std::find(e.impls.begin(), e.impls.end(), fused), e.impls.end()) << fused << " " << op_label(e.op);
     const bool has_reference = std::find(e.impls.begin(), e.impls.end(), "attention.reference") != e.impls.end();
     with_reference += has_reference;

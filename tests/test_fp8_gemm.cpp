@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <stdexcept>
+#include <tuple>
 
 #include "bench/impls.hpp"
 #include "bench/suites.hpp"
@@ -85,6 +87,22 @@ TEST(Fp8Gemm, OperandDescriptorReadsWhatTheBf16TileReads) {
 
 namespace trainbench {
 namespace {
+
+// Called directly (the impls refuse these first), the kernels' entry points refuse what they
+// cannot run before any CUDA call: with k = 0 the consumers would wait for a k-block that never
+// comes.
+TEST(Fp8Gemm, EntryPointsRefuseEmptyProblems) {
+  const kernels::ScaledGemmArgs ok{.m = 128, .n = 128, .k = 128};
+  for (const auto& [m, n, k] : {std::tuple{128, 128, 0}, {0, 128, 128}, {128, 0, 128}, {-1, 128, 128}}) {
+    kernels::ScaledGemmArgs args = ok;
+    args.m = m;
+    args.n = n;
+    args.k = k;
+    for (const auto schedule : {kernels::PromotionSchedule::Serial, kernels::PromotionSchedule::Overlapped})
+      EXPECT_THROW(kernels::fp8_gemm_wgmma_sm90(args, schedule, nullptr), std::invalid_argument) << m << "x" << n << "x" << k;
+    EXPECT_THROW(kernels::fp8_gemm_wgmma_multicast_sm90(args, nullptr), std::invalid_argument) << m << "x" << n << "x" << k;
+  }
+}
 
 TEST(Fp8Impls, RegisteredWithTheirLimits) {
   register_all_impls();

@@ -6,9 +6,11 @@
 // the backward's dQ staging holds each element once where TMA reads it.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <set>
+#include <tuple>
 
 #include "kernels/attention/attention.cuh"
 #include "kernels/attention/sm90_flash_tiles.cuh"
@@ -127,6 +129,46 @@ TEST(FlashHeadTile, BoxesFitTmaAndTheSwizzle) {
   const std::uint32_t high = 195 * 1024;  // a 32 KiB tile ending at 227 KiB
   EXPECT_EQ(decode(Kv128::n_major_descriptor(high, 7)).start, high + 7 * 2048);
   EXPECT_EQ(decode(Kv128::k_major_descriptor(high, 0, 7)).start, high + Kv128::kBoxBytes + 3 * 32);
+}
+
+// Version 3's tiles cover every (m-block, query head, batch) exactly once, the longest causal
+// blocks of a head first, consecutive tiles in one head (they share K and V), the GQA KV head by
+// integer division; a persistent grid's CTAs (t = cta, cta + ctas, ...) then cover them too.
+TEST(AttentionFwdTiles, CoverEveryBlockOnceLongestFirstWithinAHead) {
+  for (const AttentionShape s : {AttentionShape{2, 16, 16, 1024, 1024, 128, true},
+                                 AttentionShape{3, 32, 32, 777, 777, 64, true}, AttentionShape{2, 8, 2, 3000, 1000, 128, true},
+                                 AttentionShape{1, 1, 1, 1, 1, 64, false}}) {
+    const int block_m = attention_fwd_wgmma_block_m(s.head_dim);
+    const int m_blocks = attention_ceil_div(s.seq_q, block_m);
+    const int tiles = attention_fwd_wgmma_tiles(s);
+    ASSERT_EQ(tiles, m_blocks * s.heads_q * s.batch);
+    std::set<std::tuple<int, int, int>> seen;
+    for (int t = 0; t < tiles; ++t) {
+      const AttentionFwdTile tile = attention_fwd_wgmma_tile(s, t);
+      EXPECT_EQ(tile.row0 % block_m, 0);
+      EXPECT_LT(tile.row0, s.seq_q);
+      EXPECT_GE(tile.row0, 0);
+      EXPECT_LT(tile.head, s.heads_q);
+      EXPECT_LT(tile.batch, s.batch);
+      EXPECT_EQ(tile.head_kv, tile.head / (s.heads_q / s.heads_kv));
+      EXPECT_TRUE(seen.insert({tile.row0, tile.head, tile.batch}).second) << "tile " << t << " twice";
+      if (t % m_blocks == 0) {
+        EXPECT_EQ(tile.row0, (m_blocks - 1) * block_m) << "a head starts with its last (longest causal) block";
+      } else {
+        const AttentionFwdTile before = attention_fwd_wgmma_tile(s, t - 1);
+        EXPECT_EQ(before.row0, tile.row0 + block_m);
+        EXPECT_EQ(before.head, tile.head);
+        EXPECT_EQ(before.batch, tile.batch);
+      }
+    }
+    EXPECT_EQ(static_cast<int>(seen.size()), tiles);
+    for (const int ctas : {1, 7, 132}) {
+      int walked = 0;
+      for (int cta = 0; cta < std::min(ctas, tiles); ++cta)
+        for (int t = cta; t < tiles; t += std::min(ctas, tiles)) ++walked;
+      EXPECT_EQ(walked, tiles) << ctas << " CTAs";
+    }
+  }
 }
 
 // ---- P as the register A operand ------------------------------------------------------------

@@ -28,8 +28,18 @@
 // Output: O (BF16) from the accumulators by 4-byte stores, LSE (FP32, natural log).
 // Registers and shared memory: kernels/attention/README.md.
 //
+// Tiles (attention_fwd_wgmma_tile): a CTA walks tiles blockIdx.x, + gridDim.x, ...; the key-block
+// ring's stages and phases run on from tile to tile, and a q_empty barrier (every consumer warp
+// arrives once its last S of the tile is done) lets the producer load the next tile's Q while the
+// consumers finish the last P V and store. attention.fwd.wgmma launches one CTA per tile (each
+// walks one); attention.fwd.wgmma_persistent one per SM, so that the next tile's Q and first K/V
+// blocks load under the last one's tail. At seq 512 (4 key blocks per tile) the per-tile start
+// and end are most of a tile's time: attention.fwd.wgmma ran 381.1 TFLOP/s there against cuDNN's
+// 529.6 (0.72x); the persistent grid is the FA3 answer. Not yet run on a GPU.
+//
 // Measured (H200, results/h200-sxm/attention.log; batch 2, 16 heads, seq 8192, head_dim 128, L2
-// cold): 645.2 TFLOP/s full (0.952x attention.cudnn), 597.7 TFLOP/s causal (0.957x).
+// cold), one CTA per tile, before the tile loop: 645.2 TFLOP/s full (0.952x attention.cudnn),
+// 597.7 TFLOP/s causal (0.957x).
 #include "kernels/attention/attention.cuh"
 #include "kernels/attention/sm90_flash_tiles.cuh"
 #include "kernels/common/ptx.cuh"
@@ -40,6 +50,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 
 namespace trainbench::kernels {
 namespace {
@@ -55,9 +66,9 @@ struct FwdWgmmaConfig {
   static constexpr int kConsumerRegisters = kConsumers == 2 ? 240 : 160;
   using QTile = FlashHeadTile<kBlockM, kHeadDim>;
   using KvTile = FlashHeadTile<kBlockN, kHeadDim>;
-  // Q, the K stages, the V stages; then the barriers (Q full, K full and empty, V full and
-  // empty); then slack to align the tiles to 1024 bytes.
-  static constexpr int kBarriers = 1 + 4 * kStages;
+  // Q, the K stages, the V stages; then the barriers (Q full and empty, K full and empty, V full
+  // and empty); then slack to align the tiles to 1024 bytes.
+  static constexpr int kBarriers = 2 + 4 * kStages;
   static constexpr int kSmemBytes = int(QTile::kBytes + 2 * kStages * KvTile::kBytes) + 8 * kBarriers + 1024;
 
   static_assert(kBlockM == attention_fwd_wgmma_block_m(kHeadDim));
@@ -87,24 +98,27 @@ attention_fwd_wgmma_sm90_kernel(const __grid_constant__ CUtensorMap q_map, const
   const std::uint32_t q_tile = (ptx::smem_addr(smem) + 1023u) & ~1023u;
   const auto k_tile = [&](int s) { return q_tile + QTile::kBytes + static_cast<std::uint32_t>(s) * KvTile::kBytes; };
   const auto v_tile = [&](int s) { return k_tile(kStages) + static_cast<std::uint32_t>(s) * KvTile::kBytes; };
-  const std::uint32_t q_full = v_tile(kStages);
-  const auto k_full = [&](int s) { return q_full + 8u * static_cast<std::uint32_t>(1 + s); };
+  const std::uint32_t q_full = v_tile(kStages), q_empty = q_full + 8u;
+  const auto k_full = [&](int s) { return q_empty + 8u * static_cast<std::uint32_t>(1 + s); };
   const auto k_empty = [&](int s) { return k_full(kStages) + 8u * static_cast<std::uint32_t>(s); };
   const auto v_full = [&](int s) { return k_empty(kStages) + 8u * static_cast<std::uint32_t>(s); };
   const auto v_empty = [&](int s) { return v_full(kStages) + 8u * static_cast<std::uint32_t>(s); };
-  // Key block n sits in stage n % kStages; its phase flips every time the ring wraps.
-  const auto phase_of = [](int n) { return static_cast<std::uint32_t>(n / kStages) & 1u; };
+  // The CTA's g-th key block (counted over all its tiles) sits in stage g % kStages; its phase
+  // flips every time the ring wraps.
+  const auto stage_of = [](int g) { return g % kStages; };
+  const auto phase_of = [](int g) { return static_cast<std::uint32_t>(g / kStages) & 1u; };
 
   const int tid = threadIdx.x, wg = tid / 128;
-  const int m_block = int(gridDim.x) - 1 - int(blockIdx.x);
-  const int head = blockIdx.y, batch = blockIdx.z;
-  const int head_kv = head / (shape.heads_q / shape.heads_kv);
-  const int row0 = m_block * kBlockM;
   const int seq_q = shape.seq_q, seq_kv = shape.seq_kv;
-  const int n_end = attention_kv_block_end(row0, kBlockM, kBlockN, seq_q, seq_kv, shape.causal);
+  const int num_tiles = attention_fwd_wgmma_tiles(shape);
+  const auto tile_at = [&](int t) {
+    const AttentionFwdTile tile = attention_fwd_wgmma_tile(shape, t);
+    return std::pair{tile, attention_kv_block_end(tile.row0, kBlockM, kBlockN, seq_q, seq_kv, shape.causal)};
+  };
 
   if (tid == 0) {
     ptx::mbarrier_init(q_full, 1);
+    ptx::mbarrier_init(q_empty, kConsumers * 4);  // one arrival per consumer warp, per tile
     for (int s = 0; s < kStages; ++s) {
       ptx::mbarrier_init(k_full(s), 1);  // the producer's arrive_expect_tx
       ptx::mbarrier_init(v_full(s), 1);
@@ -116,56 +130,63 @@ attention_fwd_wgmma_sm90_kernel(const __grid_constant__ CUtensorMap q_map, const
   __syncthreads();
 
   if (wg == 0) {
-    // Producer: K then V of each block, in order; it waits "empty" with the flipped parity, which
-    // passes at once on fresh barriers (the first kStages blocks).
+    // Producer: per tile, Q once the consumers are done with the last tile's (q_empty), then K
+    // and V of each key block, in order, through the ring, whose stages and phases run on across
+    // tiles. It waits "empty" with the flipped parity, which passes at once on fresh barriers.
+    // Tiles with no visible key (n_end 0) load nothing and count for neither side.
     ptx::setmaxnreg_dec<Config::kProducerRegisters>();
-    if (tid / 32 == 0 && n_end > 0 && ptx::elect_one()) {
+    if (tid / 32 == 0 && ptx::elect_one()) {
       ptx::prefetch_tensor_map(&q_map);
       ptx::prefetch_tensor_map(&k_map);
       ptx::prefetch_tensor_map(&v_map);
-      ptx::mbarrier_arrive_expect_tx(q_full, QTile::kBytes);
+      int g = 0, loaded_tiles = 0;
+      for (int t = int(blockIdx.x); t < num_tiles; t += int(gridDim.x)) {
+        const auto [tile, n_end] = tile_at(t);
+        if (n_end == 0) continue;
+        if (loaded_tiles > 0) ptx::mbarrier_wait(q_empty, static_cast<std::uint32_t>(loaded_tiles - 1) & 1u);
+        ++loaded_tiles;
+        ptx::mbarrier_arrive_expect_tx(q_full, QTile::kBytes);
 #pragma unroll
-      for (int box = 0; box < QTile::kBoxes; ++box)
-        ptx::tma_load_4d(q_tile + QTile::box_offset(box), &q_map, q_full, QTile::box_first_dim(box), head, row0,
-                         batch);
-      for (int n = 0; n < n_end; ++n) {
-        const int s = n % kStages;
-        ptx::mbarrier_wait(k_empty(s), phase_of(n) ^ 1u);
-        ptx::mbarrier_arrive_expect_tx(k_full(s), KvTile::kBytes);
+        for (int box = 0; box < QTile::kBoxes; ++box)
+          ptx::tma_load_4d(q_tile + QTile::box_offset(box), &q_map, q_full, QTile::box_first_dim(box), tile.head,
+                           tile.row0, tile.batch);
+        for (int n = 0; n < n_end; ++n, ++g) {
+          const int s = stage_of(g);
+          ptx::mbarrier_wait(k_empty(s), phase_of(g) ^ 1u);
+          ptx::mbarrier_arrive_expect_tx(k_full(s), KvTile::kBytes);
 #pragma unroll
-        for (int box = 0; box < KvTile::kBoxes; ++box)
-          ptx::tma_load_4d(k_tile(s) + KvTile::box_offset(box), &k_map, k_full(s), KvTile::box_first_dim(box), head_kv,
-                           n * kBlockN, batch);
-        ptx::mbarrier_wait(v_empty(s), phase_of(n) ^ 1u);
-        ptx::mbarrier_arrive_expect_tx(v_full(s), KvTile::kBytes);
+          for (int box = 0; box < KvTile::kBoxes; ++box)
+            ptx::tma_load_4d(k_tile(s) + KvTile::box_offset(box), &k_map, k_full(s), KvTile::box_first_dim(box),
+                             tile.head_kv, n * kBlockN, tile.batch);
+          ptx::mbarrier_wait(v_empty(s), phase_of(g) ^ 1u);
+          ptx::mbarrier_arrive_expect_tx(v_full(s), KvTile::kBytes);
 #pragma unroll
-        for (int box = 0; box < KvTile::kBoxes; ++box)
-          ptx::tma_load_4d(v_tile(s) + KvTile::box_offset(box), &v_map, v_full(s), KvTile::box_first_dim(box), head_kv,
-                           n * kBlockN, batch);
+          for (int box = 0; box < KvTile::kBoxes; ++box)
+            ptx::tma_load_4d(v_tile(s) + KvTile::box_offset(box), &v_map, v_full(s), KvTile::box_first_dim(box),
+                             tile.head_kv, n * kBlockN, tile.batch);
+        }
       }
     }
     return;
   }
 
-  // Consumer warpgroup `consumer`: query rows row0 + 64 consumer .. + 63 of the tile.
+  // Consumer warpgroup `consumer`: query rows row0 + 64 consumer .. + 63 of each tile.
   ptx::setmaxnreg_inc<Config::kConsumerRegisters>();
   constexpr int kSRegs = kBlockN / 2, kORegs = kHeadDim / 2;  // FP32 accumulators per thread
   constexpr int kPSteps = kBlockN / kWgmmaK, kDSteps = kHeadDim / kWgmmaK;
   const int consumer = wg - 1, thread = tid % 128, lane = tid % 32;
-  const int wg_row0 = row0 + kWgmmaM * consumer;
-  const int n_first_masked = attention_first_masked_block(wg_row0, kBlockN, seq_q, seq_kv, shape.causal);
   const float scale_log2 = scale * 1.4426950408889634f;  // log2(e): exp(x) = exp2(x log2(e))
   // This thread's place in the accumulator tiles (wgmma_accumulator_coord): register
   // 4c + 2 half + e is row my_row + 8 half, column 8c + col_lane + e (a key of S, a head
   // dimension of O).
-  const int my_row = wg_row0 + wgmma_accumulator_coord(thread, 0).row;
+  const int row_lane = wgmma_accumulator_coord(thread, 0).row;
   const int col_lane = wgmma_accumulator_coord(thread, 0).col;
 
-  float o_acc[kORegs] = {};  // every P V accumulates; rows that see no key keep O = 0
+  float o_acc[kORegs];
   float s_acc[kSRegs] = {};  // overwritten by each S (scale-d 0); zeroed so it is never read undefined
   std::uint32_t p_frag[kPSteps][4];
-  float row_max[2] = {-INFINITY, -INFINITY};  // raw scores (unscaled)
-  float row_sum[2] = {0.f, 0.f};              // this thread's partial sums
+  float row_max[2];  // raw scores (unscaled)
+  float row_sum[2];  // this thread's partial sums
 
   const auto issue_s = [&](int stage) {
     ptx::fence_registers(s_acc);
@@ -190,9 +211,10 @@ attention_fwd_wgmma_sm90_kernel(const __grid_constant__ CUtensorMap q_map, const
     ptx::wgmma_commit();
   };
 
-  // Masks S of key block n, then the online softmax: new row max, S = exp2(...) in place, row sums;
-  // `correction` is what O accumulated so far must be multiplied by.
-  const auto softmax = [&](int n, float (&correction)[2]) {
+  // Masks S of key block n (from n_first_masked on, for rows my_row and my_row + 8), then the
+  // online softmax: new row max, S = exp2(...) in place, row sums; `correction` is what O
+  // accumulated so far must be multiplied by.
+  const auto softmax = [&](int n, int n_first_masked, int my_row, float (&correction)[2]) {
     if (n >= n_first_masked) {
 #pragma unroll
       for (int half = 0; half < 2; ++half) {
@@ -237,75 +259,96 @@ attention_fwd_wgmma_sm90_kernel(const __grid_constant__ CUtensorMap q_map, const
   };
 
   // The ping-pong: consumer c issues its GEMMs after a sync on named barrier 1 + c, which the
-  // consumer before it in the round robin arrives at once it has issued its own. The last
-  // consumer gives consumer 0 its first turn and skips its final hand-over, so every barrier's
-  // arrivals match its syncs when the CTA exits.
+  // consumer before it in the round robin arrives at once it has issued its own. In every tile
+  // the last consumer gives consumer 0 its first turn and skips its final hand-over, so every
+  // barrier's arrivals match its syncs tile by tile, and the turns alternate strictly across
+  // tiles too (a consumer's first arrival of a tile follows its last turn of the tile before,
+  // which followed the other consumer's last sync).
   constexpr int kTurnThreads = 2 * 128;
   const int my_turn = 1 + consumer, next_turn = 1 + (consumer + 1) % kConsumers;
   const bool last_consumer = consumer == kConsumers - 1;
 
-  if (n_end > 0) {
-    ptx::mbarrier_wait(q_full, 0);
-    // Block 0: S alone (nothing to overlap with yet), outside the round robin.
-    ptx::mbarrier_wait(k_full(0), 0);
-    issue_s(0);
-    ptx::wgmma_wait<0>();
-    ptx::fence_registers(s_acc);
-    if (lane == 0) ptx::mbarrier_arrive(k_empty(0));
-    float correction[2];
-    softmax(0, correction);  // O is still 0: nothing to rescale
-    convert_p();
-    if (last_consumer && n_end > 1) ptx::named_barrier_arrive(1, kTurnThreads);
+  int g = 0, loaded_tiles = 0;  // key blocks and Q tiles consumed so far, as the producer counts them
+  for (int t = int(blockIdx.x); t < num_tiles; t += int(gridDim.x)) {
+    const auto [tile, n_end] = tile_at(t);
+    const int wg_row0 = tile.row0 + kWgmmaM * consumer;
+    const int n_first_masked = attention_first_masked_block(wg_row0, kBlockN, seq_q, seq_kv, shape.causal);
+    const int my_row = wg_row0 + row_lane;
+#pragma unroll
+    for (int r = 0; r < kORegs; ++r) o_acc[r] = 0.f;  // every P V accumulates; rows that see no key keep O = 0
+    row_max[0] = row_max[1] = -INFINITY;
+    row_sum[0] = row_sum[1] = 0.f;
 
-    for (int n = 1; n < n_end; ++n) {
-      const int s = n % kStages, prev = (n - 1) % kStages;
-      ptx::mbarrier_wait(k_full(s), phase_of(n));
-      ptx::named_barrier_sync(my_turn, kTurnThreads);
-      issue_s(s);
-      ptx::mbarrier_wait(v_full(prev), phase_of(n - 1));
-      issue_pv(prev);
-      if (!last_consumer || n + 1 < n_end) ptx::named_barrier_arrive(next_turn, kTurnThreads);
-      ptx::wgmma_wait<1>();  // S of block n is done; P V of block n - 1 may still run
+    if (n_end > 0) {
+      ptx::mbarrier_wait(q_full, static_cast<std::uint32_t>(loaded_tiles) & 1u);
+      ++loaded_tiles;
+      // Block 0: S alone (nothing to overlap with yet), outside the round robin.
+      ptx::mbarrier_wait(k_full(stage_of(g)), phase_of(g));
+      issue_s(stage_of(g));
+      ptx::wgmma_wait<0>();
       ptx::fence_registers(s_acc);
-      if (lane == 0) ptx::mbarrier_arrive(k_empty(s));
-      softmax(n, correction);
+      if (lane == 0) ptx::mbarrier_arrive(k_empty(stage_of(g)));
+      float correction[2];
+      softmax(0, n_first_masked, my_row, correction);  // O is still 0: nothing to rescale
+      convert_p();
+      if (last_consumer && n_end > 1) ptx::named_barrier_arrive(1, kTurnThreads);
+
+      for (int n = 1; n < n_end; ++n) {
+        const int s = stage_of(g + n), prev = stage_of(g + n - 1);
+        ptx::mbarrier_wait(k_full(s), phase_of(g + n));
+        ptx::named_barrier_sync(my_turn, kTurnThreads);
+        issue_s(s);
+        ptx::mbarrier_wait(v_full(prev), phase_of(g + n - 1));
+        issue_pv(prev);
+        if (!last_consumer || n + 1 < n_end) ptx::named_barrier_arrive(next_turn, kTurnThreads);
+        ptx::wgmma_wait<1>();  // S of block n is done; P V of block n - 1 may still run
+        ptx::fence_registers(s_acc);
+        if (lane == 0) ptx::mbarrier_arrive(k_empty(s));
+        softmax(n, n_first_masked, my_row, correction);
+        ptx::wgmma_wait<0>();
+        ptx::fence_registers(o_acc);
+#pragma unroll
+        for (int kk = 0; kk < kPSteps; ++kk) ptx::fence_registers(p_frag[kk]);
+        if (lane == 0) ptx::mbarrier_arrive(v_empty(prev));
+        convert_p();
+#pragma unroll
+        for (int c = 0; c < kHeadDim / 8; ++c)
+#pragma unroll
+          for (int half = 0; half < 2; ++half)
+#pragma unroll
+            for (int e = 0; e < 2; ++e) o_acc[4 * c + 2 * half + e] *= correction[half];
+      }
+      // Every S of the tile is done: Q's buffer may take the next tile's, under this one's last
+      // P V and its stores.
+      if (lane == 0) ptx::mbarrier_arrive(q_empty);
+      const int last = stage_of(g + n_end - 1);
+      ptx::mbarrier_wait(v_full(last), phase_of(g + n_end - 1));
+      issue_pv(last);
       ptx::wgmma_wait<0>();
       ptx::fence_registers(o_acc);
+      if (lane == 0) ptx::mbarrier_arrive(v_empty(last));  // the next tile's blocks refill it
+      g += n_end;
+    }
+
+    const std::size_t q_stride = std::size_t(shape.heads_q) * kHeadDim;
 #pragma unroll
-      for (int kk = 0; kk < kPSteps; ++kk) ptx::fence_registers(p_frag[kk]);
-      if (lane == 0) ptx::mbarrier_arrive(v_empty(prev));
-      convert_p();
+    for (int half = 0; half < 2; ++half) {
+      float l = row_sum[half];
+      l += __shfl_xor_sync(0xffffffffu, l, 1);
+      l += __shfl_xor_sync(0xffffffffu, l, 2);
+      const int row = my_row + 8 * half;
+      if (row >= seq_q) continue;
+      const float inv = l > 0.f ? 1.f / l : 0.f;
+      __nv_bfloat16* o_row =
+          o + (std::size_t(tile.batch) * seq_q + row) * q_stride + std::size_t(tile.head) * kHeadDim;
 #pragma unroll
       for (int c = 0; c < kHeadDim / 8; ++c)
-#pragma unroll
-        for (int half = 0; half < 2; ++half)
-#pragma unroll
-          for (int e = 0; e < 2; ++e) o_acc[4 * c + 2 * half + e] *= correction[half];
+        *reinterpret_cast<__nv_bfloat162*>(o_row + 8 * c + col_lane) =
+            __floats2bfloat162_rn(o_acc[4 * c + 2 * half] * inv, o_acc[4 * c + 2 * half + 1] * inv);
+      if (lane % 4 == 0)
+        lse[(std::size_t(tile.batch) * shape.heads_q + tile.head) * seq_q + row] =
+            l > 0.f ? row_max[half] * scale + logf(l) : -INFINITY;
     }
-    // The last block's P V. Nobody waits for its stage to empty: the producer is done.
-    ptx::mbarrier_wait(v_full((n_end - 1) % kStages), phase_of(n_end - 1));
-    issue_pv((n_end - 1) % kStages);
-    ptx::wgmma_wait<0>();
-    ptx::fence_registers(o_acc);
-  }
-
-  const std::size_t q_stride = std::size_t(shape.heads_q) * kHeadDim;
-#pragma unroll
-  for (int half = 0; half < 2; ++half) {
-    float l = row_sum[half];
-    l += __shfl_xor_sync(0xffffffffu, l, 1);
-    l += __shfl_xor_sync(0xffffffffu, l, 2);
-    const int row = my_row + 8 * half;
-    if (row >= seq_q) continue;
-    const float inv = l > 0.f ? 1.f / l : 0.f;
-    __nv_bfloat16* o_row = o + (std::size_t(batch) * seq_q + row) * q_stride + std::size_t(head) * kHeadDim;
-#pragma unroll
-    for (int c = 0; c < kHeadDim / 8; ++c)
-      *reinterpret_cast<__nv_bfloat162*>(o_row + 8 * c + col_lane) =
-          __floats2bfloat162_rn(o_acc[4 * c + 2 * half] * inv, o_acc[4 * c + 2 * half + 1] * inv);
-    if (lane % 4 == 0)
-      lse[(std::size_t(batch) * shape.heads_q + head) * seq_q + row] =
-          l > 0.f ? row_max[half] * scale + logf(l) : -INFINITY;
   }
 #else
   __trap();  // sm_90a only; the registry keeps other GPUs from launching it
@@ -319,7 +362,7 @@ bool same_problem(const AttentionFwdArgs& a, const AttentionFwdArgs& b) {
 }
 
 template <int kHeadDim>
-void launch(const AttentionFwdArgs& args, cudaStream_t stream) {
+void launch(const AttentionFwdArgs& args, bool persistent, cudaStream_t stream) {
   using Config = FwdWgmmaConfig<kHeadDim>;
   const auto kernel = attention_fwd_wgmma_sm90_kernel<kHeadDim>;
   static const cudaError_t opt_in =
@@ -343,16 +386,30 @@ void launch(const AttentionFwdArgs& args, cudaStream_t stream) {
                                              KvTile::kBoxRows);
     last.args = args;
   }
-  const dim3 grid(unsigned(attention_ceil_div(s.seq_q, Config::kBlockM)), unsigned(s.heads_q), unsigned(s.batch));
+  const int tiles = attention_fwd_wgmma_tiles(s);
+  int grid = tiles;
+  if (persistent) {
+    int device = 0, sms = 0;
+    cudaGetDevice(&device);
+    cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
+    grid = tiles < sms ? tiles : (sms > 0 ? sms : 1);
+  }
+  if (grid == 0) return;  // seq_q 0: nothing to compute
   kernel<<<grid, Config::kThreads, Config::kSmemBytes, stream>>>(last.q, last.k, last.v, args.o, args.lse, s,
                                                                  float(1.0 / std::sqrt(double(kHeadDim))));
 }
 
+void run(const AttentionFwdArgs& args, bool persistent, cudaStream_t stream) {
+  if (args.shape.head_dim == 64) launch<64>(args, persistent, stream);
+  else if (args.shape.head_dim == 128) launch<128>(args, persistent, stream);
+}
+
 }  // namespace
 
-void attention_fwd_wgmma_sm90(const AttentionFwdArgs& args, cudaStream_t stream) {
-  if (args.shape.head_dim == 64) launch<64>(args, stream);
-  else if (args.shape.head_dim == 128) launch<128>(args, stream);
+void attention_fwd_wgmma_sm90(const AttentionFwdArgs& args, cudaStream_t stream) { run(args, false, stream); }
+
+void attention_fwd_wgmma_persistent_sm90(const AttentionFwdArgs& args, cudaStream_t stream) {
+  run(args, true, stream);
 }
 
 }  // namespace trainbench::kernels

@@ -145,6 +145,31 @@ inline constexpr int kAttentionFwdWgmmaBlockN = 128;
 __host__ __device__ constexpr int attention_fwd_wgmma_block_m(int head_dim) { return head_dim == 64 ? 192 : 128; }
 __host__ __device__ constexpr bool attention_wgmma_supports_head_dim(int d) { return d == 64 || d == 128; }
 void attention_fwd_wgmma_sm90(const AttentionFwdArgs& args, cudaStream_t stream);
+// The same kernel on a persistent grid (attention.fwd.wgmma_persistent): one CTA per SM (at most
+// one per tile) walks tiles blockIdx.x, blockIdx.x + gridDim.x, ...; its producer loads the next
+// tile's Q and first K/V blocks while the consumers finish the last P V and store the tile before
+// (attention_fwd_wgmma_sm90 is this with one CTA per tile).
+void attention_fwd_wgmma_persistent_sm90(const AttentionFwdArgs& args, cudaStream_t stream);
+
+// Version 3's tiles: blocks of attention_fwd_wgmma_block_m(head_dim) query rows of one (batch,
+// query head). Tile t is m-block M - 1 - t % M (M m-blocks per head: the longest causal blocks
+// first) of query head (t / M) % heads_q of batch t / (M heads_q), so consecutive tiles share
+// their K and V in L2.
+struct AttentionFwdTile {
+  int row0, head, head_kv, batch;
+};
+__host__ __device__ constexpr int attention_fwd_wgmma_tiles(const AttentionShape& s) {
+  return attention_ceil_div(s.seq_q, attention_fwd_wgmma_block_m(s.head_dim)) * s.heads_q * s.batch;
+}
+__host__ __device__ constexpr AttentionFwdTile attention_fwd_wgmma_tile(const AttentionShape& s, int t) {
+  const int block_m = attention_fwd_wgmma_block_m(s.head_dim);
+  const int m_blocks = attention_ceil_div(s.seq_q, block_m);
+  const int head = t / m_blocks % s.heads_q;
+  return {.row0 = (m_blocks - 1 - t % m_blocks) * block_m,
+          .head = head,
+          .head_kv = head / (s.heads_q / s.heads_kv),
+          .batch = t / m_blocks / s.heads_q};
+}
 
 // 4. FlashAttention-3-style backward on wgmma, sm_90a only (4_sm90_flash_bwd_wgmma.cu): the
 //    preprocessing and conversion kernels of version 2 around a main kernel with one CTA per

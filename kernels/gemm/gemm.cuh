@@ -43,8 +43,8 @@ void gemm_simt(const GemmArgs& args, cudaStream_t stream);
 //    pointers.
 inline constexpr int kMmaGemmAlign = 8;
 void gemm_mma_sm80(const GemmArgs& args, cudaStream_t stream);
-// 2b. The same with 128x256 tiles and 64x64 warp tiles (half the shared-memory reads per mma, two
-//    thirds the L2 reads per FLOP); same requirements, and kMmaGemm128x256SmemBytes of shared
+// 2b. The same with 128x256 tiles and 64x64 warp tiles (two thirds the ldmatrix bytes per mma,
+//    three quarters the L2 bytes per FLOP); same requirements, and kMmaGemm128x256SmemBytes of shared
 //    memory per block, which A100 and H100 give and sm_86 / sm_89 GPUs (99 KiB) do not.
 inline constexpr int kMmaGemm128x256SmemBytes = 3 * (128 + 256) * 64 * 2;
 void gemm_mma_128x256_sm80(const GemmArgs& args, cudaStream_t stream);

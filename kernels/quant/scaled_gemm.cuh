@@ -139,13 +139,14 @@ inline constexpr int kFp8GemmKAlign = 16;
 //   before k-block kb is promoted, so each consumer keeps the tensor core fed through its own
 //   promotion. 192 accumulator registers per thread instead of 128. The same sums in the same order
 //   as Serial: the two agree bit for bit.
-// Throws std::runtime_error when the tensor maps cannot be encoded.
+// Throws std::invalid_argument when m, n or k is not positive, std::runtime_error when the tensor
+// maps cannot be encoded.
 enum class PromotionSchedule { None, Serial, Overlapped };
 void fp8_gemm_wgmma_sm90(const ScaledGemmArgs& args, PromotionSchedule schedule, cudaStream_t stream);
 
 // fp8gemm.wgmma_multicast (sm90_fp8_gemm_1d2d_cluster.cu): fp8_gemm_wgmma_sm90 with promotion, in
 // 2-CTA clusters whose CTAs take two tiles side by side along n and multicast a's k-tiles to each
-// other. The same requirements and exceptions as promote = true.
+// other. The same requirements and exceptions as PromotionSchedule::Serial.
 void fp8_gemm_wgmma_multicast_sm90(const ScaledGemmArgs& args, cudaStream_t stream);
 
 }  // namespace trainbench::kernels

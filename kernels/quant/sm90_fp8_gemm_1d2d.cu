@@ -280,6 +280,8 @@ void launch(const ScaledGemmArgs& args, cudaStream_t stream) {
 
 void fp8_gemm_wgmma_sm90(const ScaledGemmArgs& args, PromotionSchedule schedule, cudaStream_t stream) {
   if (args.s8) throw std::invalid_argument("fp8_gemm_wgmma_sm90 takes E4M3 operands, not int8");
+  if (args.m <= 0 || args.n <= 0 || args.k <= 0)
+    throw std::invalid_argument("fp8_gemm_wgmma_sm90 needs m, n and k positive (a k-block to wait for)");
   if (args.k % kFp8GemmKAlign) throw std::invalid_argument("fp8_gemm_wgmma_sm90 needs k a multiple of 16");
   if (args.b_scale == BScale::Col) throw std::invalid_argument("fp8_gemm_wgmma_sm90 takes no per-column b scales");
   if (schedule == PromotionSchedule::None && (args.a_scale != AScale::Tensor || args.b_scale != BScale::Tensor))

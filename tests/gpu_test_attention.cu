@@ -201,6 +201,14 @@ TEST(AttentionForward, WgmmaMatchesFloat64AtSmallShapes) {
     const Inputs in(a, stream);
     const AttentionForward want = attention_forward_reference(a, in.hq, in.hk, in.hv);
     expect_fused_forward_matches(&kernels::attention_fwd_wgmma_sm90, "attention.fwd.wgmma", a, in, want, stream);
+    // The tile walk of attention.fwd.wgmma_persistent with one CTA (every tile, the ring wrapping
+    // from tile to tile, one-block and keyless tiles in between) and with 7.
+    expect_fused_forward_matches(
+        [](const kernels::AttentionFwdArgs& args, cudaStream_t s) { kernels::attention_fwd_wgmma_on_ctas_sm90(args, 1, s); },
+        "attention.fwd.wgmma on 1 CTA", a, in, want, stream);
+    expect_fused_forward_matches(
+        [](const kernels::AttentionFwdArgs& args, cudaStream_t s) { kernels::attention_fwd_wgmma_on_ctas_sm90(args, 7, s); },
+        "attention.fwd.wgmma on 7 CTAs", a, in, want, stream);
   }
 }
 

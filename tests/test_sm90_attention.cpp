@@ -11,6 +11,7 @@
 #include <map>
 #include <set>
 #include <tuple>
+#include <vector>
 
 #include "kernels/attention/attention.cuh"
 #include "kernels/attention/sm90_flash_tiles.cuh"
@@ -162,13 +163,45 @@ TEST(AttentionFwdTiles, CoverEveryBlockOnceLongestFirstWithinAHead) {
       }
     }
     EXPECT_EQ(static_cast<int>(seen.size()), tiles);
-    for (const int ctas : {1, 7, 132}) {
-      int walked = 0;
-      for (int cta = 0; cta < std::min(ctas, tiles); ++cta)
-        for (int t = cta; t < tiles; t += std::min(ctas, tiles)) ++walked;
-      EXPECT_EQ(walked, tiles) << ctas << " CTAs";
+    for (const int ctas : {1, 7, 132, tiles}) {
+      const int grid = std::min(ctas, tiles);
+      std::vector<int> walked(static_cast<std::size_t>(tiles), 0);
+      for (int cta = 0; cta < grid; ++cta)
+        for (int round = 0; round * grid < tiles; ++round)
+          if (const int t = attention_fwd_wgmma_walk(cta, grid, round); t < tiles) ++walked[static_cast<std::size_t>(t)];
+      EXPECT_EQ(std::count(walked.begin(), walked.end(), 1), tiles) << ctas << " CTAs: every tile exactly once";
     }
+    EXPECT_EQ(attention_fwd_wgmma_walk(5, tiles, 0), 5) << "one CTA per tile: CTA c takes tile c";
   }
+}
+
+// The walk's balance on 132 SMs, work counted as key blocks + 1 per tile: at seq 512 causal (4
+// m-blocks per head, dividing 132) plain rounds would give a CTA the same m-block every round.
+double walk_imbalance(const AttentionShape& s, int ctas, bool snake) {
+  const int tiles = attention_fwd_wgmma_tiles(s), block_m = attention_fwd_wgmma_block_m(s.head_dim);
+  std::vector<double> work(static_cast<std::size_t>(ctas), 0.0);
+  for (int cta = 0; cta < ctas; ++cta)
+    for (int round = 0; round * ctas < tiles; ++round) {
+      const int t = snake ? attention_fwd_wgmma_walk(cta, ctas, round) : round * ctas + cta;
+      if (t >= tiles) continue;
+      const AttentionFwdTile tile = attention_fwd_wgmma_tile(s, t);
+      work[static_cast<std::size_t>(cta)] +=
+          1 + attention_kv_block_end(tile.row0, block_m, kAttentionFwdWgmmaBlockN, s.seq_q, s.seq_kv, s.causal);
+    }
+  double total = 0, most = 0;
+  for (const double w : work) {
+    total += w;
+    most = std::max(most, w);
+  }
+  return most / (total / ctas);
+}
+
+TEST(AttentionFwdTiles, TheSnakeBalancesCausalWorkAcrossAPersistentGrid) {
+  const AttentionShape seq512{32, 16, 16, 512, 512, 128, true}, seq2048{8, 16, 16, 2048, 2048, 128, true};
+  EXPECT_GT(walk_imbalance(seq512, 132, false), 1.4);
+  EXPECT_LT(walk_imbalance(seq512, 132, true), 1.05);
+  EXPECT_LT(walk_imbalance(seq2048, 132, true), 1.05);
+  EXPECT_LT(walk_imbalance(AttentionShape{32, 32, 32, 512, 512, 64, true}, 132, true), 1.05);
 }
 
 // ---- P as the register A operand ------------------------------------------------------------

@@ -28,14 +28,15 @@
 // Output: O (BF16) from the accumulators by 4-byte stores, LSE (FP32, natural log).
 // Registers and shared memory: kernels/attention/README.md.
 //
-// Tiles (attention_fwd_wgmma_tile): a CTA walks tiles blockIdx.x, + gridDim.x, ...; the key-block
-// ring's stages and phases run on from tile to tile, and a q_empty barrier (every consumer warp
-// arrives once its last S of the tile is done) lets the producer load the next tile's Q while the
-// consumers finish the last P V and store. attention.fwd.wgmma launches one CTA per tile (each
-// walks one); attention.fwd.wgmma_persistent one per SM, so that the next tile's Q and first K/V
-// blocks load under the last one's tail. At seq 512 (4 key blocks per tile) the per-tile start
-// and end are most of a tile's time: attention.fwd.wgmma ran 381.1 TFLOP/s there against cuDNN's
-// 529.6 (0.72x); the persistent grid is the FA3 answer. Not yet run on a GPU.
+// Tiles (attention_fwd_wgmma_tile): a CTA walks its tiles in a snake (attention_fwd_wgmma_walk);
+// the key-block ring's stages and phases run on from tile to tile, and a q_empty barrier (every
+// consumer warp arrives once its last S of the tile is done) lets the producer load the next
+// tile's Q while the consumers finish the last softmax and P V and store.
+// attention.fwd.wgmma launches one CTA per tile (each walks one); attention.fwd.wgmma_persistent
+// one per SM, so that the next tile's Q and first K/V blocks load under the last one's tail. At
+// seq 512 (4 key blocks per tile) the per-tile start and end are most of a tile's time:
+// attention.fwd.wgmma ran 381.1 TFLOP/s there against cuDNN's 529.6 (0.72x); the persistent grid
+// is the FA3 answer. Not yet run on a GPU.
 //
 // Measured (H200, results/h200-sxm/attention.log; batch 2, 16 heads, seq 8192, head_dim 128, L2
 // cold), one CTA per tile, before the tile loop: 645.2 TFLOP/s full (0.952x attention.cudnn),
@@ -140,7 +141,9 @@ attention_fwd_wgmma_sm90_kernel(const __grid_constant__ CUtensorMap q_map, const
       ptx::prefetch_tensor_map(&k_map);
       ptx::prefetch_tensor_map(&v_map);
       int g = 0, loaded_tiles = 0;
-      for (int t = int(blockIdx.x); t < num_tiles; t += int(gridDim.x)) {
+      for (int round = 0; round * int(gridDim.x) < num_tiles; ++round) {
+        const int t = attention_fwd_wgmma_walk(int(blockIdx.x), int(gridDim.x), round);
+        if (t >= num_tiles) continue;
         const auto [tile, n_end] = tile_at(t);
         if (n_end == 0) continue;
         if (loaded_tiles > 0) ptx::mbarrier_wait(q_empty, static_cast<std::uint32_t>(loaded_tiles - 1) & 1u);
@@ -269,7 +272,9 @@ attention_fwd_wgmma_sm90_kernel(const __grid_constant__ CUtensorMap q_map, const
   const bool last_consumer = consumer == kConsumers - 1;
 
   int g = 0, loaded_tiles = 0;  // key blocks and Q tiles consumed so far, as the producer counts them
-  for (int t = int(blockIdx.x); t < num_tiles; t += int(gridDim.x)) {
+  for (int round = 0; round * int(gridDim.x) < num_tiles; ++round) {
+    const int t = attention_fwd_wgmma_walk(int(blockIdx.x), int(gridDim.x), round);
+    if (t >= num_tiles) continue;
     const auto [tile, n_end] = tile_at(t);
     const int wg_row0 = tile.row0 + kWgmmaM * consumer;
     const int n_first_masked = attention_first_masked_block(wg_row0, kBlockN, seq_q, seq_kv, shape.causal);
@@ -288,6 +293,9 @@ attention_fwd_wgmma_sm90_kernel(const __grid_constant__ CUtensorMap q_map, const
       ptx::wgmma_wait<0>();
       ptx::fence_registers(s_acc);
       if (lane == 0) ptx::mbarrier_arrive(k_empty(stage_of(g)));
+      // The tile's last S is done: Q's buffer may take the next tile's, under this one's softmax,
+      // last P V and stores (here for a one-block tile, in the loop otherwise).
+      if (n_end == 1 && lane == 0) ptx::mbarrier_arrive(q_empty);
       float correction[2];
       softmax(0, n_first_masked, my_row, correction);  // O is still 0: nothing to rescale
       convert_p();
@@ -304,6 +312,7 @@ attention_fwd_wgmma_sm90_kernel(const __grid_constant__ CUtensorMap q_map, const
         ptx::wgmma_wait<1>();  // S of block n is done; P V of block n - 1 may still run
         ptx::fence_registers(s_acc);
         if (lane == 0) ptx::mbarrier_arrive(k_empty(s));
+        if (n + 1 == n_end && lane == 0) ptx::mbarrier_arrive(q_empty);
         softmax(n, n_first_masked, my_row, correction);
         ptx::wgmma_wait<0>();
         ptx::fence_registers(o_acc);
@@ -318,9 +327,6 @@ attention_fwd_wgmma_sm90_kernel(const __grid_constant__ CUtensorMap q_map, const
 #pragma unroll
             for (int e = 0; e < 2; ++e) o_acc[4 * c + 2 * half + e] *= correction[half];
       }
-      // Every S of the tile is done: Q's buffer may take the next tile's, under this one's last
-      // P V and its stores.
-      if (lane == 0) ptx::mbarrier_arrive(q_empty);
       const int last = stage_of(g + n_end - 1);
       ptx::mbarrier_wait(v_full(last), phase_of(g + n_end - 1));
       issue_pv(last);
@@ -362,7 +368,7 @@ bool same_problem(const AttentionFwdArgs& a, const AttentionFwdArgs& b) {
 }
 
 template <int kHeadDim>
-void launch(const AttentionFwdArgs& args, bool persistent, cudaStream_t stream) {
+void launch(const AttentionFwdArgs& args, int ctas, cudaStream_t stream) {
   using Config = FwdWgmmaConfig<kHeadDim>;
   const auto kernel = attention_fwd_wgmma_sm90_kernel<kHeadDim>;
   static const cudaError_t opt_in =
@@ -387,29 +393,32 @@ void launch(const AttentionFwdArgs& args, bool persistent, cudaStream_t stream) 
     last.args = args;
   }
   const int tiles = attention_fwd_wgmma_tiles(s);
-  int grid = tiles;
-  if (persistent) {
-    int device = 0, sms = 0;
-    cudaGetDevice(&device);
-    cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
-    grid = tiles < sms ? tiles : (sms > 0 ? sms : 1);
-  }
+  const int grid = ctas < tiles ? (ctas > 0 ? ctas : 1) : tiles;
   if (grid == 0) return;  // seq_q 0: nothing to compute
   kernel<<<grid, Config::kThreads, Config::kSmemBytes, stream>>>(last.q, last.k, last.v, args.o, args.lse, s,
                                                                  float(1.0 / std::sqrt(double(kHeadDim))));
 }
 
-void run(const AttentionFwdArgs& args, bool persistent, cudaStream_t stream) {
-  if (args.shape.head_dim == 64) launch<64>(args, persistent, stream);
-  else if (args.shape.head_dim == 128) launch<128>(args, persistent, stream);
+void run(const AttentionFwdArgs& args, int ctas, cudaStream_t stream) {
+  if (args.shape.head_dim == 64) launch<64>(args, ctas, stream);
+  else if (args.shape.head_dim == 128) launch<128>(args, ctas, stream);
 }
 
 }  // namespace
 
-void attention_fwd_wgmma_sm90(const AttentionFwdArgs& args, cudaStream_t stream) { run(args, false, stream); }
+void attention_fwd_wgmma_sm90(const AttentionFwdArgs& args, cudaStream_t stream) {
+  run(args, attention_fwd_wgmma_tiles(args.shape), stream);
+}
 
 void attention_fwd_wgmma_persistent_sm90(const AttentionFwdArgs& args, cudaStream_t stream) {
-  run(args, true, stream);
+  int device = 0, sms = 0;
+  cudaGetDevice(&device);
+  cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
+  run(args, sms, stream);
+}
+
+void attention_fwd_wgmma_on_ctas_sm90(const AttentionFwdArgs& args, int ctas, cudaStream_t stream) {
+  run(args, ctas, stream);
 }
 
 }  // namespace trainbench::kernels

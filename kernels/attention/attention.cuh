@@ -146,15 +146,27 @@ __host__ __device__ constexpr int attention_fwd_wgmma_block_m(int head_dim) { re
 __host__ __device__ constexpr bool attention_wgmma_supports_head_dim(int d) { return d == 64 || d == 128; }
 void attention_fwd_wgmma_sm90(const AttentionFwdArgs& args, cudaStream_t stream);
 // The same kernel on a persistent grid (attention.fwd.wgmma_persistent): one CTA per SM (at most
-// one per tile) walks tiles blockIdx.x, blockIdx.x + gridDim.x, ...; its producer loads the next
-// tile's Q and first K/V blocks while the consumers finish the last P V and store the tile before
-// (attention_fwd_wgmma_sm90 is this with one CTA per tile).
+// one per tile) walks its tiles (attention_fwd_wgmma_walk); its producer loads the next tile's Q
+// and first K/V blocks while the consumers finish the last P V and store the tile before.
+// attention_fwd_wgmma_sm90 is this with one CTA per tile; _on_ctas_sm90 takes the CTA count
+// (min(ctas, tiles); the tests walk every tile with 1 or 7 CTAs).
 void attention_fwd_wgmma_persistent_sm90(const AttentionFwdArgs& args, cudaStream_t stream);
+void attention_fwd_wgmma_on_ctas_sm90(const AttentionFwdArgs& args, int ctas, cudaStream_t stream);
 
 // Version 3's tiles: blocks of attention_fwd_wgmma_block_m(head_dim) query rows of one (batch,
 // query head). Tile t is m-block M - 1 - t % M (M m-blocks per head: the longest causal blocks
 // first) of query head (t / M) % heads_q of batch t / (M heads_q), so consecutive tiles share
 // their K and V in L2.
+// CTA `cta` of `ctas` takes tile attention_fwd_wgmma_walk(cta, ctas, r) in round r = 0, 1, ...
+// while r ctas < tiles, skipping indices past the last tile: a snake, cta in even rounds and
+// ctas - 1 - cta in odd ones, so that a CTA given a head's longest causal block in one round gets
+// a short one in the next. In plain rounds, with a head's m-block count dividing the CTA count
+// (4 at seq 512 on 132 SMs), a CTA would always get the same m-block: the longest CTA then does
+// 1.47 times the mean's work at seq 512 causal, 1.03 with the snake (the tests model it).
+__host__ __device__ constexpr int attention_fwd_wgmma_walk(int cta, int ctas, int round) {
+  return round * ctas + (round % 2 ? ctas - 1 - cta : cta);
+}
+
 struct AttentionFwdTile {
   int row0, head, head_kv, batch;
 };

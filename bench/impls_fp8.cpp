@@ -307,8 +307,9 @@ void register_fp8_impls(Registry& r) {
              .make = make_case<WgmmaFp8Case>(kernels::PromotionSchedule::Overlapped)});
   r.add(Impl{.name = "fp8gemm.wgmma_multicast",
              .family = ScaledGemm::family,
-             .description = "fp8gemm.wgmma in 2-CTA clusters: the pair's tiles share a's rows, each CTA loads half of "
-                            "every a k-tile and TMA-multicasts it to both (kernels/quant/sm90_fp8_gemm_1d2d_cluster.cu)",
+             .description = "fp8gemm.wgmma_overlap in 2-CTA clusters: the pair's tiles share a's rows, each CTA loads "
+                            "half of every a k-tile and TMA-multicasts it to both "
+                            "(kernels/quant/sm90_fp8_gemm_1d2d_cluster.cu)",
              .vendor = false,
              .min_arch = 90,
              .max_arch = 90,

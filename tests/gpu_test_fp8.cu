@@ -102,8 +102,8 @@ TEST(Fp8Verification, UnwrittenOutputFailsVerification) {
   EXPECT_FALSE(v.error <= v.tolerance) << v.detail;
 }
 
-// The overlapped schedule (a second accumulator set) does the serial one's arithmetic: the same
-// FFMAs in the same order, so the outputs agree bit for bit. Shapes with an odd and an even number
+// The overlapped schedule (a second accumulator set), alone and in the 2-CTA multicast kernel, does
+// the serial one's arithmetic: the same FFMAs in the same order, so the outputs agree bit for bit. Shapes with an odd and an even number
 // of k-blocks (the loop's two exits), one k-block, a partial last k-block, and more tiles than SMs
 // (persistent CTAs carry the ring's state from tile to tile); BF16 and FP32 outputs.
 TEST(Fp8Promotion, OverlappedScheduleMatchesSerialBitForBit) {
@@ -134,7 +134,8 @@ TEST(Fp8Promotion, OverlappedScheduleMatchesSerialBitForBit) {
     }
     for (const bool f32 : {false, true}) {
       const std::size_t bytes = static_cast<std::size_t>(m) * n * (f32 ? 4 : 2);
-      DeviceBuffer serial(bytes, "serial output"), overlapped(bytes, "overlapped output");
+      DeviceBuffer serial(bytes, "serial output"), overlapped(bytes, "overlapped output"),
+          multicast(bytes, "multicast output");
       kernels::ScaledGemmArgs args{.a = a.as<const std::uint8_t>(), .b = b.as<const std::uint8_t>(),
                                    .a_scales = sa.as<const float>(), .b_scales = sb.as<const float>(),
                                    .c = serial.get(), .c_f32 = f32, .s8 = false, .m = m, .n = n, .k = k,
@@ -142,18 +143,27 @@ TEST(Fp8Promotion, OverlappedScheduleMatchesSerialBitForBit) {
                                    .b_scale = kernels::BScale::Block128x128};
       fill_poison(serial.get(), bytes, 0xFF, stream);
       fill_poison(overlapped.get(), bytes, 0x7F, stream);
+      fill_poison(multicast.get(), bytes, 0x7F, stream);
       kernels::fp8_gemm_wgmma_sm90(args, kernels::PromotionSchedule::Serial, stream);
       args.c = overlapped.get();
       kernels::fp8_gemm_wgmma_sm90(args, kernels::PromotionSchedule::Overlapped, stream);
+      args.c = multicast.get();
+      kernels::fp8_gemm_wgmma_multicast_sm90(args, stream);
       TB_CUDA_CHECK(cudaGetLastError());
-      std::vector<unsigned char> want(bytes), got(bytes);
+      std::vector<unsigned char> want(bytes), got(bytes), got_multicast(bytes);
       TB_CUDA_CHECK(cudaMemcpyAsync(want.data(), serial.get(), bytes, cudaMemcpyDeviceToHost, stream));
       TB_CUDA_CHECK(cudaMemcpyAsync(got.data(), overlapped.get(), bytes, cudaMemcpyDeviceToHost, stream));
+      TB_CUDA_CHECK(cudaMemcpyAsync(got_multicast.data(), multicast.get(), bytes, cudaMemcpyDeviceToHost, stream));
       TB_CUDA_CHECK(cudaStreamSynchronize(stream));
-      std::size_t differ = 0;
-      for (std::size_t i = 0; i < bytes; ++i) differ += want[i] != got[i];
+      std::size_t differ = 0, differ_multicast = 0;
+      for (std::size_t i = 0; i < bytes; ++i) {
+        differ += want[i] != got[i];
+        differ_multicast += want[i] != got_multicast[i];
+      }
       EXPECT_EQ(differ, 0u) << m << "x" << n << "x" << k << (f32 ? " FP32" : " BF16") << ": " << differ
-                            << " bytes differ";
+                            << " bytes differ (overlapped)";
+      EXPECT_EQ(differ_multicast, 0u) << m << "x" << n << "x" << k << (f32 ? " FP32" : " BF16") << ": "
+                                      << differ_multicast << " bytes differ (multicast)";
     }
   }
 }

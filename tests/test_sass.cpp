@@ -265,6 +265,10 @@ TEST(Sass, Fp8WgmmaMulticastKernelMulticastsAOnQgmmaWithoutLocalMemory) {
     ++checked;
     std::smatch m;
     EXPECT_FALSE(std::regex_search(body, m, local)) << key.second << " (" << key.first << ") uses local memory: " << m.str();
+    // The overlapped promotion of fp8_consumer_mainloop: a k-block left in flight while the last is promoted.
+    if (key.first == "sm_90a") {
+      EXPECT_NE(body.find("WARPGROUP.DEPBAR.LE gsb0, 0x1"), std::string::npos) << key.second;
+    }
     std::size_t fences = 0;
     for (std::size_t at = body.find("MEMBAR.ALL.GPU"); at != std::string::npos; at = body.find("MEMBAR.ALL.GPU", at + 1))
       ++fences;

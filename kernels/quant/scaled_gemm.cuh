@@ -144,9 +144,9 @@ inline constexpr int kFp8GemmKAlign = 16;
 enum class PromotionSchedule { None, Serial, Overlapped };
 void fp8_gemm_wgmma_sm90(const ScaledGemmArgs& args, PromotionSchedule schedule, cudaStream_t stream);
 
-// fp8gemm.wgmma_multicast (sm90_fp8_gemm_1d2d_cluster.cu): fp8_gemm_wgmma_sm90 with promotion, in
-// 2-CTA clusters whose CTAs take two tiles side by side along n and multicast a's k-tiles to each
-// other. The same requirements and exceptions as PromotionSchedule::Serial.
+// fp8gemm.wgmma_multicast (sm90_fp8_gemm_1d2d_cluster.cu): fp8_gemm_wgmma_sm90 with
+// PromotionSchedule::Overlapped, in 2-CTA clusters whose CTAs take two tiles side by side along n
+// and multicast a's k-tiles to each other. The same requirements, exceptions and output bits.
 void fp8_gemm_wgmma_multicast_sm90(const ScaledGemmArgs& args, cudaStream_t stream);
 
 }  // namespace trainbench::kernels

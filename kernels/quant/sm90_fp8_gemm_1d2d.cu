@@ -58,6 +58,7 @@
 #include "kernels/common/tensor_map.cuh"
 #include "kernels/gemm/tile_scheduler.cuh"
 #include "kernels/quant/scaled_gemm.cuh"
+#include "kernels/quant/sm90_fp8_mainloop.cuh"
 
 namespace trainbench::kernels {
 namespace {
@@ -135,35 +136,11 @@ fp8_gemm_wgmma_kernel(const __grid_constant__ CUtensorMap a_map, const __grid_co
     ptx::setmaxnreg_inc<kConsumerRegisters>();
     const int consumer = wg - 1, t128 = tid % 128;
     const int row_in_tile = kWgmmaM * consumer + 16 * (t128 / 32) + (t128 % 32) / 4;
-    float partial[kFp8TileN / 2] = {};
-    float sum[kMode != PromotionSchedule::None ? kFp8TileN / 2 : 1] = {};
-    // Overlapped: odd k-blocks accumulate here, so that one k-block's wgmmas run while the last is promoted.
-    float partial_odd[kMode == PromotionSchedule::Overlapped ? kFp8TileN / 2 : 1] = {};
-    int stage = 0, release = 0;  // the next stage to multiply from, and the next to hand back
-    std::uint32_t phase = 0;
-    const auto issue = [&](auto& acc, bool fresh) {
-      ptx::mbarrier_wait(full(stage), phase);
-      ptx::fence_registers(acc);
-      ptx::wgmma_fence();
-#pragma unroll
-      for (int ks = 0; ks < kWgmmasPerPromotion; ++ks)
-        ptx::wgmma_m64n128k32_e4m3(acc, fp8_operand_descriptor(a_tile(stage), kWgmmaM * consumer, ks),
-                                   fp8_operand_descriptor(b_tile(stage), 0, ks), !fresh || ks > 0);
-      ptx::wgmma_commit();
-      if (++stage == kStages) {
-        stage = 0;
-        phase ^= 1u;
-      }
-    };
-    // After the wait for acc's wgmmas: their shared memory goes back to the producer, then
-    // sum += acc * sa(row) * sb(block). Register r lies in row half (r / 2) % 2 (wgmma_accumulator_coord).
-    const auto promote = [&](auto& acc, const PromotionScales& s) {
-      ptx::fence_registers(acc);
-      if (lane == 0) ptx::mbarrier_arrive(empty(release));  // the smem is read: the producer may refill it
-      if (++release == kStages) release = 0;
-      const float scale_lo = s.a_lo * s.b, scale_hi = s.a_hi * s.b;
-#pragma unroll
-      for (int r = 0; r < kFp8TileN / 2; ++r) sum[r] = fmaf(acc[r], (r / 2) % 2 ? scale_hi : scale_lo, sum[r]);
+    float partial[kFp8ConsumerAccumulators] = {}, partial_odd[kFp8ConsumerAccumulators] = {};
+    float sum[kFp8ConsumerAccumulators] = {};
+    Fp8ConsumerRing<kStages> ring;
+    const auto hand_back = [&](int s) {
+      if (lane == 0) ptx::mbarrier_arrive(empty(s));  // the smem is read: the producer may refill it
     };
     for (int t = sched.first(blockIdx.x); t < order.num_tiles(); t = sched.next(t)) {
       const TileCoord tile = order.tile(t);
@@ -175,55 +152,8 @@ fp8_gemm_wgmma_kernel(const __grid_constant__ CUtensorMap a_map, const __grid_co
         return PromotionScales::load(a_scales, b_scales, sa_at, sb_at, row_lo, row_hi, col0,
                                      kb < k_blocks ? kb : k_blocks - 1);
       };
-      if constexpr (kMode != PromotionSchedule::None) {
-#pragma unroll
-        for (int r = 0; r < kFp8TileN / 2; ++r) sum[r] = 0.f;
-      }
-      if constexpr (kMode == PromotionSchedule::None) {
-        for (int kb = 0; kb < k_blocks; ++kb) {
-          issue(partial, kb == 0);
-          ptx::wgmma_wait<0>();
-          ptx::fence_registers(partial);
-          if (lane == 0) ptx::mbarrier_arrive(empty(release));
-          if (++release == kStages) release = 0;
-        }
-      } else if constexpr (kMode == PromotionSchedule::Serial) {
-        PromotionScales next = scales(0);
-        for (int kb = 0; kb < k_blocks; ++kb) {
-          const PromotionScales now = next;
-          next = scales(kb + 1);  // a k-block early: see PromotionScales
-          issue(partial, true);
-          ptx::wgmma_wait<0>();
-          promote(partial, now);
-        }
-      } else {
-        // k-block kb accumulates in partial (kb even) or partial_odd (kb odd). One k-block stays in
-        // flight while the one before it is promoted: issue kb + 1, wait for all but that group
-        // (wgmma_wait<1>), promote kb. The loop leaves only after a wgmma_wait<0>, so that ptxas
-        // sees no accumulator in flight past it (else it serializes every wgmma, C7514).
-        PromotionScales even = scales(0), odd{};
-        issue(partial, true);
-        for (int kb = 0;; kb += 2) {
-          odd = scales(kb + 1);
-          if (kb + 1 == k_blocks) {
-            ptx::wgmma_wait<0>();
-            promote(partial, even);
-            break;
-          }
-          issue(partial_odd, true);
-          ptx::wgmma_wait<1>();
-          promote(partial, even);
-          even = scales(kb + 2);
-          if (kb + 2 == k_blocks) {
-            ptx::wgmma_wait<0>();
-            promote(partial_odd, odd);
-            break;
-          }
-          issue(partial, true);
-          ptx::wgmma_wait<1>();
-          promote(partial_odd, odd);
-        }
-      }
+      fp8_consumer_mainloop<kMode>(ring, k_blocks, consumer, sum, partial, partial_odd, full, a_tile, b_tile,
+                                   hand_back, scales);
       float scale = 1.f;
       if constexpr (kMode == PromotionSchedule::None) scale = __ldg(a_scales) * __ldg(b_scales);
 #pragma unroll

@@ -1,8 +1,9 @@
-// fp8gemm.wgmma_multicast: fp8gemm.wgmma (sm90_fp8_gemm_1d2d.cu) in clusters of two CTAs that
-// multicast the a operand to each other, as the BF16 version 5 does (sm_90a only).
+// fp8gemm.wgmma_multicast: fp8gemm.wgmma_overlap (sm90_fp8_gemm_1d2d.cu) in clusters of two CTAs
+// that multicast the a operand to each other, as the BF16 version 5 does (sm_90a only).
 //
-// What it changes from sm90_fp8_gemm_1d2d.cu (the mainloop, the promotion, the scale loads and
-// the epilogue are that kernel's):
+// What it changes from sm90_fp8_gemm_1d2d.cu (the consumers' k-loop is that kernel's, with the
+// overlapped promotion: fp8_consumer_mainloop in sm90_fp8_mainloop.cuh; the scale loads and the
+// epilogue are that kernel's too):
 // - Clusters of two CTAs take tiles (i, 2p) and (i, 2p + 1), side by side along n, which read the
 //   same 128 rows of a (tile_scheduler.cuh: ClusterPairScheduler). Each CTA loads half of every
 //   a k-tile (64 rows of 128 E4M3, one 8 KiB TMA box) and multicasts it into both CTAs' shared
@@ -24,9 +25,11 @@
 // gets its arrivals; cluster_sync() after the barrier inits (no multicast or remote arrival
 // before the peer's barriers exist) and before exit (no remote arrival into a CTA that has left).
 //
-// Measured (H200, results/h200-sxm/fp8.log): 739.9 TFLOP/s at 4096x7168x16384 against
-// fp8gemm.wgmma's 743.4, and slower than it at every shape of the suite: the promotion, not the
-// operand loads, bounds both (see sm90_fp8_gemm_1d2d.cu).
+// Measured (H200, results/h200-sxm/fp8.log), with the serial promotion it had then: 739.9 TFLOP/s
+// at 4096x7168x16384 against fp8gemm.wgmma's 743.4, and slower than it at every shape of the
+// suite: the promotion, not the operand loads, bounded both (see sm90_fp8_gemm_1d2d.cu). With the
+// promotion overlapped, a's L2 traffic may matter again: at 1300 TFLOP/s a 128x128 FP8 tile reads
+// 10 TB/s from L2 without multicast, 7.6 with it. Not yet run on a GPU in this form.
 #include <cstdint>
 #include <stdexcept>
 
@@ -40,6 +43,7 @@
 #include "kernels/gemm/sm90_tiles.cuh"
 #include "kernels/gemm/tile_scheduler.cuh"
 #include "kernels/quant/scaled_gemm.cuh"
+#include "kernels/quant/sm90_fp8_mainloop.cuh"
 
 namespace trainbench::kernels {
 namespace {
@@ -129,47 +133,25 @@ fp8_gemm_wgmma_multicast_kernel(const __grid_constant__ CUtensorMap a_map, const
     const int consumer = wg - 1, t128 = tid % 128;
     const int row_in_tile = kWgmmaM * consumer + 16 * (t128 / 32) + (t128 % 32) / 4;
     // Stage s is free in this CTA once both CTAs' consumers are done with it: tell both.
-    const auto release = [&](int s) {
+    const auto hand_back = [&](int s) {
       if (lane < kClusterSize) ptx::mbarrier_arrive_cluster(ptx::map_shared_rank(empty(s), lane));
     };
-    float partial[kFp8TileN / 2] = {};
-    float sum[kFp8TileN / 2] = {};
-    int stage = 0;
-    std::uint32_t phase = 0;
+    float partial[kFp8ConsumerAccumulators] = {}, partial_odd[kFp8ConsumerAccumulators] = {};
+    float sum[kFp8ConsumerAccumulators] = {};
+    Fp8ConsumerRing<kStages> ring;
     for (int t = sched.first(cluster); t < sched.pairs.num_tiles(); t = sched.next(t)) {
       const TileCoord tile = sched.tile(t, rank);
       // An off-matrix tile computes its peer's columns again: its scales too, so none is read past n.
       const int row = tile.i * kFp8TileM + row_in_tile, col0 = sched.loaded(tile).j * kFp8TileN;
       // Rows past m read row 0's scales: finite, and never stored.
       const int row_lo = row < m ? row : 0, row_hi = row + 8 < m ? row + 8 : 0;
-#pragma unroll
-      for (int r = 0; r < kFp8TileN / 2; ++r) sum[r] = 0.f;
-      PromotionScales next = PromotionScales::load(a_scales, b_scales, sa_at, sb_at, row_lo, row_hi, col0, 0);
-      for (int kb = 0; kb < k_blocks; ++kb) {
-        const PromotionScales now = next;
-        // The next k-block's, a k-block early (the last loads its own again).
-        next = PromotionScales::load(a_scales, b_scales, sa_at, sb_at, row_lo, row_hi, col0,
-                                     kb + 1 < k_blocks ? kb + 1 : kb);
-        ptx::mbarrier_wait(full(stage), phase);
-        ptx::fence_registers(partial);
-        ptx::wgmma_fence();
-#pragma unroll
-        for (int ks = 0; ks < kWgmmasPerPromotion; ++ks)
-          ptx::wgmma_m64n128k32_e4m3(partial, fp8_operand_descriptor(a_tile(stage), kWgmmaM * consumer, ks),
-                                     fp8_operand_descriptor(b_tile(stage), 0, ks), ks > 0);
-        ptx::wgmma_commit();
-        ptx::wgmma_wait<0>();
-        ptx::fence_registers(partial);
-        release(stage);
-        const float scale_lo = now.a_lo * now.b, scale_hi = now.a_hi * now.b;
-        // Register r lies in row half (r / 2) % 2 (wgmma_accumulator_coord).
-#pragma unroll
-        for (int r = 0; r < kFp8TileN / 2; ++r) sum[r] = fmaf(partial[r], (r / 2) % 2 ? scale_hi : scale_lo, sum[r]);
-        if (++stage == kStages) {
-          stage = 0;
-          phase ^= 1u;
-        }
-      }
+      // The scales of k-block kb (the last k-block's again past the end).
+      const auto scales = [&](int kb) {
+        return PromotionScales::load(a_scales, b_scales, sa_at, sb_at, row_lo, row_hi, col0,
+                                     kb < k_blocks ? kb : k_blocks - 1);
+      };
+      fp8_consumer_mainloop<PromotionSchedule::Overlapped>(ring, k_blocks, consumer, sum, partial, partial_odd, full,
+                                                           a_tile, b_tile, hand_back, scales);
       if (sched.on_matrix(tile)) {
 #pragma unroll
         for (int r = 0; r < kFp8TileN / 2; ++r) {

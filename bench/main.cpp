@@ -89,6 +89,9 @@ int cmd_list() {
     const std::string arch = i.max_arch == i.min_arch ? fmt::format("sm_{}a", i.min_arch)
                                                        : fmt::format("sm_{}+", i.min_arch);
     fmt::print("  {:<20} {:<6} {:<7} {}{}\n", i.name, i.family, arch, i.vendor ? "[vendor] " : "", i.description);
+    if (i.min_smem_per_block)
+      fmt::print("  {:<20} needs {} KiB of shared memory per block (A100 and H100 give it; sm_86 and sm_89 GPUs do not)\n", "",
+                 i.min_smem_per_block / 1024);
     if (!i.missing.empty()) fmt::print("  {:<20} unavailable in this build: {}\n", "", i.missing);
   }
   fmt::print("\nChips (harness/data/chips.json; dense peaks):\n");

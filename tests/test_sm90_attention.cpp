@@ -90,6 +90,7 @@ TEST(FlashHeadTile, QueryRowsAsWgmmaAReadWhatTmaWrote) {
 TEST(FlashHeadTile, KeysAsWgmmaBOfSReadWhatTmaWrote) {
   expect_k_major_reads_what_tma_wrote<128, 128>(128);
   expect_k_major_reads_what_tma_wrote<128, 64>(128);
+  expect_k_major_reads_what_tma_wrote<176, 128>(176);  // head_dim 128 without a causal mask: m64n176k16
 }
 
 // O += P V: V as the N-major B (N = head dimensions, K = keys), k16 step kk over keys.
@@ -113,6 +114,25 @@ void expect_v_reads_what_tma_wrote() {
 TEST(FlashHeadTile, ValuesAsNMajorWgmmaBOfPVReadWhatTmaWrote) {
   expect_v_reads_what_tma_wrote<128, 128>();
   expect_v_reads_what_tma_wrote<128, 64>();
+  expect_v_reads_what_tma_wrote<176, 128>();  // 11 k16 steps of keys
+}
+
+// 176-key blocks where FlashAttention-3 uses them (head_dim 128, no causal mask), 128 elsewhere;
+// the 176-key tiles are whole swizzle periods, and Q with two stages of K and V fits in the
+// 227 KiB a block may have.
+TEST(FlashHeadTile, ForwardKeyBlocksOf176AtHeadDim128WithoutACausalMask) {
+  EXPECT_EQ(attention_fwd_wgmma_block_n(128, false), 176);
+  EXPECT_EQ(attention_fwd_wgmma_block_n(128, true), 128);
+  EXPECT_EQ(attention_fwd_wgmma_block_n(64, false), 128);
+  EXPECT_EQ(attention_fwd_wgmma_block_n(64, true), 128);
+  using Kv176 = FlashHeadTile<176, 128>;
+  EXPECT_EQ(Kv176::kBoxBytes % 1024, 0u);
+  EXPECT_LE(Kv176::kBoxRows, 256u);
+  using Q128 = FlashHeadTile<128, 128>;
+  EXPECT_LE(Q128::kBytes + 2 * 2 * Kv176::kBytes + 1024 + 8 * 10, 227u * 1024);
+  // The last k16 step of the top tile still addressable (14 bits of address >> 4).
+  const std::uint32_t high = 227 * 1024 - Kv176::kBytes;
+  EXPECT_EQ(decode(Kv176::n_major_descriptor(high, 10)).start, high + 10 * 2048);
 }
 
 TEST(FlashHeadTile, BoxesFitTmaAndTheSwizzle) {
@@ -186,7 +206,8 @@ double walk_imbalance(const AttentionShape& s, int ctas, bool snake) {
       if (t >= tiles) continue;
       const AttentionFwdTile tile = attention_fwd_wgmma_tile(s, t);
       work[static_cast<std::size_t>(cta)] +=
-          1 + attention_kv_block_end(tile.row0, block_m, kAttentionFwdWgmmaBlockN, s.seq_q, s.seq_kv, s.causal);
+          1 + attention_kv_block_end(tile.row0, block_m, attention_fwd_wgmma_block_n(s.head_dim, s.causal), s.seq_q,
+                                     s.seq_kv, s.causal);
     }
   double total = 0, most = 0;
   for (const double w : work) {

@@ -141,7 +141,13 @@ void attention_bwd_convert(const float* accum, __nv_bfloat16* out, std::size_t c
 //    LSE convention as version 1. head_dim 64 or 128 (any other launches nothing: the impl refuses
 //    it first); any seq_q, seq_kv; 16-byte-aligned pointers. Throws std::runtime_error when the
 //    driver cannot encode the TMA descriptors.
-inline constexpr int kAttentionFwdWgmmaBlockN = 128;
+// Keys per block: 176 at head_dim 128 without a causal mask (FlashAttention-3's block there: a
+// third fewer rounds of softmax, rescaling and hand-over per key; S's 88 accumulators still fit
+// beside O's 64 and P's 44 in 240 registers), 128 otherwise (causal blocks skip by 128; at
+// head_dim 64 three consumers have 160 registers each).
+__host__ __device__ constexpr int attention_fwd_wgmma_block_n(int head_dim, bool causal) {
+  return head_dim == 128 && !causal ? 176 : 128;
+}
 __host__ __device__ constexpr int attention_fwd_wgmma_block_m(int head_dim) { return head_dim == 64 ? 192 : 128; }
 __host__ __device__ constexpr bool attention_wgmma_supports_head_dim(int d) { return d == 64 || d == 128; }
 void attention_fwd_wgmma_sm90(const AttentionFwdArgs& args, cudaStream_t stream);

@@ -22,7 +22,8 @@ struct FlashHeadTile {
   static constexpr std::uint32_t kBoxRows = kRows;
   static constexpr std::uint32_t kBoxBytes = kRows * 128;
   static constexpr std::uint32_t kBytes = kBoxes * kBoxBytes;
-  static_assert(kHeadDim % 64 == 0 && kRows % 64 == 0 && kRows <= 256, "TMA boxes hold at most 256 rows");
+  // Rows in k16 steps (P V's K): 64 for Q's warpgroups, 128 or 176 for key blocks.
+  static_assert(kHeadDim % 64 == 0 && kRows % 16 == 0 && kRows <= 256, "TMA boxes hold at most 256 rows");
 
   __host__ __device__ static constexpr std::uint32_t box_offset(int b) {
     return static_cast<std::uint32_t>(b) * kBoxBytes;

@@ -101,11 +101,13 @@ struct Heads {
 const Heads kHeads[] = {{4, 2}, {4, 4}, {4, 1}};
 
 std::vector<Seqs> small_seqs() { return {std::begin(kSmallSeqs), std::end(kSmallSeqs)}; }
-// For the Hopper kernels: those, and a few whose 128-key blocks wrap their rings and whose query
-// tiles (64 to 192 rows) end in tails.
+// For the Hopper kernels: those, and a few whose key blocks (128, or 176 at head_dim 128 without a
+// causal mask) wrap their rings and whose query tiles (64 to 192 rows) end in tails; 352 keys are
+// two whole 176-key blocks, none masked.
 std::vector<Seqs> wgmma_seqs() {
   std::vector<Seqs> seqs = small_seqs();
-  for (const Seqs s : {Seqs{600, 600}, Seqs{129, 1100}, Seqs{1100, 129}, Seqs{385, 770}}) seqs.push_back(s);
+  for (const Seqs s : {Seqs{600, 600}, Seqs{129, 1100}, Seqs{1100, 129}, Seqs{385, 770}, Seqs{352, 352}})
+    seqs.push_back(s);
   return seqs;
 }
 
@@ -204,10 +206,14 @@ TEST(AttentionForward, WgmmaMatchesFloat64AtSmallShapes) {
     // The tile walk of attention.fwd.wgmma_persistent with one CTA (every tile, the ring wrapping
     // from tile to tile, one-block and keyless tiles in between) and with 7.
     expect_fused_forward_matches(
-        [](const kernels::AttentionFwdArgs& args, cudaStream_t s) { kernels::attention_fwd_wgmma_on_ctas_sm90(args, 1, s); },
+        [](const kernels::AttentionFwdArgs& args, cudaStream_t s) {
+          kernels::attention_fwd_wgmma_on_ctas_sm90(args, 1, s);
+        },
         "attention.fwd.wgmma on 1 CTA", a, in, want, stream);
     expect_fused_forward_matches(
-        [](const kernels::AttentionFwdArgs& args, cudaStream_t s) { kernels::attention_fwd_wgmma_on_ctas_sm90(args, 7, s); },
+        [](const kernels::AttentionFwdArgs& args, cudaStream_t s) {
+          kernels::attention_fwd_wgmma_on_ctas_sm90(args, 7, s);
+        },
         "attention.fwd.wgmma on 7 CTAs", a, in, want, stream);
   }
 }

@@ -156,9 +156,9 @@ TEST(FlashHeadTile, BoxesFitTmaAndTheSwizzle) {
 // blocks of a head first, consecutive tiles in one head (they share K and V), the GQA KV head by
 // integer division; a persistent grid's CTAs (t = cta, cta + ctas, ...) then cover them too.
 TEST(AttentionFwdTiles, CoverEveryBlockOnceLongestFirstWithinAHead) {
-  for (const AttentionShape s : {AttentionShape{2, 16, 16, 1024, 1024, 128, true},
-                                 AttentionShape{3, 32, 32, 777, 777, 64, true}, AttentionShape{2, 8, 2, 3000, 1000, 128, true},
-                                 AttentionShape{1, 1, 1, 1, 1, 64, false}}) {
+  for (const AttentionShape s :
+       {AttentionShape{2, 16, 16, 1024, 1024, 128, true}, AttentionShape{3, 32, 32, 777, 777, 64, true},
+        AttentionShape{2, 8, 2, 3000, 1000, 128, true}, AttentionShape{1, 1, 1, 1, 1, 64, false}}) {
     const int block_m = attention_fwd_wgmma_block_m(s.head_dim);
     const int m_blocks = attention_ceil_div(s.seq_q, block_m);
     const int tiles = attention_fwd_wgmma_tiles(s);
@@ -188,7 +188,8 @@ TEST(AttentionFwdTiles, CoverEveryBlockOnceLongestFirstWithinAHead) {
       std::vector<int> walked(static_cast<std::size_t>(tiles), 0);
       for (int cta = 0; cta < grid; ++cta)
         for (int round = 0; round * grid < tiles; ++round)
-          if (const int t = attention_fwd_wgmma_walk(cta, grid, round); t < tiles) ++walked[static_cast<std::size_t>(t)];
+          if (const int t = attention_fwd_wgmma_walk(cta, grid, round); t < tiles)
+            ++walked[static_cast<std::size_t>(t)];
       EXPECT_EQ(std::count(walked.begin(), walked.end(), 1), tiles) << ctas << " CTAs: every tile exactly once";
     }
     EXPECT_EQ(attention_fwd_wgmma_walk(5, tiles, 0), 5) << "one CTA per tile: CTA c takes tile c";
@@ -248,13 +249,14 @@ TEST(WgmmaRegisterA, FragmentsCoverTheTileOnceInThePtxIsaLayout) {
 }
 
 TEST(FlashP, EachRegisterOperandValueIsTheScoreItStandsFor) {
-  // S is 64 x 128 (m64n128 accumulators); P V takes it as 8 k16 steps of register operands.
+  // S is 64 x 176 at most (m64n176 accumulators, 88 per thread); P V takes it as 11 k16 steps of
+  // register operands (8 for 128-key blocks, the first 8 of these).
   for (int thread = 0; thread < 128; ++thread)
-    for (int kk = 0; kk < 8; ++kk)
+    for (int kk = 0; kk < 11; ++kk)
       for (int value = 0; value < 8; ++value) {
         const WgmmaCoord p = wgmma_register_a_coord(thread, value);
         const int reg = flash_p_source_register(kk, value);
-        ASSERT_LT(reg, 64);
+        ASSERT_LT(reg, 88);
         const WgmmaCoord s = wgmma_accumulator_coord(thread, reg);
         ASSERT_EQ(s.row, p.row) << "thread " << thread << " step " << kk << " value " << value;
         ASSERT_EQ(s.col, 16 * kk + p.col) << "thread " << thread << " step " << kk << " value " << value;

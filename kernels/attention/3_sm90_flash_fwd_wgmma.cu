@@ -2,24 +2,24 @@
 //
 // What it changes from version 1 (FlashAttention-2 on mma.sync):
 // - TMA instead of cp.async: one elected thread loads the CTA's Q tile once and streams blocks of
-//   128 keys of K and V through a ring of shared-memory stages, each completing on an mbarrier
+//   128 (or 176, below) keys of K and V through a ring of shared-memory stages, each completing on an mbarrier
 //   (K and V on separate barriers, so S = Q K^T starts before V has landed). The tensor maps are
 //   4-D over (batch, seq, heads, head_dim): a box of rows of one head stops at its sequence's end,
 //   rows past seq_q or seq_kv arrive as zeros (keys past seq_kv are masked; query rows past seq_q
 //   are computed and not stored).
 // - Key blocks of 176 at head_dim 128 without a causal mask, FlashAttention-3's choice there
 //   (attention_fwd_wgmma_block_n; S = Q K^T on m64n176k16, P V over 11 k16 steps, S 88 registers:
-//   the consumers reach R228 of 240, no spills; 208 KiB of shared memory): a third fewer rounds
+//   the consumers reach R228 of 240, no spills; 209 KiB of shared memory): a third fewer rounds
 //   of softmax, rescaling and ping-pong hand-over per key. 128 otherwise. Added after the H200
 //   run below (which had 128 everywhere); not yet run on a GPU.
 // - Warp specialization: warpgroup 0 only loads and gives registers back with setmaxnreg; each
 //   consumer warpgroup owns 64 query rows and takes them. head_dim 128: 2 consumers, 128-row
-//   tiles, 24/240 registers (O is 64 FP32 per thread, S 64, P 32). head_dim 64: 3 consumers,
+//   tiles, 24/240 registers (O is 64 FP32 per thread, S 64 or 88, P 32 or 44). head_dim 64: 3 consumers,
 //   192-row tiles, 32/160 registers: the GEMMs per key block are half as long as at 128 while the
 //   softmax is as long, so a third warpgroup's GEMMs are needed to hide each softmax, each Q tile
 //   shares one K/V load among 192 rows, and O (32 per thread) leaves room within 160 registers.
-// - wgmma: S = Q K^T, 64 x 128 per consumer (m64n128k16, both operands K-major over the head
-//   dimension, read from the tiles TMA wrote); O += P V with P in registers: the S accumulators,
+// - wgmma: S = Q K^T, 64 x 128 (or 176) per consumer (m64n128k16 or m64n176k16, both operands
+//   K-major over the head dimension, read from the tiles TMA wrote); O += P V with P in registers: the S accumulators,
 //   exponentiated and rounded to BF16, are already in the register A operand's layout
 //   (sm90_flash_tiles.cuh), and V is read N-major from its tile (transpose bit), so P never
 //   touches shared memory.

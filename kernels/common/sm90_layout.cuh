@@ -36,7 +36,7 @@ __host__ __device__ constexpr std::uint32_t swizzle_128b(std::uint32_t byte_addr
 }
 
 // wgmma.mma_async shapes for BF16 inputs and FP32 accumulators: m64nNk16 with N a multiple of 8
-// from 8 to 256. The kernels here use N = 128 and 256 (wrappers in sm90_ptx.cuh).
+// from 8 to 256. The kernels here use N = 64, 128, 176 and 256 (wrappers in sm90_ptx.cuh).
 inline constexpr int kWgmmaM = 64;
 inline constexpr int kWgmmaK = 16;
 __host__ __device__ constexpr bool is_wgmma_bf16_shape(int m, int n, int k) {

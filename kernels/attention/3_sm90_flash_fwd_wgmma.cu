@@ -52,6 +52,7 @@
 #include "kernels/common/sm90_layout.cuh"
 #include "kernels/common/sm90_ptx.cuh"
 #include "kernels/common/tensor_map.cuh"
+#include "kernels/gemm/tile_scheduler.cuh"
 
 #include <cmath>
 #include <cstddef>
@@ -422,10 +423,7 @@ void attention_fwd_wgmma_sm90(const AttentionFwdArgs& args, cudaStream_t stream)
 }
 
 void attention_fwd_wgmma_persistent_sm90(const AttentionFwdArgs& args, cudaStream_t stream) {
-  int device = 0, sms = 0;
-  cudaGetDevice(&device);
-  cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
-  run(args, sms, stream);
+  run(args, current_device_sm_count(), stream);
 }
 
 void attention_fwd_wgmma_on_ctas_sm90(const AttentionFwdArgs& args, int ctas, cudaStream_t stream) {

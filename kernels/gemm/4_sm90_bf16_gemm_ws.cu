@@ -164,13 +164,10 @@ void gemm_wgmma_ws_sm90(const GemmArgs& args, cudaStream_t stream) {
       last.b = operand_tensor_map<TileB<kLayout>>(args.b, args.n, args.k);
       last.args = args;
     }
-    int device = 0, sms = 0;
-    cudaGetDevice(&device);
-    cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
     const GroupedTileOrder order{.tiles_i = (args.m + kTileI - 1) / kTileI,
                                  .tiles_j = (args.n + kTileJ - 1) / kTileJ,
                                  .group = kBandTiles};
-    const int grid = persistent_grid_size(order.num_tiles(), sms > 0 ? sms : 1);
+    const int grid = persistent_grid_size(order.num_tiles(), current_device_sm_count());
     kernel<<<grid, kThreads, kSmemBytes, stream>>>(last.a, last.b, static_cast<OutT*>(args.c), args.m, args.n,
                                                    args.k, order);
   });

@@ -40,6 +40,15 @@ struct PersistentTileScheduler {
   __host__ __device__ constexpr int next(int linear) const { return linear + ctas; }
 };
 
+// The current device's SM count (at least 1, so that a failed query still gives a launchable
+// grid): what the persistent kernels' launchers size their grids by. Host only.
+inline int current_device_sm_count() {
+  int device = 0, sms = 0;
+  cudaGetDevice(&device);
+  cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
+  return sms > 0 ? sms : 1;
+}
+
 // One CTA per SM, but never more CTAs than tiles.
 __host__ __device__ constexpr int persistent_grid_size(int num_tiles, int sm_count) {
   return num_tiles < sm_count ? num_tiles : sm_count;

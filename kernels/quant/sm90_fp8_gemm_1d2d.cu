@@ -193,13 +193,10 @@ void launch(const ScaledGemmArgs& args, cudaStream_t stream) {
     last.b = make_tensor_map_bf16_2d_sw128(args.b, inner, static_cast<std::uint64_t>(args.n), box_inner, kFp8TileN);
     last.args = args;
   }
-  int device = 0, sms = 0;
-  cudaGetDevice(&device);
-  cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
   const GroupedTileOrder order{.tiles_i = (args.m + kFp8TileM - 1) / kFp8TileM,
                                .tiles_j = (args.n + kFp8TileN - 1) / kFp8TileN,
                                .group = kBandTiles};
-  const int grid = persistent_grid_size(order.num_tiles(), sms > 0 ? sms : 1);
+  const int grid = persistent_grid_size(order.num_tiles(), current_device_sm_count());
   kernel<<<grid, kThreads, kSmemBytes, stream>>>(last.a, last.b, args.a_scales, args.b_scales,
                                                  a_scale_strides(args.a_scale, args.m),
                                                  b_scale_strides(args.b_scale, args.k), static_cast<OutT*>(args.c),

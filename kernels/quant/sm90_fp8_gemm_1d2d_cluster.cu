@@ -193,10 +193,8 @@ void launch(const ScaledGemmArgs& args, cudaStream_t stream) {
     query.gridDim = dim3(kClusterSize);
     int clusters = 0;
     if (cudaOccupancyMaxActiveClusters(&clusters, kernel, &query) != cudaSuccess || clusters < 1) {
-      int device = 0, sms = 0;
-      cudaGetDevice(&device);
-      cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
-      clusters = sms / kClusterSize > 0 ? sms / kClusterSize : 1;
+      const int pairs = current_device_sm_count() / kClusterSize;
+      clusters = pairs > 0 ? pairs : 1;
     }
     return clusters;
   }();

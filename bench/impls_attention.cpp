@@ -517,7 +517,7 @@ void register_attention_impls(Registry& r) {
                const auto& a = std::get<Attention>(op);
                return std::make_unique<BwdKernelCase>(a, &kernels::attention_fwd_mma_sm80,
                                                       &kernels::attention_bwd_mma_sm80,
-                                                      kernels::attention_bwd_mma_workspace(kernel_shape(a)).bytes);
+                                                      kernels::attention_bwd_workspace(kernel_shape(a)).bytes);
              }});
   r.add(Impl{.name = "attention.bwd.wgmma",
              .family = Attention::family,
@@ -533,7 +533,7 @@ void register_attention_impls(Registry& r) {
                const auto& a = std::get<Attention>(op);
                return std::make_unique<BwdKernelCase>(a, &kernels::attention_fwd_mma_sm80,
                                                       &kernels::attention_bwd_wgmma_sm90,
-                                                      kernels::attention_bwd_wgmma_workspace(kernel_shape(a)).bytes);
+                                                      kernels::attention_bwd_workspace(kernel_shape(a)).bytes);
              }});
   r.add(Impl{.name = "attention.cudnn",
              .family = Attention::family,

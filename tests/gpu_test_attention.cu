@@ -242,11 +242,10 @@ TEST(AttentionBackward, ReferenceMatchesFloat64AtSmallShapes) {
 using BwdLauncher = void (*)(const kernels::AttentionBwdArgs&, cudaStream_t);
 
 // Runs attention.fwd.mma then the fused backward `backward` (attention.bwd.mma unless said;
-// outputs and a workspace of `workspace_bytes` poisoned first); dQ, dK, dV in float64 on the host.
+// outputs and the workspace poisoned first); dQ, dK, dV in float64 on the host.
 AttentionGradients fused_backward(const Attention& a, const Inputs& in, cudaStream_t stream,
-                                  BwdLauncher backward = &kernels::attention_bwd_mma_sm80,
-                                  std::size_t workspace_bytes = 0) {
-  if (workspace_bytes == 0) workspace_bytes = kernels::attention_bwd_mma_workspace(kernel_shape(a)).bytes;
+                                  BwdLauncher backward = &kernels::attention_bwd_mma_sm80) {
+  const std::size_t workspace_bytes = kernels::attention_bwd_workspace(kernel_shape(a)).bytes;
   DeviceBuffer o(in.q.bytes(), "O"), lse(a.batch * a.heads_q * a.seq_q * 4, "LSE");
   DeviceBuffer dq(in.q.bytes(), "dQ"), dk(in.k.bytes(), "dK"), dv(in.v.bytes(), "dV");
   DeviceBuffer workspace(workspace_bytes, "workspace");
@@ -266,8 +265,7 @@ AttentionGradients fused_backward(const Attention& a, const Inputs& in, cudaStre
 }
 
 AttentionGradients wgmma_backward(const Attention& a, const Inputs& in, cudaStream_t stream) {
-  return fused_backward(a, in, stream, &kernels::attention_bwd_wgmma_sm90,
-                        kernels::attention_bwd_wgmma_workspace(kernel_shape(a)).bytes);
+  return fused_backward(a, in, stream, &kernels::attention_bwd_wgmma_sm90);
 }
 
 // The forward's shape list (GQA, MQA, causal and full, seq_q != seq_kv, rows that see no key,
@@ -288,15 +286,14 @@ TEST(AttentionBackward, FusedMatchesFloat64AtSmallShapes) {
 
 // Every head of a group adds into its KV head's dK and dV: with MQA over 8 query heads, and
 // causal rows that see no key beside rows that see all (seq_q 200 > seq_kv 70).
-void expect_group_summed_and_no_nan(BwdLauncher backward, std::size_t (*workspace)(const kernels::AttentionShape&),
-                                    const char* name) {
+void expect_group_summed_and_no_nan(BwdLauncher backward, const char* name) {
   const Stream stream;
   for (const std::uint64_t d : {64, 128}) {
     const Attention a{.batch = 1, .heads_q = 8, .heads_kv = 1, .seq_q = 200, .seq_kv = 70, .head_dim = d,
                       .causal = true, .pass = "bwd"};
     const Inputs in(a, stream);
     const AttentionGradients want = attention_backward_reference(a, in.hq, in.hk, in.hv, in.hdo);
-    const AttentionGradients got = fused_backward(a, in, stream, backward, workspace(kernel_shape(a)));
+    const AttentionGradients got = fused_backward(a, in, stream, backward);
     // The first 130 rows of every head see no key: their dQ is exactly 0.
     for (std::uint64_t i = 0; i < 130; ++i)
       for (std::uint64_t h = 0; h < a.heads_q; ++h)
@@ -311,10 +308,7 @@ void expect_group_summed_and_no_nan(BwdLauncher backward, std::size_t (*workspac
 TEST(AttentionBackward, FusedSumsTheGroupAndLeavesNoNaNForRowsThatSeeNoKey) {
   TB_REQUIRE_GPU();
   const Device device(0);
-  expect_group_summed_and_no_nan(
-      &kernels::attention_bwd_mma_sm80,
-      [](const kernels::AttentionShape& s) { return kernels::attention_bwd_mma_workspace(s).bytes; },
-      "attention.bwd.mma");
+  expect_group_summed_and_no_nan(&kernels::attention_bwd_mma_sm80, "attention.bwd.mma");
 }
 
 // attention.bwd.wgmma (sm_90a; skipped with the reason elsewhere) at the same shapes, and at a few
@@ -337,10 +331,7 @@ TEST(AttentionBackward, WgmmaMatchesFloat64AtSmallShapes) {
     EXPECT_LE(kv_error(got.dv, want.dv, a), kToleranceFusedGrad) << "attention.bwd.wgmma dV " << label(a);
   }
   // MQA over 8 query heads: 8 CTAs per key block add into one KV head's FP32 dK and dV.
-  expect_group_summed_and_no_nan(
-      &kernels::attention_bwd_wgmma_sm90,
-      [](const kernels::AttentionShape& s) { return kernels::attention_bwd_wgmma_workspace(s).bytes; },
-      "attention.bwd.wgmma");
+  expect_group_summed_and_no_nan(&kernels::attention_bwd_wgmma_sm90, "attention.bwd.wgmma");
 }
 
 // attention.cudnn, forward then backward (from its own forward's O and LSE, as the impl runs),

@@ -14,8 +14,9 @@
 //   the row sum stays a per-thread partial until the end. P is rounded to BF16 and reused as the
 //   A-fragment of P V straight from the S accumulators (their layouts coincide), no shared memory.
 // - Causal block skipping: key blocks past the diagonal of the CTA's last row are never loaded;
-//   only blocks that hold the diagonal or the seq_kv tail are masked element by element. Query
-//   blocks run longest first (reverse blockIdx.x) so the causal grid's tail is short.
+//   only blocks that hold the diagonal or the seq_kv tail are masked element by element. The
+//   1-D grid deals blocks in attention_work_item's order: causal, every head's longest query
+//   block before any head's shorter ones, so the grid's last wave is short.
 // - GQA: the CTA reads KV head h / (Hq / Hkv); tails in seq_q and seq_kv are zero-filled by
 //   cp.async (src-size 0) and masked; rows that see no key write O = 0, LSE = -inf.
 // Output: O (BF16) written from the accumulators, 4-byte stores; LSE (FP32, natural log).
@@ -84,8 +85,11 @@ attention_fwd_mma_sm80_kernel(const __nv_bfloat16* __restrict__ q, const __nv_bf
   const auto v_tile = [&](int stage) { return k_tile(stage) + std::uint32_t(Tiles::kKvBytes); };
 
   const int tid = threadIdx.x, lane = tid % 32, warp = tid / 32;
-  const int m_block = int(gridDim.x) - 1 - int(blockIdx.x);
-  const int h = blockIdx.y, b = blockIdx.z;
+  const int m_blocks = attention_ceil_div(shape.seq_q, kBlockM);
+  const AttentionWorkItem item = attention_work_item(int(blockIdx.x), m_blocks, shape.heads_q, shape.batch,
+                                                     shape.causal);
+  const int m_block = m_blocks - 1 - item.rank;
+  const int h = item.head, b = item.batch;
   const int hk = h / (shape.heads_q / shape.heads_kv);
   const int row0 = m_block * kBlockM;
   const int seq_q = shape.seq_q, seq_kv = shape.seq_kv;
@@ -233,7 +237,7 @@ void launch(const AttentionFwdArgs& args, cudaStream_t stream) {
       cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, FwdTiles<kHeadDim>::kSmemBytes);
   (void)opt_in;
   const AttentionShape& s = args.shape;
-  const dim3 grid(unsigned(attention_ceil_div(s.seq_q, kBlockM)), unsigned(s.heads_q), unsigned(s.batch));
+  const unsigned grid = unsigned(attention_ceil_div(s.seq_q, kBlockM) * s.heads_q * s.batch);
   kernel<<<grid, kThreads, FwdTiles<kHeadDim>::kSmemBytes, stream>>>(args.q, args.k, args.v, args.o, args.lse, s,
                                                                      float(1.0 / std::sqrt(double(kHeadDim))));
 }

@@ -3,13 +3,13 @@
 // What it changes from the unfused reference backward (S, P, dP, dS in memory, five GEMMs):
 // - Three kernels, no score matrix in memory. (1) Preprocessing: D = rowsum(dO * O) in FP32 per
 //   (batch, head, row), the forward's LSE (natural log) times log2(e), and dQ's FP32 accumulator
-//   zeroed. (2) The main kernel, in this file. (3) dQ's accumulator scaled and rounded to BF16.
+//   zeroed. (2) The main kernel, in this file. (3) The FP32 accumulators rounded to BF16.
 //   (1) and (3) are in flash_bwd_pre_post.cu, shared with version 4.
-// - Main kernel: a CTA owns 64 keys of one (KV head, batch), 4 warps of 16 keys each. K and V
-//   sit in shared memory for the whole CTA; each warp keeps the dK and dV rows of its 16 keys
-//   (16 x D each, FP32) in registers. It loops over the query heads of its GQA group and, per
-//   head, over the 64-row query blocks that see any of its keys (causal: from the block holding
-//   the first row that sees them, bottom-right aligned; attention_first_row_seeing). Q, dO and
+// - Main kernel: a CTA owns 64 keys of one (query head, batch), 4 warps of 16 keys each. K and V
+//   (of the query head's KV head) sit in shared memory for the whole CTA; each warp keeps the dK
+//   and dV rows of its 16 keys (16 x D each, FP32) in registers. It loops over the 64-row query
+//   blocks that see any of its keys (causal: from the block holding the first row that sees
+//   them, bottom-right aligned; attention_first_row_seeing). Q, dO and
 //   the per-row LSE and D of the next step arrive by cp.async (2 stages) while the tensor cores
 //   work on the current one.
 // - Per step, with transposed scores so that each warp's rows are its keys: S^T = K Q^T;
@@ -20,10 +20,13 @@
 //   accumulator with atomicAdd (RED.ADD.F32): other CTAs (other key blocks) add to the same rows.
 //   The softmax scale is applied once at the end (to dK when it is written, to dQ when it is
 //   converted).
-// - GQA: dK and dV of a KV head are sums over its query heads. The CTA loops over the group's
-//   query heads itself, so the sums stay in registers and dK, dV are written once, in BF16,
-//   with no FP32 scratch and no reduction kernel; the price is fewer CTAs (B Hkv Sk / 64) for
-//   MQA at small batch.
+// - GQA: dK and dV of a KV head are sums over its query heads. With one query head per KV head
+//   they are written in BF16 from registers; with more, each CTA adds its dK and dV into FP32
+//   accumulators (RED.ADD.F32 once per CTA) that the last kernel rounds, as version 4. Until the
+//   H200 run the CTA looped over the group itself (no FP32 scratch), which left Llama 3's
+//   per-GPU MQA (one KV head, batch 1, seq 8192) 128 CTAs: 76.1 TFLOP/s there.
+// - Order: a 1-D grid dealt as attention_work_item; causal, every head's first (longest) key
+//   block before any head's second, so the grid's last wave is short.
 // - Masks: rows that see no key carry LSE = -inf from the forward; the preprocessing stores
 //   +inf for them (and for the padding rows past seq_q) so that exp2(s - inf) = 0: their P, dS
 //   and every contribution are 0, not NaN. Keys past seq_kv and keys a row does not see (the
@@ -99,7 +102,8 @@ attention_bwd_mma_sm80_kernel(const __nv_bfloat16* __restrict__ q, const __nv_bf
                               const __nv_bfloat16* __restrict__ v, const __nv_bfloat16* __restrict__ d_o,
                               const float* __restrict__ lse_log2, const float* __restrict__ d_rows,
                               float* __restrict__ dq_accum, __nv_bfloat16* __restrict__ dk,
-                              __nv_bfloat16* __restrict__ dv, AttentionShape shape, int seq_q_padded, float scale) {
+                              __nv_bfloat16* __restrict__ dv, float* __restrict__ dk_accum,
+                              float* __restrict__ dv_accum, AttentionShape shape, int seq_q_padded, float scale) {
   using Tiles = BwdTiles<kHeadDim>;
   constexpr int kChunks = Tiles::kChunks;
   constexpr int kDSteps = kHeadDim / 16;  // k16 steps over the head dimension
@@ -121,29 +125,35 @@ attention_bwd_mma_sm80_kernel(const __nv_bfloat16* __restrict__ q, const __nv_bf
   const std::uint32_t ds_tile = k_tile + std::uint32_t(Tiles::kDsAt);
 
   const int tid = threadIdx.x, lane = tid % 32, warp = tid / 32;
-  const int hk = blockIdx.y, b = blockIdx.z;
-  const int n0 = blockIdx.x * kBlockN;
+  const AttentionWorkItem item = attention_work_item(int(blockIdx.x), attention_ceil_div(shape.seq_kv, kBlockN),
+                                                     shape.heads_q, shape.batch, shape.causal);
+  const int h = item.head, b = item.batch;
+  const int n0 = item.rank * kBlockN;
   const int seq_q = shape.seq_q, seq_kv = shape.seq_kv;
-  const int group = shape.heads_q / shape.heads_kv;
   const std::size_t q_stride = std::size_t(shape.heads_q) * kHeadDim;
   const std::size_t kv_stride = std::size_t(shape.heads_kv) * kHeadDim;
-  const std::size_t kv_at = (std::size_t(b) * seq_kv + n0) * kv_stride + std::size_t(hk) * kHeadDim;
+  // The KV head's offset, recomputed where it is needed (at 255 registers a value kept live
+  // through the loop spills).
+  const auto kv_head_at = [&] { return std::size_t(h / (shape.heads_q / shape.heads_kv)) * kHeadDim; };
+  const std::size_t kv_at = (std::size_t(b) * seq_kv + n0) * kv_stride + kv_head_at();
+  // Row 0 of this (batch, head) in Q, dO and dQ, and its LSE and D.
+  const std::size_t head_at = std::size_t(b) * seq_q * q_stride + std::size_t(h) * kHeadDim;
+  const std::size_t rows_at = (std::size_t(b) * shape.heads_q + h) * seq_q_padded;
 
   const int m_begin = attention_first_row_seeing(n0, seq_q, seq_kv, shape.causal) / kBlockM;
-  const int m_blocks = attention_ceil_div(seq_q, kBlockM) - m_begin;  // per query head; <= 0: no row sees a key
-  const int steps = m_blocks > 0 ? group * m_blocks : 0;
+  const int steps = attention_ceil_div(seq_q, kBlockM) - m_begin;  // <= 0: no row sees a key
   const float scale_log2 = scale * kLog2e;
 
   const auto load_step = [&](int step) {
     const int stage = step % kStages;
-    const int h = hk * group + step / m_blocks, m0 = (m_begin + step % m_blocks) * kBlockM;
-    const std::size_t at = (std::size_t(b) * seq_q + m0) * q_stride + std::size_t(h) * kHeadDim;
+    const int m0 = (m_begin + step) * kBlockM;
+    const std::size_t at = head_at + std::size_t(m0) * q_stride;
     load_rows<kBlockM, kChunks>(q_tile(stage), q + at, q_stride, seq_q - m0, tid);
     load_rows<kBlockM, kChunks>(do_tile(stage), d_o + at, q_stride, seq_q - m0, tid);
     if (tid < 2 * kBlockM / 4) {  // 16 chunks of LSE, then 16 of D: padded, never out of bounds
       const int which = tid / (kBlockM / 4), ch = tid % (kBlockM / 4);
       const float* src =
-          (which ? d_rows : lse_log2) + (std::size_t(b) * shape.heads_q + h) * seq_q_padded + m0 + 4 * ch;
+          (which ? d_rows : lse_log2) + rows_at + m0 + 4 * ch;
       ptx::cp_async_16(ptx::smem_addr(row_vec(stage, which) + 4 * ch), src, true);
     }
   };
@@ -165,7 +175,7 @@ attention_bwd_mma_sm80_kernel(const __nv_bfloat16* __restrict__ q, const __nv_bf
     if (step + 1 < steps) load_step(step + 1);
     ptx::cp_async_commit();
     const int stage = step % kStages;
-    const int h = hk * group + step / m_blocks, m0 = (m_begin + step % m_blocks) * kBlockM;
+    const int m0 = (m_begin + step) * kBlockM;
     const float* lse_s = row_vec(stage, 0);
     const float* d_s = row_vec(stage, 1);
 
@@ -294,8 +304,7 @@ attention_bwd_mma_sm80_kernel(const __nv_bfloat16* __restrict__ q, const __nv_bf
       for (int kk = 0; kk < kNSteps; ++kk)
         ptx::ldmatrix_x4_trans(ds_frag[kk], ds_tile + swizzle_xor_chunk<8>(16 * kk + (lane & 7) + 8 * (lane >> 4),
                                                                              2 * warp + ((lane >> 3) & 1)));
-      float* dq_row = dq_accum + (std::size_t(b) * seq_q + my_row) * q_stride + std::size_t(h) * kHeadDim +
-                      2 * (lane % 4);
+      float* dq_row = dq_accum + head_at + std::size_t(my_row) * q_stride + 2 * (lane % 4);
 #pragma unroll
       for (int dt = 0; dt < kDTiles; dt += 2) {
         float acc[2][4] = {};
@@ -321,18 +330,26 @@ attention_bwd_mma_sm80_kernel(const __nv_bfloat16* __restrict__ q, const __nv_bf
   }
   ptx::cp_async_wait<0>();
 
-  // dK (scaled) and dV, BF16. Keys no row sees (or past the group's queries) get zeros.
+  // dK (scaled) and dV: in BF16 where the KV head has one query head (keys no row sees get
+  // zeros); under GQA added, unscaled, into the FP32 accumulators that the last kernel rounds.
 #pragma unroll
   for (int half = 0; half < 2; ++half) {
     const int key = my_key + 8 * half;
     if (key >= seq_kv) continue;
-    const std::size_t at = (std::size_t(b) * seq_kv + key) * kv_stride + std::size_t(hk) * kHeadDim + 2 * (lane % 4);
+    const std::size_t at = (std::size_t(b) * seq_kv + key) * kv_stride + kv_head_at() + 2 * (lane % 4);
 #pragma unroll
     for (int dt = 0; dt < kDTiles; ++dt) {
-      *reinterpret_cast<__nv_bfloat162*>(dk + at + 8 * dt) =
-          __floats2bfloat162_rn(dk_acc[dt][2 * half] * scale, dk_acc[dt][2 * half + 1] * scale);
-      *reinterpret_cast<__nv_bfloat162*>(dv + at + 8 * dt) =
-          __floats2bfloat162_rn(dv_acc[dt][2 * half], dv_acc[dt][2 * half + 1]);
+      if (shape.heads_q == shape.heads_kv) {
+        *reinterpret_cast<__nv_bfloat162*>(dk + at + 8 * dt) =
+            __floats2bfloat162_rn(dk_acc[dt][2 * half] * scale, dk_acc[dt][2 * half + 1] * scale);
+        *reinterpret_cast<__nv_bfloat162*>(dv + at + 8 * dt) =
+            __floats2bfloat162_rn(dv_acc[dt][2 * half], dv_acc[dt][2 * half + 1]);
+      } else {
+        atomicAdd(dk_accum + at + 8 * dt, dk_acc[dt][2 * half]);
+        atomicAdd(dk_accum + at + 8 * dt + 1, dk_acc[dt][2 * half + 1]);
+        atomicAdd(dv_accum + at + 8 * dt, dv_acc[dt][2 * half]);
+        atomicAdd(dv_accum + at + 8 * dt + 1, dv_acc[dt][2 * half + 1]);
+      }
     }
   }
 }
@@ -340,12 +357,10 @@ attention_bwd_mma_sm80_kernel(const __nv_bfloat16* __restrict__ q, const __nv_bf
 template <int kHeadDim>
 void launch(const AttentionBwdArgs& args, cudaStream_t stream) {
   const AttentionShape& s = args.shape;
-  const AttentionBwdWorkspace w = attention_bwd_mma_workspace(s);
+  const AttentionBwdWorkspace w = attention_bwd_workspace(s);
   auto* base = static_cast<unsigned char*>(args.workspace);
-  float* dq_accum = reinterpret_cast<float*>(base);
-  float* lse_log2 = reinterpret_cast<float*>(base + w.lse_log2_offset);
-  float* d_rows = reinterpret_cast<float*>(base + w.d_offset);
-  const float scale = float(1.0 / std::sqrt(double(kHeadDim)));
+  const auto at = [&](std::size_t offset) { return reinterpret_cast<float*>(base + offset); };
+  const bool gqa = w.dk_offset != 0;
 
   attention_bwd_preprocess(args, stream);
 
@@ -355,12 +370,13 @@ void launch(const AttentionBwdArgs& args, cudaStream_t stream) {
   static const cudaError_t opt_in =
       cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, BwdTiles<kHeadDim>::kSmemBytes);
   (void)opt_in;
-  const dim3 grid(unsigned(attention_ceil_div(s.seq_kv, kBlockN)), unsigned(s.heads_kv), unsigned(s.batch));
-  kernel<<<grid, kThreads, BwdTiles<kHeadDim>::kSmemBytes, stream>>>(args.q, args.k, args.v, args.d_o, lse_log2,
-                                                                      d_rows, dq_accum, args.dk, args.dv, s,
-                                                                      int(w.seq_q_padded), scale);
+  const unsigned grid = unsigned(attention_ceil_div(s.seq_kv, kBlockN) * s.heads_q * s.batch);
+  kernel<<<grid, kThreads, BwdTiles<kHeadDim>::kSmemBytes, stream>>>(
+      args.q, args.k, args.v, args.d_o, at(w.lse_log2_offset), at(w.d_offset), at(0), args.dk, args.dv,
+      gqa ? at(w.dk_offset) : nullptr, gqa ? at(w.dv_offset) : nullptr, s, int(w.seq_q_padded),
+      float(1.0 / std::sqrt(double(kHeadDim))));
 
-  attention_bwd_convert(dq_accum, args.dq, std::size_t(s.batch) * s.seq_q * s.heads_q * kHeadDim, scale, stream);
+  attention_bwd_finish(args, stream);
 }
 
 }  // namespace

@@ -42,6 +42,10 @@
 // seq 512 (4 key blocks per tile) the per-tile start and end are most of a tile's time:
 // attention.fwd.wgmma ran 381.1 TFLOP/s there against cuDNN's 529.6 (0.72x); the persistent grid
 // is the FA3 answer. Not yet run on a GPU.
+// Tile order (attention_work_item): causal, rank-major (every head's longest query block before
+// any head's next), since the H200 run; it was head-major then. Modelled on 132 SMs, the longest
+// CTA's work falls from 1.23 to 1.00 times the mean for Llama 3 70B per GPU (8 heads, seq 8192),
+// where this kernel ran 497.4 TFLOP/s against its 656.8 at 16 heads of seq 16384. Not yet run.
 //
 // Measured (H200, results/h200-sxm/attention.log; batch 2, 16 heads, seq 8192, head_dim 128, L2
 // cold), one CTA per tile, before the tile loop: 645.2 TFLOP/s full (0.952x attention.cudnn),

@@ -27,13 +27,17 @@
 // - dQ: each consumer's FP32 tile goes to shared memory and is added into the accumulator in
 //   global memory by two TMA reductions (cp.reduce.async.bulk.tensor .add, 64 rows x 32 columns
 //   each), issued by one thread and overlapped with the next block; no atomics in the consumers.
-// - GQA: a CTA per query head (not version 2's loop over the group inside the CTA: at Llama 3's
-//   per-GPU MQA, one KV head and batch 1, that left half the SMs idle). With one query head per
+// - GQA: a CTA per query head (version 2 first looped over the group inside the CTA: at Llama
+//   3's per-GPU MQA, one KV head and batch 1, that left half the SMs idle). With one query head per
 //   KV head dK and dV are written in BF16 from registers; with more, each CTA adds its dK and dV
 //   into FP32 accumulators (atomicAdd on float2) that the conversion kernel rounds.
 // - Masks as version 2 (element masks only where the block's first query row misses a key of the
 //   consumer's 64); causal blocks skipped from the keys' side; query rows that see no key and
 //   padding rows carry LSE = +inf, so their P, dS and contributions are 0.
+// - Order: a 1-D grid dealt as attention_work_item; causal, every head's first (longest) key
+//   block before any head's second. Under GQA the query heads of a KV head then finish one key
+//   block together and add into the same dK, dV rows at once (up to group-fold atomics on an
+//   address, once per CTA), the price of a short last wave.
 // Registers and shared memory: kernels/attention/README.md.
 //
 // Measured (H200, results/h200-sxm/attention.log; batch 2, 16 heads, seq 8192, head_dim 128, L2
@@ -52,8 +56,6 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
-#include <stdexcept>
-#include <string>
 
 namespace trainbench::kernels {
 namespace {
@@ -160,7 +162,9 @@ attention_bwd_wgmma_sm90_kernel(const __grid_constant__ CUtensorMap q_map, const
   const auto phase_of = [](int t) { return static_cast<std::uint32_t>(t / kStages) & 1u; };
 
   const int tid = threadIdx.x, wg = tid / 128;
-  const int n0 = int(blockIdx.x) * kBlockN, head = blockIdx.y, batch = blockIdx.z;
+  const AttentionWorkItem item = attention_work_item(int(blockIdx.x), attention_ceil_div(shape.seq_kv, kBlockN),
+                                                     shape.heads_q, shape.batch, shape.causal);
+  const int n0 = item.rank * kBlockN, head = item.head, batch = item.batch;
   const int group = shape.heads_q / shape.heads_kv, head_kv = head / group;
   const int seq_q = shape.seq_q, seq_kv = shape.seq_kv;
   // The query blocks that see any of the CTA's keys (causal: from the first row that sees key n0).
@@ -455,22 +459,15 @@ template <int kHeadDim>
 void launch(const AttentionBwdArgs& args, cudaStream_t stream) {
   using Config = BwdWgmmaConfig<kHeadDim>;
   const AttentionShape& s = args.shape;
-  const AttentionBwdWorkspace w = attention_bwd_wgmma_workspace(s);
+  const AttentionBwdWorkspace w = attention_bwd_workspace(s);
   auto* ws = static_cast<unsigned char*>(args.workspace);
   float* dq_accum = reinterpret_cast<float*>(ws);
   const bool gqa = s.heads_q != s.heads_kv;
   float* dk_accum = gqa ? reinterpret_cast<float*>(ws + w.dk_offset) : nullptr;
   float* dv_accum = gqa ? reinterpret_cast<float*>(ws + w.dv_offset) : nullptr;
-  const std::size_t kv_elements = std::size_t(s.batch) * s.seq_kv * s.heads_kv * kHeadDim;
   const float scale = float(1.0 / std::sqrt(double(kHeadDim)));
 
   attention_bwd_preprocess(args, stream);
-  if (gqa) {  // dK and dV's accumulators, adjacent
-    const cudaError_t err = cudaMemsetAsync(dk_accum, 0, 2 * kv_elements * 4, stream);
-    if (err != cudaSuccess)
-      throw std::runtime_error(std::string("attention.bwd.wgmma: zeroing the dK and dV accumulators failed: ") +
-                               cudaGetErrorString(err));
-  }
 
   const auto kernel = attention_bwd_wgmma_sm90_kernel<kHeadDim>;
   static const cudaError_t opt_in =
@@ -494,17 +491,13 @@ void launch(const AttentionBwdArgs& args, cudaStream_t stream) {
                                              FlashDqStaging::kRows);
     last.args = args;
   }
-  const dim3 grid(unsigned(attention_ceil_div(s.seq_kv, Config::kBlockN)), unsigned(s.heads_q), unsigned(s.batch));
+  const unsigned grid = unsigned(attention_ceil_div(s.seq_kv, Config::kBlockN) * s.heads_q * s.batch);
   kernel<<<grid, Config::kThreads, Config::kSmemBytes, stream>>>(
       last.q, last.k, last.v, last.d_o, last.dq, reinterpret_cast<const float*>(ws + w.lse_log2_offset),
       reinterpret_cast<const float*>(ws + w.d_offset), args.dk, args.dv, dk_accum, dv_accum, s, int(w.seq_q_padded),
       scale);
 
-  attention_bwd_convert(dq_accum, args.dq, std::size_t(s.batch) * s.seq_q * s.heads_q * kHeadDim, scale, stream);
-  if (gqa) {
-    attention_bwd_convert(dk_accum, args.dk, kv_elements, scale, stream);
-    attention_bwd_convert(dv_accum, args.dv, kv_elements, 1.f, stream);
-  }
+  attention_bwd_finish(args, stream);
 }
 
 }  // namespace

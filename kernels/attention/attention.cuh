@@ -62,6 +62,34 @@ __host__ __device__ constexpr bool attention_bwd_tile_needs_mask(int row0, int k
   return attention_visible_keys(row0, seq_q, seq_kv, causal) < key0 + keys;
 }
 
+// The order in which every kernel here deals its CTAs' work: item t of blocks * heads * batch is
+// the block of rank `rank` of head `head` of batch `batch`, where rank 0 is a head's longest block
+// under a causal mask (the forward's last query block, the backward's first key block) and the
+// work falls with the rank. The hardware starts a grid's CTAs in index order and a persistent grid
+// deals them the same way, so the order decides what runs in the last wave.
+// - Causal: rank-major, the heads inner (heads sharing a KV head side by side): every head's
+//   longest block before any head's second, so the last wave holds the shortest blocks. Head-major
+//   (each head longest first, one head after another) left the longest CTA of a one-CTA-per-block
+//   grid at 1.23 times the mean's work for Llama 3 70B per GPU (8 heads, seq 8192, 64 blocks of
+//   128 rows, 132 SMs; ranked: 1.00. tests/test_attention.cpp models both). That accounts for
+//   most of the gap between attention.fwd.wgmma's 497 TFLOP/s there and its 657 at 16 heads of
+//   seq 16384, where head-major was already balanced (H200, results/h200-sxm/attention.log).
+//   Concurrent CTAs of one head then sit at one rank and read its K and V in step, so L2 still
+//   serves most of those reads.
+// - Full: head-major; every block is the same work, and a head's consecutive blocks share its K
+//   and V in L2.
+struct AttentionWorkItem {
+  int rank, head, batch;
+};
+__host__ __device__ constexpr AttentionWorkItem attention_work_item(int t, int blocks, int heads, int batches,
+                                                                  bool causal) {
+  if (causal) {
+    const int bh = t % (heads * batches);
+    return {.rank = t / (heads * batches), .head = bh % heads, .batch = bh / heads};
+  }
+  return {.rank = t % blocks, .head = t / blocks % heads, .batch = t / blocks / heads};
+}
+
 struct AttentionFwdArgs {
   const __nv_bfloat16* q = nullptr;
   const __nv_bfloat16* k = nullptr;
@@ -83,10 +111,10 @@ void attention_fwd_mma_sm80(const AttentionFwdArgs& args, cudaStream_t stream);
 
 // 2. FlashAttention-2 backward on mma.sync m16n8k16, sm_80+ (2_sm80_flash_bwd_mma.cu): a
 //    preprocessing kernel (D = rowsum(dO * O), the LSE in base 2, dQ's FP32 accumulator zeroed),
-//    the main kernel with one CTA per (block of kAttentionBwdMmaBlockN keys, KV head, batch)
-//    looping over the query heads of its group and the query blocks of kAttentionBwdMmaBlockM
-//    rows that see its keys (dK, dV in registers, written once; dQ by FP32 atomics), and a
-//    kernel converting dQ to BF16. head_dim 64 or 128 (attention_mma_supports_head_dim).
+//    the main kernel with one CTA per (block of kAttentionBwdMmaBlockN keys, query head, batch)
+//    looping over the query blocks of kAttentionBwdMmaBlockM rows that see its keys (dK, dV in
+//    registers; dQ by FP32 atomics, and dK, dV too under GQA), and a kernel converting the
+//    FP32 accumulators to BF16. head_dim 64 or 128 (attention_mma_supports_head_dim).
 inline constexpr int kAttentionBwdMmaBlockM = 64;  // query rows per step of the main loop
 inline constexpr int kAttentionBwdMmaBlockN = 64;  // keys per CTA (16 per warp)
 
@@ -94,20 +122,27 @@ inline constexpr int kAttentionBwdMmaBlockN = 64;  // keys per CTA (16 per warp)
 // (B, Sq, Hq, D) at 0, then per (batch, head) and query row, padded to a multiple of
 // kAttentionBwdRowPadding rows (whole query blocks of every version), the LSE times log2(e)
 // (+inf for rows that see no key and for the padding, so that their P is 0) and D =
-// rowsum(dO * O) (0 for the padding). Version 4 under GQA adds FP32 accumulators for dK and dV
-// (B, Sk, Hkv, D) (dk_offset, dv_offset; 0 and no bytes otherwise).
+// rowsum(dO * O) (0 for the padding). Under GQA, FP32 accumulators for dK and dV (B, Sk, Hkv,
+// D) follow (dk_offset, dv_offset; 0 and no bytes otherwise): both versions then run a CTA per
+// query head, each adding its share of its KV head's dK and dV.
 inline constexpr int kAttentionBwdRowPadding = 128;
 struct AttentionBwdWorkspace {
   std::size_t seq_q_padded = 0;
   std::size_t lse_log2_offset = 0, d_offset = 0, dk_offset = 0, dv_offset = 0, bytes = 0;
 };
-__host__ __device__ constexpr AttentionBwdWorkspace attention_bwd_mma_workspace(const AttentionShape& s) {
+__host__ __device__ constexpr AttentionBwdWorkspace attention_bwd_workspace(const AttentionShape& s) {
   AttentionBwdWorkspace w;
   w.seq_q_padded = std::size_t(attention_ceil_div(s.seq_q, kAttentionBwdRowPadding)) * kAttentionBwdRowPadding;
   const std::size_t rows = std::size_t(s.batch) * std::size_t(s.heads_q);
   w.lse_log2_offset = rows * std::size_t(s.seq_q) * std::size_t(s.head_dim) * 4;
   w.d_offset = w.lse_log2_offset + rows * w.seq_q_padded * 4;
   w.bytes = w.d_offset + rows * w.seq_q_padded * 4;
+  if (s.heads_q == s.heads_kv) return w;
+  const std::size_t kv = std::size_t(s.batch) * std::size_t(s.seq_kv) * std::size_t(s.heads_kv) *
+                         std::size_t(s.head_dim) * 4;
+  w.dk_offset = w.bytes;
+  w.dv_offset = w.dk_offset + kv;
+  w.bytes = w.dv_offset + kv;
   return w;
 }
 
@@ -121,18 +156,17 @@ struct AttentionBwdArgs {
   __nv_bfloat16* dq = nullptr;         // shaped like q
   __nv_bfloat16* dk = nullptr;         // shaped like k (summed over each KV head's query heads)
   __nv_bfloat16* dv = nullptr;         // shaped like v
-  void* workspace = nullptr;           // attention_bwd_*_workspace(shape).bytes, 16-byte aligned
+  void* workspace = nullptr;           // attention_bwd_workspace(shape).bytes, 16-byte aligned
   AttentionShape shape;
 };
 void attention_bwd_mma_sm80(const AttentionBwdArgs& args, cudaStream_t stream);
 
 // The first and last kernels of versions 2 and 4 (flash_bwd_pre_post.cu). Preprocessing: D, the
-// base-2 LSE and dQ's zeroed accumulator into args.workspace (the first three parts above).
-// Conversion: out = scale * accum rounded to BF16, `count` elements (a multiple of 8, both
-// pointers 16-byte aligned).
+// base-2 LSE and dQ's zeroed accumulator into args.workspace, and under GQA dK's and dV's
+// accumulators zeroed (throws std::runtime_error when that fails). Finishing: dQ = scale * its
+// accumulator rounded to BF16, and under GQA dK (scaled) and dV likewise from theirs.
 void attention_bwd_preprocess(const AttentionBwdArgs& args, cudaStream_t stream);
-void attention_bwd_convert(const float* accum, __nv_bfloat16* out, std::size_t count, float scale,
-                           cudaStream_t stream);
+void attention_bwd_finish(const AttentionBwdArgs& args, cudaStream_t stream);
 
 // 3. FlashAttention-3 forward on wgmma, sm_90a only (3_sm90_flash_fwd_wgmma.cu): TMA loads of Q
 //    and a K/V ring on mbarriers, a producer warpgroup and consumer warpgroups of 64 query rows
@@ -160,15 +194,14 @@ void attention_fwd_wgmma_persistent_sm90(const AttentionFwdArgs& args, cudaStrea
 void attention_fwd_wgmma_on_ctas_sm90(const AttentionFwdArgs& args, int ctas, cudaStream_t stream);
 
 // Version 3's tiles: blocks of attention_fwd_wgmma_block_m(head_dim) query rows of one (batch,
-// query head). Tile t is m-block M - 1 - t % M (M m-blocks per head: the longest causal blocks
-// first) of query head (t / M) % heads_q of batch t / (M heads_q), so consecutive tiles share
-// their K and V in L2.
+// query head), tile t being attention_work_item t (above): with M m-blocks per head, m-block
+// M - 1 - rank, the longest causal blocks first.
 // CTA `cta` of `ctas` takes tile attention_fwd_wgmma_walk(cta, ctas, r) in round r = 0, 1, ...
 // while r ctas < tiles, skipping indices past the last tile: a snake, cta in even rounds and
-// ctas - 1 - cta in odd ones, so that a CTA given a head's longest causal block in one round gets
-// a short one in the next. In plain rounds, with a head's m-block count dividing the CTA count
-// (4 at seq 512 on 132 SMs), a CTA would always get the same m-block: the longest CTA then does
-// 1.47 times the mean's work at seq 512 causal, 1.03 with the snake (the tests model it).
+// ctas - 1 - cta in odd ones, so that a CTA given one of the longer blocks of a round gets one
+// of the shorter of the next. In plain rounds of head-major tiles, with a head's m-block count
+// dividing the CTA count (4 at seq 512 on 132 SMs), a CTA would always get the same m-block: the
+// longest CTA then did 1.47 times the mean's work at seq 512 causal (the tests model it).
 __host__ __device__ constexpr int attention_fwd_wgmma_walk(int cta, int ctas, int round) {
   return round * ctas + (round % 2 ? ctas - 1 - cta : cta);
 }
@@ -182,11 +215,11 @@ __host__ __device__ constexpr int attention_fwd_wgmma_tiles(const AttentionShape
 __host__ __device__ constexpr AttentionFwdTile attention_fwd_wgmma_tile(const AttentionShape& s, int t) {
   const int block_m = attention_fwd_wgmma_block_m(s.head_dim);
   const int m_blocks = attention_ceil_div(s.seq_q, block_m);
-  const int head = t / m_blocks % s.heads_q;
-  return {.row0 = (m_blocks - 1 - t % m_blocks) * block_m,
-          .head = head,
-          .head_kv = head / (s.heads_q / s.heads_kv),
-          .batch = t / m_blocks / s.heads_q};
+  const AttentionWorkItem item = attention_work_item(t, m_blocks, s.heads_q, s.batch, s.causal);
+  return {.row0 = (m_blocks - 1 - item.rank) * block_m,
+          .head = item.head,
+          .head_kv = item.head / (s.heads_q / s.heads_kv),
+          .batch = item.batch};
 }
 
 // 4. FlashAttention-3-style backward on wgmma, sm_90a only (4_sm90_flash_bwd_wgmma.cu): the
@@ -201,16 +234,6 @@ __host__ __device__ constexpr AttentionFwdTile attention_fwd_wgmma_tile(const At
 //    driver cannot encode the TMA descriptors or the GQA accumulators cannot be zeroed.
 inline constexpr int kAttentionBwdWgmmaBlockN = 128;
 __host__ __device__ constexpr int attention_bwd_wgmma_block_m(int head_dim) { return head_dim == 64 ? 128 : 64; }
-__host__ __device__ constexpr AttentionBwdWorkspace attention_bwd_wgmma_workspace(const AttentionShape& s) {
-  AttentionBwdWorkspace w = attention_bwd_mma_workspace(s);
-  if (s.heads_q == s.heads_kv) return w;
-  const std::size_t kv = std::size_t(s.batch) * std::size_t(s.seq_kv) * std::size_t(s.heads_kv) *
-                         std::size_t(s.head_dim) * 4;
-  w.dk_offset = w.bytes;
-  w.dv_offset = w.dk_offset + kv;
-  w.bytes = w.dv_offset + kv;
-  return w;
-}
 void attention_bwd_wgmma_sm90(const AttentionBwdArgs& args, cudaStream_t stream);
 
 }  // namespace trainbench::kernels

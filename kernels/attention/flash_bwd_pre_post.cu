@@ -1,13 +1,15 @@
 // The FlashAttention backward's first and last kernels, shared by versions 2 (mma.sync) and 4
 // (wgmma): the preprocessing that every query row's step of the main kernel reads (D = rowsum(dO
-// O), the LSE in base 2), and the conversion of an FP32 accumulator the main kernel added into
-// (dQ; dK and dV under GQA in version 4) to BF16. Both are memory-bound and arch-neutral.
+// O), the LSE in base 2), and the conversion of the FP32 accumulators the main kernel added into
+// (dQ; dK and dV under GQA) to BF16. Both are memory-bound and arch-neutral.
 #include "kernels/attention/attention.cuh"
 #include "kernels/common/ptx.cuh"
 
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <stdexcept>
+#include <string>
 
 namespace trainbench::kernels {
 namespace {
@@ -75,7 +77,7 @@ attention_bwd_convert_kernel(const float* __restrict__ accum, __nv_bfloat16* __r
 template <int kHeadDim>
 void preprocess(const AttentionBwdArgs& args, cudaStream_t stream) {
   const AttentionShape& s = args.shape;
-  const AttentionBwdWorkspace w = attention_bwd_mma_workspace(s);
+  const AttentionBwdWorkspace w = attention_bwd_workspace(s);
   auto* base = static_cast<unsigned char*>(args.workspace);
   const long long rows = (long long)s.batch * s.heads_q * (long long)w.seq_q_padded;
   constexpr int kRowsPerBlock = 256 / (kHeadDim / 8);
@@ -89,13 +91,34 @@ void preprocess(const AttentionBwdArgs& args, cudaStream_t stream) {
 void attention_bwd_preprocess(const AttentionBwdArgs& args, cudaStream_t stream) {
   if (args.shape.head_dim == 64) preprocess<64>(args, stream);
   else if (args.shape.head_dim == 128) preprocess<128>(args, stream);
+  const AttentionBwdWorkspace w = attention_bwd_workspace(args.shape);
+  if (w.dk_offset == 0) return;
+  const cudaError_t err =
+      cudaMemsetAsync(static_cast<unsigned char*>(args.workspace) + w.dk_offset, 0, w.bytes - w.dk_offset, stream);
+  if (err != cudaSuccess)
+    throw std::runtime_error(std::string("attention backward: zeroing the dK and dV accumulators failed: ") +
+                             cudaGetErrorString(err));
 }
 
-void attention_bwd_convert(const float* accum, __nv_bfloat16* out, std::size_t count, float scale,
-                           cudaStream_t stream) {
+namespace {
+void convert(const float* accum, __nv_bfloat16* out, std::size_t count, float scale, cudaStream_t stream) {
   const std::size_t blocks = (count / 8 + 255) / 256;
   attention_bwd_convert_kernel<<<unsigned(blocks < 65536 ? blocks : 65536), 256, 0, stream>>>(accum, out, count,
                                                                                                   scale);
+}
+}  // namespace
+
+void attention_bwd_finish(const AttentionBwdArgs& args, cudaStream_t stream) {
+  const AttentionShape& s = args.shape;
+  const AttentionBwdWorkspace w = attention_bwd_workspace(s);
+  const auto* base = static_cast<const unsigned char*>(args.workspace);
+  const float scale = float(1.0 / std::sqrt(double(s.head_dim)));
+  const auto at = [&](std::size_t offset) { return reinterpret_cast<const float*>(base + offset); };
+  convert(at(0), args.dq, std::size_t(s.batch) * s.seq_q * s.heads_q * s.head_dim, scale, stream);
+  if (w.dk_offset == 0) return;
+  const std::size_t kv = std::size_t(s.batch) * s.seq_kv * s.heads_kv * s.head_dim;
+  convert(at(w.dk_offset), args.dk, kv, scale, stream);
+  convert(at(w.dv_offset), args.dv, kv, 1.f, stream);
 }
 
 }  // namespace trainbench::kernels

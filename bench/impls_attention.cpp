@@ -95,7 +95,7 @@ std::string reference_unsupported(const Op& op) {
 std::string fwd_mma_unsupported(const Op& op) {
   if (auto why = attention_unsupported(op); !why.empty()) return why;
   const auto& a = std::get<Attention>(op);
-  if (a.pass != "fwd") return "attention.fwd.mma computes the forward pass only";
+  if (a.pass != "fwd") return "the attention.fwd.mma kernels compute the forward pass only (attention.bwd.mma: the backward)";
   if (!kernels::attention_mma_supports_head_dim(int(a.head_dim)))
     return fmt::format("head_dim must be 64 or 128 (a kernel instance per head_dim); got {}", a.head_dim);
   return "";
@@ -478,6 +478,18 @@ void register_attention_impls(Registry& r) {
              .unsupported = fwd_mma_unsupported,
              .make = [](const Op& op, const DeviceInfo&) -> std::unique_ptr<Case> {
                return std::make_unique<FwdKernelCase>(std::get<Attention>(op), &kernels::attention_fwd_mma_sm80);
+             }});
+  r.add(Impl{.name = "attention.fwd.mma_256",
+             .family = Attention::family,
+             .description = "attention.fwd.mma on 256x64 tiles (256x32 at head_dim 128): 8 warps of 32 query rows, "
+                            "each K and V fragment feeding two m16 tiles, Q re-read from shared memory "
+                            "(kernels/attention/1_sm80_flash_fwd_mma.cu, version 1b)",
+             .vendor = false,
+             .min_arch = 80,
+             .max_arch = 0,
+             .unsupported = fwd_mma_unsupported,
+             .make = [](const Op& op, const DeviceInfo&) -> std::unique_ptr<Case> {
+               return std::make_unique<FwdKernelCase>(std::get<Attention>(op), &kernels::attention_fwd_mma_256_sm80);
              }});
   r.add(Impl{.name = "attention.fwd.wgmma",
              .family = Attention::family,

@@ -176,6 +176,7 @@ TEST(AttentionForward, FusedAndReferenceMatchFloat64AtSmallShapes) {
 
     DeviceBuffer lse(a.batch * a.heads_q * a.seq_q * 4, "LSE");
     expect_fused_forward_matches(&kernels::attention_fwd_mma_sm80, "attention.fwd.mma", a, in, want, stream);
+    expect_fused_forward_matches(&kernels::attention_fwd_mma_256_sm80, "attention.fwd.mma_256", a, in, want, stream);
 
     AttentionOracle oracle(a, 1ull << 30);
     DeviceBuffer o32(in.q.bytes() * 2, "O (FP32)");

@@ -179,6 +179,10 @@ TEST(AttentionOrder, RankedDealingBalancesCausalGridsOnAnH100) {
     EXPECT_LT(greedy_imbalance(forward_work(s, kernels::kAttentionFwdMmaBlockM, kernels::kAttentionFwdMmaBlockN, true), kSms),
               1.03)
         << "attention.fwd.mma, " << at;
+    EXPECT_LT(greedy_imbalance(forward_work(s, kernels::kAttentionFwdMma256BlockM, s.head_dim == 128 ? 32 : 64, true),
+                               kSms),
+              1.04)
+        << "attention.fwd.mma_256, " << at;
     EXPECT_LT(greedy_imbalance(forward_work(s, kernels::attention_fwd_wgmma_block_m(s.head_dim),
                                             kernels::attention_fwd_wgmma_block_n(s.head_dim, s.causal), true),
                                kSms),
@@ -205,8 +209,9 @@ Attention attention(std::uint64_t seq, std::uint64_t head_dim, const char* pass,
 TEST(AttentionImpls, RegisteredWithWhatTheyRefuseAndWhy) {
   register_all_impls();
   const Impl& fwd = registry().find("attention.fwd.mma");
+  const Impl& fwd256 = registry().find("attention.fwd.mma_256");
   const Impl& ref = registry().find("attention.reference");
-  for (const Impl* impl : {&fwd, &ref}) {
+  for (const Impl* impl : {&fwd, &fwd256, &ref}) {
     EXPECT_EQ(impl->family, "attention");
     EXPECT_EQ(impl->min_arch, 80);
     EXPECT_FALSE(impl->vendor);
@@ -215,6 +220,9 @@ TEST(AttentionImpls, RegisteredWithWhatTheyRefuseAndWhy) {
   EXPECT_EQ(fwd.unsupported(attention(1, 64, "fwd")), "");
   EXPECT_NE(fwd.unsupported(attention(1024, 96, "fwd")).find("head_dim must be 64 or 128"), std::string::npos);
   EXPECT_NE(fwd.unsupported(attention(1024, 128, "bwd")).find("forward pass only"), std::string::npos);
+  EXPECT_EQ(fwd256.unsupported(attention(1000, 128, "fwd")), "");
+  EXPECT_NE(fwd256.unsupported(attention(1024, 96, "fwd")).find("head_dim must be 64 or 128"), std::string::npos);
+  EXPECT_NE(fwd256.unsupported(attention(1024, 128, "bwd")).find("forward pass only"), std::string::npos);
   Attention gqa = attention(1024, 128, "fwd");
   gqa.heads_kv = 3;
   EXPECT_NE(fwd.unsupported(gqa).find("must divide"), std::string::npos);
@@ -425,6 +433,7 @@ TEST(AttentionSuite, CoversTheSweepAndLlamaShapesWithImplsThatTakeThem) {
     for (const auto& name : e.impls)
       EXPECT_EQ(registry().find(name).unsupported(e.op), "") << name << " in suite attention at " << op_label(e.op);
     for (const char* fused : {a.pass == "fwd" ? "attention.fwd.mma" : "attention.bwd.mma",
+                              a.pass == "fwd" ? "attention.fwd.mma_256" : "attention.bwd.mma",
                               a.pass == "fwd" ? "attention.fwd.wgmma" : "attention.bwd.wgmma",
                               a.pass == "fwd" ? "attention.fwd.wgmma_persistent" : "attention.bwd.wgmma"})
       EXPECT_NE(std::find(e.impls.begin(), e.impls.end(), fused), e.impls.end()) << fused << " " << op_label(e.op);

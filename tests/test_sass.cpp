@@ -314,7 +314,7 @@ TEST(Sass, AttentionMmaKernelRunsOnTensorCoresFedByLdmatrixAndCpAsync) {
   TB_REQUIRE_SASS();
   for (const char* arch : {"sm_80", "sm_90a"}) {
     const auto n = count_by_arch("attention_fwd_mma_sm80_kernel");
-    EXPECT_EQ(n.count(arch) ? n.at(arch) : 0, 2) << arch << ": one kernel per head_dim (64, 128)";
+    EXPECT_EQ(n.count(arch) ? n.at(arch) : 0, 4) << arch << ": one kernel per version (1, 1b) and head_dim (64, 128)";
     expect_instruction_in_every("attention_fwd_mma_sm80_kernel", "HMMA.16816.F32.BF16", arch);
     expect_instruction_in_every("attention_fwd_mma_sm80_kernel", "LDSM.16.M88.4", arch);
     expect_instruction_in_every("attention_fwd_mma_sm80_kernel", "LDSM.16.MT88.4", arch);

@@ -20,12 +20,25 @@
 // - GQA: the CTA reads KV head h / (Hq / Hkv); tails in seq_q and seq_kv are zero-filled by
 //   cp.async (src-size 0) and masked; rows that see no key write O = 0, LSE = -inf.
 // Output: O (BF16) written from the accumulators, 4-byte stores; LSE (FP32, natural log).
-// Registers (ptxas, nvcc 13.0): 205 (D = 128) and 153 (D = 64) on sm_80, 212 and 150 on sm_90a,
+// Registers (ptxas, nvcc 13.0): 223 (D = 128) and 160 (D = 64) on sm_80, 230 and 159 on sm_90a
+// (205 and 212 at D = 128 when it was measured, before the 1-D grid and the shared template),
 // no spills: one 256-thread CTA per SM by registers, 8 warps. Shared memory 96 KiB (D = 128),
 // 48 KiB (D = 64).
 //
 // Measured (H200, results/h200-sxm/attention.log; batch 2, 16 heads, seq 8192, head_dim 128, L2
 // cold): 299.0 TFLOP/s full (0.441x attention.cudnn), 279.8 TFLOP/s causal (0.448x).
+//
+// attention.fwd.mma_256, version 1b: the same kernel (FwdShape1b) on 256-row CTAs, 8 warps of
+// 32 rows. Why: with 16 rows a warp reads every K and V fragment for one m16n8k16 each; at the
+// H200's 299 TFLOP/s that is 63% of the SMs' 128 bytes per clock of shared memory, beside the
+// softmax's MUFU work, with only two warps per scheduler to overlap them. With 32 rows each K and
+// V fragment feeds two mma.sync, and Q (whose 32 rows of fragments no longer fit in registers) is
+// re-read per k16 step: 40% fewer shared-memory bytes per FLOP, and two independent mma chains
+// per fragment. FlashAttention-2's forward uses 32 rows per warp. At head_dim 128 the K/V blocks
+// are 32 keys: O (128 FP32) and S (64 at 64 keys) spilled 64 bytes at 255 registers; with 32 keys
+// it fits at exactly 255 (sm_80 and sm_90a), 236 and 239 at head_dim 64 (64-key blocks). Shared
+// memory 96 KiB (D = 128) and 64 KiB (D = 64), one CTA per SM. Not yet run on a GPU; the target is
+// FlashAttention-2's 330 TFLOP/s.
 #include "kernels/attention/attention.cuh"
 #include "kernels/common/ptx.cuh"
 #include "kernels/common/swizzle.cuh"
@@ -37,24 +50,37 @@
 namespace trainbench::kernels {
 namespace {
 
-constexpr int kBlockM = kAttentionFwdMmaBlockM;  // query rows per CTA
-constexpr int kBlockN = kAttentionFwdMmaBlockN;  // keys per pipeline stage
-constexpr int kWarps = kBlockM / 16;
-constexpr int kThreads = kWarps * 32;
-constexpr int kStages = 2;
-static_assert(kBlockN % 16 == 0);
+// A kernel's shape: kWarps warps of kRowTiles m16 tiles of query rows each (version 1: 8 x 1,
+// Q in registers; version 1b: 8 x 2, Q re-read from shared memory per k16 step), and the keys
+// per pipeline stage. Version 1b at head_dim 128 takes 32 keys: its O (128 FP32 registers) and
+// S (64 at 64 keys) spilled 64 bytes at 255 registers.
+template <int kRowTiles_, int kWarps_>
+struct FwdShape {
+  static constexpr int kRowTiles = kRowTiles_, kWarps = kWarps_;
+  static constexpr int kBlockM = 16 * kRowTiles * kWarps;  // query rows per CTA
+  static constexpr int kThreads = kWarps * 32;
+  static constexpr bool kQInRegisters = kRowTiles == 1;
+  template <int kHeadDim>
+  static constexpr int kBlockN = kRowTiles == 2 && kHeadDim == 128 ? 32 : kAttentionFwdMmaBlockN;
+};
+using FwdShape1 = FwdShape<1, kAttentionFwdMmaBlockM / 16>;
+using FwdShape1b = FwdShape<2, 8>;
+static_assert(FwdShape1::kBlockM == kAttentionFwdMmaBlockM && FwdShape1b::kBlockM == kAttentionFwdMma256BlockM);
 
-template <int kHeadDim>
+constexpr int kStages = 2;
+
+template <int kHeadDim, int kBlockM, int kBlockN>
 struct FwdTiles {
   static constexpr int kChunks = kHeadDim / 8;                  // 16-byte chunks per row
   static constexpr int kQBytes = kBlockM * kHeadDim * 2;
   static constexpr int kKvBytes = kBlockN * kHeadDim * 2;       // K or V, one stage
-  static constexpr int kSmemBytes = kQBytes + kStages * 2 * kKvBytes;  // 96 KiB at D = 128, 48 KiB at 64
+  // 96 KiB at D = 128, 48 KiB at 64 (version 1); 96 and 64 KiB (version 1b).
+  static constexpr int kSmemBytes = kQBytes + kStages * 2 * kKvBytes;
 };
 
 // kRows rows of a (row-major, `stride` elements apart) BF16 matrix into a swizzled tile; rows
 // from valid_rows on are zero-filled. Consecutive threads take consecutive chunks of a row.
-template <int kRows, int kChunks>
+template <int kRows, int kChunks, int kThreads>
 __device__ __forceinline__ void load_rows(std::uint32_t tile, const __nv_bfloat16* g, std::size_t stride,
                                           int valid_rows, int tid) {
   static_assert(kRows * kChunks % kThreads == 0);
@@ -67,12 +93,15 @@ __device__ __forceinline__ void load_rows(std::uint32_t tile, const __nv_bfloat1
   }
 }
 
-template <int kHeadDim>
-__global__ void __launch_bounds__(kThreads, 1)
+template <int kHeadDim, typename Shape>
+__global__ void __launch_bounds__(Shape::kThreads, 1)
 attention_fwd_mma_sm80_kernel(const __nv_bfloat16* __restrict__ q, const __nv_bfloat16* __restrict__ k,
                               const __nv_bfloat16* __restrict__ v, __nv_bfloat16* __restrict__ o,
                               float* __restrict__ lse, AttentionShape shape, float scale) {
-  using Tiles = FwdTiles<kHeadDim>;
+  constexpr int kRowTiles = Shape::kRowTiles, kBlockM = Shape::kBlockM, kThreads = Shape::kThreads;
+  constexpr int kBlockN = Shape::template kBlockN<kHeadDim>;
+  static_assert(kBlockN % 16 == 0);
+  using Tiles = FwdTiles<kHeadDim, kBlockM, kBlockN>;
   constexpr int kChunks = Tiles::kChunks;
   constexpr int kDSteps = kHeadDim / 16;  // k16 steps of Q K^T
   constexpr int kDTiles = kHeadDim / 8;   // n8 tiles of O
@@ -105,28 +134,42 @@ attention_fwd_mma_sm80_kernel(const __nv_bfloat16* __restrict__ q, const __nv_bf
   const auto load_kv = [&](int n) {
     const int stage = n % kStages;
     const std::size_t at = kv_head + std::size_t(n) * kBlockN * kv_stride;
-    load_rows<kBlockN, kChunks>(k_tile(stage), k + at, kv_stride, seq_kv - n * kBlockN, tid);
-    load_rows<kBlockN, kChunks>(v_tile(stage), v + at, kv_stride, seq_kv - n * kBlockN, tid);
+    load_rows<kBlockN, kChunks, kThreads>(k_tile(stage), k + at, kv_stride, seq_kv - n * kBlockN, tid);
+    load_rows<kBlockN, kChunks, kThreads>(v_tile(stage), v + at, kv_stride, seq_kv - n * kBlockN, tid);
   };
 
-  load_rows<kBlockM, kChunks>(q_tile, q_base, q_stride, seq_q - row0, tid);
+  load_rows<kBlockM, kChunks, kThreads>(q_tile, q_base, q_stride, seq_q - row0, tid);
   if (n_end > 0) load_kv(0);
   ptx::cp_async_commit();
   ptx::cp_async_wait<0>();
   __syncthreads();
 
-  // This warp's 16 query rows as A-fragments, one per k16 step over the head dimension.
-  std::uint32_t q_frag[kDSteps][4];
+  // This warp's query rows: m16 tile mt is rows warp_row0 + 16 mt .. + 15. Its A-fragment for k16
+  // step ks: kept in registers in version 1 (16 rows), read again from the Q tile (which stays in
+  // shared memory, never overwritten) in version 1b, where 32 rows' fragments would not fit.
+  const int warp_row0 = warp * 16 * kRowTiles;
+  const auto q_fragment = [&](std::uint32_t (&frag)[4], int mt, int ks) {
+    ptx::ldmatrix_x4(frag, q_tile + swizzle_xor_chunk<kChunks>(warp_row0 + 16 * mt + (lane & 15), 2 * ks + (lane >> 4)));
+  };
+  std::uint32_t q_frag[Shape::kQInRegisters ? kDSteps : 1][4];
+  if constexpr (Shape::kQInRegisters) {
 #pragma unroll
-  for (int ks = 0; ks < kDSteps; ++ks)
-    ptx::ldmatrix_x4(q_frag[ks], q_tile + swizzle_xor_chunk<kChunks>(warp * 16 + (lane & 15), 2 * ks + (lane >> 4)));
+    for (int ks = 0; ks < kDSteps; ++ks) q_fragment(q_frag[ks], 0, ks);
+  }
 
   // Accumulator element e of an m16n8 tile sits at row lane/4 + 8 (e / 2), column 2 (lane % 4) + e % 2:
-  // this thread's two rows ("halves") are lane/4 and lane/4 + 8 of the warp's 16.
-  float o_acc[kDTiles][4] = {};
-  float row_max[2] = {-INFINITY, -INFINITY};  // raw scores (unscaled)
-  float row_sum[2] = {0.f, 0.f};              // this thread's partial sums
-  const int my_row = row0 + warp * 16 + lane / 4;
+  // this thread's two rows ("halves") of m16 tile mt are lane/4 and lane/4 + 8 of its 16.
+  float o_acc[kRowTiles][kDTiles][4] = {};
+  float row_max[kRowTiles][2];  // raw scores (unscaled)
+  float row_sum[kRowTiles][2];  // this thread's partial sums
+#pragma unroll
+  for (int mt = 0; mt < kRowTiles; ++mt)
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      row_max[mt][half] = -INFINITY;
+      row_sum[mt][half] = 0.f;
+    }
+  const int my_row = row0 + warp_row0 + lane / 4;  // + 16 mt + 8 half
 
   for (int n = 0; n < n_end; ++n) {
     ptx::cp_async_wait<0>();
@@ -135,118 +178,159 @@ attention_fwd_mma_sm80_kernel(const __nv_bfloat16* __restrict__ q, const __nv_bf
     ptx::cp_async_commit();
     const int stage = n % kStages;
 
-    // S = Q K^T for 16 rows x kBlockN keys.
-    float s_acc[kNTiles][4] = {};
+    // S = Q K^T for the warp's rows x kBlockN keys; each K fragment serves every m16 tile.
+    float s_acc[kRowTiles][kNTiles][4] = {};
 #pragma unroll
-    for (int ks = 0; ks < kDSteps; ++ks)
+    for (int ks = 0; ks < kDSteps; ++ks) {
+      std::uint32_t qf[kRowTiles][4];
+#pragma unroll
+      for (int mt = 0; mt < kRowTiles; ++mt) {
+        if constexpr (Shape::kQInRegisters) {
+#pragma unroll
+          for (int r = 0; r < 4; ++r) qf[mt][r] = q_frag[ks][r];
+        } else {
+          q_fragment(qf[mt], mt, ks);
+        }
+      }
 #pragma unroll
       for (int nt = 0; nt < kNTiles; nt += 2) {
         // matrix j: keys +8 (j >> 1), head dims +8 (j & 1); regs 0-1 the first n8 tile, 2-3 the second
         std::uint32_t kf[4];
         ptx::ldmatrix_x4(kf, k_tile(stage) + swizzle_xor_chunk<kChunks>(8 * nt + (lane & 7) + 8 * (lane >> 4),
                                                                         2 * ks + ((lane >> 3) & 1)));
-        ptx::mma_m16n8k16_bf16(s_acc[nt], q_frag[ks], {kf[0], kf[1]});
-        ptx::mma_m16n8k16_bf16(s_acc[nt + 1], q_frag[ks], {kf[2], kf[3]});
+#pragma unroll
+        for (int mt = 0; mt < kRowTiles; ++mt) {
+          ptx::mma_m16n8k16_bf16(s_acc[mt][nt], qf[mt], {kf[0], kf[1]});
+          ptx::mma_m16n8k16_bf16(s_acc[mt][nt + 1], qf[mt], {kf[2], kf[3]});
+        }
       }
+    }
 
     if (n >= n_first_masked) {
 #pragma unroll
-      for (int half = 0; half < 2; ++half) {
-        const int visible = attention_visible_keys(my_row + 8 * half, seq_q, seq_kv, shape.causal);
+      for (int mt = 0; mt < kRowTiles; ++mt)
 #pragma unroll
-        for (int nt = 0; nt < kNTiles; ++nt)
+        for (int half = 0; half < 2; ++half) {
+          const int visible = attention_visible_keys(my_row + 16 * mt + 8 * half, seq_q, seq_kv, shape.causal);
 #pragma unroll
-          for (int e = 0; e < 2; ++e)
-            if (n * kBlockN + 8 * nt + 2 * (lane % 4) + e >= visible) s_acc[nt][2 * half + e] = -INFINITY;
-      }
+          for (int nt = 0; nt < kNTiles; ++nt)
+#pragma unroll
+            for (int e = 0; e < 2; ++e)
+              if (n * kBlockN + 8 * nt + 2 * (lane % 4) + e >= visible) s_acc[mt][nt][2 * half + e] = -INFINITY;
+        }
     }
 
     // Online softmax: new row max, rescale what was accumulated, P = exp2(...) in place.
 #pragma unroll
-    for (int half = 0; half < 2; ++half) {
-      float mx = row_max[half];
+    for (int mt = 0; mt < kRowTiles; ++mt)
 #pragma unroll
-      for (int nt = 0; nt < kNTiles; ++nt) mx = fmaxf(mx, fmaxf(s_acc[nt][2 * half], s_acc[nt][2 * half + 1]));
-      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-      // A row with nothing visible yet keeps max -inf: subtract 0 so that exp2(-inf) = 0, not NaN.
-      const float m_scaled = mx == -INFINITY ? 0.f : mx * scale_log2;
-      const float correction = ptx::ex2_approx(row_max[half] * scale_log2 - m_scaled);
-      row_max[half] = mx;
-      float sum = 0.f;
+      for (int half = 0; half < 2; ++half) {
+        float mx = row_max[mt][half];
 #pragma unroll
-      for (int nt = 0; nt < kNTiles; ++nt)
+        for (int nt = 0; nt < kNTiles; ++nt)
+          mx = fmaxf(mx, fmaxf(s_acc[mt][nt][2 * half], s_acc[mt][nt][2 * half + 1]));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+        // A row with nothing visible yet keeps max -inf: subtract 0 so that exp2(-inf) = 0, not NaN.
+        const float m_scaled = mx == -INFINITY ? 0.f : mx * scale_log2;
+        const float correction = ptx::ex2_approx(row_max[mt][half] * scale_log2 - m_scaled);
+        row_max[mt][half] = mx;
+        float sum = 0.f;
 #pragma unroll
-        for (int e = 0; e < 2; ++e) {
-          float& s = s_acc[nt][2 * half + e];
-          s = ptx::ex2_approx(fmaf(s, scale_log2, -m_scaled));
-          sum += s;
+        for (int nt = 0; nt < kNTiles; ++nt)
+#pragma unroll
+          for (int e = 0; e < 2; ++e) {
+            float& x = s_acc[mt][nt][2 * half + e];
+            x = ptx::ex2_approx(fmaf(x, scale_log2, -m_scaled));
+            sum += x;
+          }
+        row_sum[mt][half] = row_sum[mt][half] * correction + sum;
+#pragma unroll
+        for (int dt = 0; dt < kDTiles; ++dt) {
+          o_acc[mt][dt][2 * half] *= correction;
+          o_acc[mt][dt][2 * half + 1] *= correction;
         }
-      row_sum[half] = row_sum[half] * correction + sum;
-#pragma unroll
-      for (int dt = 0; dt < kDTiles; ++dt) {
-        o_acc[dt][2 * half] *= correction;
-        o_acc[dt][2 * half + 1] *= correction;
       }
-    }
 
-    // O += P V. The S accumulators of n8 tiles 2kk and 2kk+1 are the A-fragment of k16 step kk.
+    // O += P V. The S accumulators of n8 tiles 2kk and 2kk+1 are the A-fragment of k16 step kk;
+    // each V fragment serves every m16 tile.
 #pragma unroll
     for (int kk = 0; kk < kNSteps; ++kk) {
-      const std::uint32_t p_frag[4] = {
-          ptx::pack_bf16x2(s_acc[2 * kk][0], s_acc[2 * kk][1]), ptx::pack_bf16x2(s_acc[2 * kk][2], s_acc[2 * kk][3]),
-          ptx::pack_bf16x2(s_acc[2 * kk + 1][0], s_acc[2 * kk + 1][1]),
-          ptx::pack_bf16x2(s_acc[2 * kk + 1][2], s_acc[2 * kk + 1][3])};
+      std::uint32_t p_frag[kRowTiles][4];
+#pragma unroll
+      for (int mt = 0; mt < kRowTiles; ++mt) {
+        const float(&lo)[4] = s_acc[mt][2 * kk];
+        const float(&hi)[4] = s_acc[mt][2 * kk + 1];
+        p_frag[mt][0] = ptx::pack_bf16x2(lo[0], lo[1]);
+        p_frag[mt][1] = ptx::pack_bf16x2(lo[2], lo[3]);
+        p_frag[mt][2] = ptx::pack_bf16x2(hi[0], hi[1]);
+        p_frag[mt][3] = ptx::pack_bf16x2(hi[2], hi[3]);
+      }
 #pragma unroll
       for (int dt = 0; dt < kDTiles; dt += 2) {
         // V stored [key][d]: transposed on the way in. matrix j: keys +8 (j & 1), head dims +8 (j >> 1).
         std::uint32_t vf[4];
         ptx::ldmatrix_x4_trans(vf, v_tile(stage) + swizzle_xor_chunk<kChunks>(
                                                        16 * kk + (lane & 7) + 8 * ((lane >> 3) & 1), dt + (lane >> 4)));
-        ptx::mma_m16n8k16_bf16(o_acc[dt], p_frag, {vf[0], vf[1]});
-        ptx::mma_m16n8k16_bf16(o_acc[dt + 1], p_frag, {vf[2], vf[3]});
+#pragma unroll
+        for (int mt = 0; mt < kRowTiles; ++mt) {
+          ptx::mma_m16n8k16_bf16(o_acc[mt][dt], p_frag[mt], {vf[0], vf[1]});
+          ptx::mma_m16n8k16_bf16(o_acc[mt][dt + 1], p_frag[mt], {vf[2], vf[3]});
+        }
       }
     }
   }
   ptx::cp_async_wait<0>();
 
 #pragma unroll
-  for (int half = 0; half < 2; ++half) {
-    float l = row_sum[half];
-    l += __shfl_xor_sync(0xffffffffu, l, 1);
-    l += __shfl_xor_sync(0xffffffffu, l, 2);
-    const int row = my_row + 8 * half;
-    if (row >= seq_q) continue;
-    const float inv = l > 0.f ? 1.f / l : 0.f;
-    __nv_bfloat16* o_row = o + (std::size_t(b) * seq_q + row) * q_stride + std::size_t(h) * kHeadDim;
+  for (int mt = 0; mt < kRowTiles; ++mt)
 #pragma unroll
-    for (int dt = 0; dt < kDTiles; ++dt)
-      *reinterpret_cast<__nv_bfloat162*>(o_row + 8 * dt + 2 * (lane % 4)) =
-          __floats2bfloat162_rn(o_acc[dt][2 * half] * inv, o_acc[dt][2 * half + 1] * inv);
-    if (lane % 4 == 0)
-      lse[(std::size_t(b) * shape.heads_q + h) * seq_q + row] = l > 0.f ? row_max[half] * scale + logf(l) : -INFINITY;
-  }
+    for (int half = 0; half < 2; ++half) {
+      float l = row_sum[mt][half];
+      l += __shfl_xor_sync(0xffffffffu, l, 1);
+      l += __shfl_xor_sync(0xffffffffu, l, 2);
+      const int row = my_row + 16 * mt + 8 * half;
+      if (row >= seq_q) continue;
+      const float inv = l > 0.f ? 1.f / l : 0.f;
+      __nv_bfloat16* o_row = o + (std::size_t(b) * seq_q + row) * q_stride + std::size_t(h) * kHeadDim;
+#pragma unroll
+      for (int dt = 0; dt < kDTiles; ++dt)
+        *reinterpret_cast<__nv_bfloat162*>(o_row + 8 * dt + 2 * (lane % 4)) =
+            __floats2bfloat162_rn(o_acc[mt][dt][2 * half] * inv, o_acc[mt][dt][2 * half + 1] * inv);
+      if (lane % 4 == 0)
+        lse[(std::size_t(b) * shape.heads_q + h) * seq_q + row] =
+            l > 0.f ? row_max[mt][half] * scale + logf(l) : -INFINITY;
+    }
 }
 
-template <int kHeadDim>
+template <int kHeadDim, typename Shape>
 void launch(const AttentionFwdArgs& args, cudaStream_t stream) {
-  const auto kernel = attention_fwd_mma_sm80_kernel<kHeadDim>;
+  const auto kernel = attention_fwd_mma_sm80_kernel<kHeadDim, Shape>;
+  constexpr int kSmemBytes = FwdTiles<kHeadDim, Shape::kBlockM, Shape::template kBlockN<kHeadDim>>::kSmemBytes;
   // Above 48 KiB of dynamic shared memory needs an opt-in, once per kernel (errors surface at the
   // launch, which the caller checks).
   static const cudaError_t opt_in =
-      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, FwdTiles<kHeadDim>::kSmemBytes);
+      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmemBytes);
   (void)opt_in;
   const AttentionShape& s = args.shape;
-  const unsigned grid = unsigned(attention_ceil_div(s.seq_q, kBlockM) * s.heads_q * s.batch);
-  kernel<<<grid, kThreads, FwdTiles<kHeadDim>::kSmemBytes, stream>>>(args.q, args.k, args.v, args.o, args.lse, s,
-                                                                     float(1.0 / std::sqrt(double(kHeadDim))));
+  const unsigned grid = unsigned(attention_ceil_div(s.seq_q, Shape::kBlockM) * s.heads_q * s.batch);
+  kernel<<<grid, Shape::kThreads, kSmemBytes, stream>>>(args.q, args.k, args.v, args.o, args.lse, s,
+                                                        float(1.0 / std::sqrt(double(kHeadDim))));
+}
+
+template <typename Shape>
+void launch_for_head_dim(const AttentionFwdArgs& args, cudaStream_t stream) {
+  if (args.shape.head_dim == 64) launch<64, Shape>(args, stream);
+  else if (args.shape.head_dim == 128) launch<128, Shape>(args, stream);
 }
 
 }  // namespace
 
 void attention_fwd_mma_sm80(const AttentionFwdArgs& args, cudaStream_t stream) {
-  if (args.shape.head_dim == 64) launch<64>(args, stream);
-  else if (args.shape.head_dim == 128) launch<128>(args, stream);
+  launch_for_head_dim<FwdShape1>(args, stream);
+}
+void attention_fwd_mma_256_sm80(const AttentionFwdArgs& args, cudaStream_t stream) {
+  launch_for_head_dim<FwdShape1b>(args, stream);
 }
 
 }  // namespace trainbench::kernels

@@ -108,6 +108,11 @@ inline constexpr int kAttentionFwdMmaBlockM = 128;
 inline constexpr int kAttentionFwdMmaBlockN = 64;
 __host__ __device__ constexpr bool attention_mma_supports_head_dim(int d) { return d == 64 || d == 128; }
 void attention_fwd_mma_sm80(const AttentionFwdArgs& args, cudaStream_t stream);
+// 1b. The same on 256-row CTAs, 8 warps of 32 rows (two m16 tiles sharing every K and V
+//     fragment: 40% fewer shared-memory bytes per FLOP), Q re-read from shared memory per k16
+//     step (FlashAttention-2's own forward tile). 128 KiB of shared memory at head_dim 128.
+inline constexpr int kAttentionFwdMma256BlockM = 256;
+void attention_fwd_mma_256_sm80(const AttentionFwdArgs& args, cudaStream_t stream);
 
 // 2. FlashAttention-2 backward on mma.sync m16n8k16, sm_80+ (2_sm80_flash_bwd_mma.cu): a
 //    preprocessing kernel (D = rowsum(dO * O), the LSE in base 2, dQ's FP32 accumulator zeroed),

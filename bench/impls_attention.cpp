@@ -518,8 +518,8 @@ void register_attention_impls(Registry& r) {
              }});
   r.add(Impl{.name = "attention.bwd.mma",
              .family = Attention::family,
-             .description = "FlashAttention-2 backward: mma.sync m16n8k16, a CTA per 64 keys with dK, dV in "
-                            "registers over the GQA group's query heads, dQ by FP32 atomics "
+             .description = "FlashAttention-2 backward: mma.sync m16n8k16, a CTA per 64 keys of a query head with "
+                            "dK, dV in registers (added by FP32 atomics under GQA), dQ by FP32 atomics "
                             "(kernels/attention/2_sm80_flash_bwd_mma.cu)",
              .vendor = false,
              .min_arch = 80,

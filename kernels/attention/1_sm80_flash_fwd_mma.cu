@@ -20,8 +20,11 @@
 // - GQA: the CTA reads KV head h / (Hq / Hkv); tails in seq_q and seq_kv are zero-filled by
 //   cp.async (src-size 0) and masked; rows that see no key write O = 0, LSE = -inf.
 // Output: O (BF16) written from the accumulators, 4-byte stores; LSE (FP32, natural log).
-// Registers (ptxas, nvcc 13.0): 223 (D = 128) and 160 (D = 64) on sm_80, 230 and 159 on sm_90a
-// (205 and 212 at D = 128 when it was measured, before the 1-D grid and the shared template),
+// - Since the H200 run: the O rescale is skipped by a warp whose rows' maxima all stayed put
+//   (after the first blocks of a long row, most blocks).
+// Registers (ptxas, nvcc 13.0): 226 (D = 128) and 156 (D = 64) on sm_80, 241 and 171 on sm_90a
+// (205 and 212 at D = 128 when it was measured, before the 1-D grid, the shared template and the
+// skipped rescale),
 // no spills: one 256-thread CTA per SM by registers, 8 warps. Shared memory 96 KiB (D = 128),
 // 48 KiB (D = 64).
 //
@@ -36,7 +39,7 @@
 // re-read per k16 step: 40% fewer shared-memory bytes per FLOP, and two independent mma chains
 // per fragment. FlashAttention-2's forward uses 32 rows per warp. At head_dim 128 the K/V blocks
 // are 32 keys: O (128 FP32) and S (64 at 64 keys) spilled 64 bytes at 255 registers; with 32 keys
-// it fits at exactly 255 (sm_80 and sm_90a), 236 and 239 at head_dim 64 (64-key blocks). Shared
+// it fits at 255 and 254 (sm_80, sm_90a), 240 and 242 at head_dim 64 (64-key blocks). Shared
 // memory 96 KiB (D = 128) and 64 KiB (D = 64), one CTA per SM. Not yet run on a GPU; the target is
 // FlashAttention-2's 330 TFLOP/s.
 #include "kernels/attention/attention.cuh"
@@ -220,7 +223,8 @@ attention_fwd_mma_sm80_kernel(const __nv_bfloat16* __restrict__ q, const __nv_bf
         }
     }
 
-    // Online softmax: new row max, rescale what was accumulated, P = exp2(...) in place.
+    // Online softmax: new row max, P = exp2(...) in place, then rescale what was accumulated.
+    float correction[kRowTiles][2];
 #pragma unroll
     for (int mt = 0; mt < kRowTiles; ++mt)
 #pragma unroll
@@ -233,7 +237,7 @@ attention_fwd_mma_sm80_kernel(const __nv_bfloat16* __restrict__ q, const __nv_bf
         mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
         // A row with nothing visible yet keeps max -inf: subtract 0 so that exp2(-inf) = 0, not NaN.
         const float m_scaled = mx == -INFINITY ? 0.f : mx * scale_log2;
-        const float correction = ptx::ex2_approx(row_max[mt][half] * scale_log2 - m_scaled);
+        correction[mt][half] = ptx::ex2_approx(row_max[mt][half] * scale_log2 - m_scaled);
         row_max[mt][half] = mx;
         float sum = 0.f;
 #pragma unroll
@@ -244,13 +248,23 @@ attention_fwd_mma_sm80_kernel(const __nv_bfloat16* __restrict__ q, const __nv_bf
             x = ptx::ex2_approx(fmaf(x, scale_log2, -m_scaled));
             sum += x;
           }
-        row_sum[mt][half] = row_sum[mt][half] * correction + sum;
-#pragma unroll
-        for (int dt = 0; dt < kDTiles; ++dt) {
-          o_acc[mt][dt][2 * half] *= correction;
-          o_acc[mt][dt][2 * half + 1] *= correction;
-        }
+        row_sum[mt][half] = row_sum[mt][half] * correction[mt][half] + sum;
       }
+    // Once a row's max has settled (after the first few blocks of a long row) its correction is
+    // exp2(0) = 1: the warp skips the O rescale (kRowTiles x kDTiles x 4 FMULs a thread) unless
+    // one of its rows' max moved. Exact: only factors of exactly 1 are skipped (were MUFU.EX2's
+    // exp2(0) not 1, nothing would be).
+    bool moved = false;
+#pragma unroll
+    for (int mt = 0; mt < kRowTiles; ++mt) moved |= correction[mt][0] != 1.f || correction[mt][1] != 1.f;
+    if (__any_sync(0xffffffffu, moved)) {
+#pragma unroll
+      for (int mt = 0; mt < kRowTiles; ++mt)
+#pragma unroll
+        for (int dt = 0; dt < kDTiles; ++dt)
+#pragma unroll
+          for (int e = 0; e < 4; ++e) o_acc[mt][dt][e] *= correction[mt][e / 2];
+    }
 
     // O += P V. The S accumulators of n8 tiles 2kk and 2kk+1 are the A-fragment of k16 step kk;
     // each V fragment serves every m16 tile.

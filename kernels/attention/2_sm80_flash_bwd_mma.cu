@@ -360,7 +360,7 @@ void launch(const AttentionBwdArgs& args, cudaStream_t stream) {
   const AttentionBwdWorkspace w = attention_bwd_workspace(s);
   auto* base = static_cast<unsigned char*>(args.workspace);
   const auto at = [&](std::size_t offset) { return reinterpret_cast<float*>(base + offset); };
-  const bool gqa = w.dk_offset != 0;
+  const bool gqa = s.heads_q != s.heads_kv;
 
   attention_bwd_preprocess(args, stream);
 

@@ -92,7 +92,7 @@ void attention_bwd_preprocess(const AttentionBwdArgs& args, cudaStream_t stream)
   if (args.shape.head_dim == 64) preprocess<64>(args, stream);
   else if (args.shape.head_dim == 128) preprocess<128>(args, stream);
   const AttentionBwdWorkspace w = attention_bwd_workspace(args.shape);
-  if (w.dk_offset == 0) return;
+  if (args.shape.heads_q == args.shape.heads_kv) return;
   const cudaError_t err =
       cudaMemsetAsync(static_cast<unsigned char*>(args.workspace) + w.dk_offset, 0, w.bytes - w.dk_offset, stream);
   if (err != cudaSuccess)
@@ -115,7 +115,7 @@ void attention_bwd_finish(const AttentionBwdArgs& args, cudaStream_t stream) {
   const float scale = float(1.0 / std::sqrt(double(s.head_dim)));
   const auto at = [&](std::size_t offset) { return reinterpret_cast<const float*>(base + offset); };
   convert(at(0), args.dq, std::size_t(s.batch) * s.seq_q * s.heads_q * s.head_dim, scale, stream);
-  if (w.dk_offset == 0) return;
+  if (args.shape.heads_q == args.shape.heads_kv) return;
   const std::size_t kv = std::size_t(s.batch) * s.seq_kv * s.heads_kv * s.head_dim;
   convert(at(w.dk_offset), args.dk, kv, scale, stream);
   convert(at(w.dv_offset), args.dv, kv, 1.f, stream);

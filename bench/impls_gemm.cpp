@@ -291,6 +291,16 @@ void register_gemm_impls(Registry& r) {
              .max_arch = 90,
              .unsupported = gemm_sm90_unsupported,
              .make = make_gemm<KernelGemmCase>(&kernels::gemm_wgmma_cluster_sm90)});
+  r.add(Impl{.name = "gemm.wgmma_128x128",
+             .family = Gemm::family,
+             .description = "gemm.wgmma on 128x128 tiles (m64n128k16, 6 stages): twice the tiles, against the idle "
+                            "last wave of shapes with few 256x128 tiles (kernels/gemm/5_sm90_bf16_gemm_cluster.cu, "
+                            "version 5b)",
+             .vendor = false,
+             .min_arch = 90,
+             .max_arch = 90,
+             .unsupported = gemm_sm90_unsupported,
+             .make = make_gemm<KernelGemmCase>(&kernels::gemm_wgmma_cluster_128_sm90)});
   // Vendor baselines.
   r.add(Impl{.name = "gemm.cublas",
              .family = Gemm::family,

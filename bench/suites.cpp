@@ -17,8 +17,9 @@ std::vector<SuiteEntry> memory_entries(std::initializer_list<std::uint64_t> size
 }
 
 // Every BF16 GEMM impl, ours simplest first, then the vendor's.
-const std::vector<std::string> kGemmImpls = {"gemm.simt",     "gemm.mma",   "gemm.mma_128x256", "gemm.wgmma_tma",
-                                             "gemm.wgmma_ws", "gemm.wgmma", "gemm.cublas",      "gemm.cublaslt"};
+const std::vector<std::string> kGemmImpls = {"gemm.simt",   "gemm.mma",           "gemm.mma_128x256",
+                                             "gemm.wgmma_tma", "gemm.wgmma_ws",   "gemm.wgmma",
+                                             "gemm.wgmma_128x128", "gemm.cublas", "gemm.cublaslt"};
 
 std::vector<SuiteEntry> gemm_square_entries() {
   std::vector<SuiteEntry> out;

@@ -137,7 +137,9 @@ TEST(Sass, HopperGemmKernelsAreBuiltForSm90a) {
   TB_REQUIRE_SASS();
   for (const char* kernel : {"gemm_wgmma_tma_kernel", "gemm_wgmma_ws_kernel", "gemm_wgmma_cluster_kernel"}) {
     const auto n = count_by_arch(kernel);
-    EXPECT_EQ(n.count("sm_90a") ? n.at("sm_90a") : 0, 6) << kernel;  // three layouts times two outputs
+    // three layouts times two outputs; version 5 at two tile widths (5 and 5b)
+    EXPECT_EQ(n.count("sm_90a") ? n.at("sm_90a") : 0, std::string(kernel) == "gemm_wgmma_cluster_kernel" ? 12 : 6)
+        << kernel;
   }
 }
 
@@ -161,7 +163,6 @@ TEST(Sass, WgmmaKernelsRunOnHgmmaFedByTmaAndMbarriers) {
 TEST(Sass, ClusterGemmKernelMulticastsLoadsAndStoresThroughStmatrixAndTma) {
   TB_REQUIRE_SASS();
   const std::string kernel = "gemm_wgmma_cluster_kernel";
-  expect_instruction_in_every(kernel, "HGMMA.64x256x16.F32.BF16", "sm_90a");
   expect_instruction_in_every(kernel, "UTMALDG.2D.MULTICAST", "sm_90a");
   expect_instruction_in_every(kernel, "UTMASTG.2D", "sm_90a");
   expect_instruction_in_every(kernel, "UCGABAR_ARV", "sm_90a");
@@ -172,8 +173,13 @@ TEST(Sass, ClusterGemmKernelMulticastsLoadsAndStoresThroughStmatrixAndTma) {
   int bf16_out = 0;
   for (const auto& [key, body] : kernels_sass().sass) {
     if (key.first != "sm_90a" || key.second.find(kernel) == std::string::npos) continue;
-    const bool bf16 = key.second.find("13__nv_bfloat16EEv") != std::string::npos;  // OutT, the last template argument
+    const bool bf16 = key.second.find("13__nv_bfloat16") != std::string::npos;  // OutT (no parameter is BF16)
     bf16_out += bf16;
+    // The tile width, the last template argument: wgmma N = 256 (gemm.wgmma) or 128 (5b).
+    const bool wide = key.second.find("ClusterTilesILi256E") != std::string::npos;
+    EXPECT_TRUE(wide || key.second.find("ClusterTilesILi128E") != std::string::npos) << key.second;
+    EXPECT_NE(body.find(wide ? "HGMMA.64x256x16.F32.BF16" : "HGMMA.64x128x16.F32.BF16"), std::string::npos)
+        << key.second;
     // BF16 output is staged with stmatrix; FP32 output with plain 8-byte shared stores.
     EXPECT_EQ(body.find("STSM.16.M88.4") != std::string::npos, bf16) << key.second;
     std::size_t fences = 0;
@@ -181,7 +187,7 @@ TEST(Sass, ClusterGemmKernelMulticastsLoadsAndStoresThroughStmatrixAndTma) {
       ++fences;
     EXPECT_LE(fences, 2u) << key.second;
   }
-  EXPECT_EQ(bf16_out, 3) << "three layouts with BF16 output";
+  EXPECT_EQ(bf16_out, 6) << "three layouts with BF16 output, at two tile widths";
 }
 
 // Serialized wgmma shows in the SASS as every HGMMA waiting on its own group (", gsb0" on each,

@@ -29,6 +29,14 @@
 //
 // Measured (H200, results/h200-sxm/gemm-square.log; tn, BF16 out, L2 cold): 769.6 TFLOP/s at 4096^3
 // (0.984x gemm.cublas), 803.4 TFLOP/s at 8192^3 (1.009x).
+//
+// gemm.wgmma_128x128, version 5b: the same kernel on 128 x 128 tiles (ClusterTiles<128>: wgmma
+// m64n128k16, 64 accumulators a thread, 6 stages of 32 KiB). Why: wave quantization. At
+// 8192 x 1280 x 8192 (Llama 3 70B at TP = 8) the 256 x 128 tiles are 320, 160 pairs on the H200's
+// 66 clusters: 2.4 waves, the third 40% full, and gemm.wgmma ran 0.846x cuBLAS there (0.842x at
+// 1280 x 8192 x 8192) against 0.98-1.01x at shapes with many waves. 128 x 128 tiles make 4.85 waves
+// at the price of a smaller tile (half the FLOPs per byte of A). Not yet run on a GPU; its
+// measured ratio at each shape says whether gemm.wgmma should pick the width by shape.
 #include "kernels/common/ptx.cuh"
 #include "kernels/common/sm90_ptx.cuh"
 #include "kernels/gemm/dispatch.cuh"
@@ -42,41 +50,49 @@ namespace trainbench::kernels {
 namespace {
 
 constexpr int kTileJ = 128;  // rows of C^T (n), from B: two consumer warpgroups of wgmma M = 64
-constexpr int kTileI = 256;  // columns of C^T (m), from A: wgmma N; shared by the cluster's pair
 constexpr int kTileK = 64;
-constexpr int kStages = 4;
 constexpr int kConsumers = 2;
 constexpr int kThreads = 128 * (1 + kConsumers);
 constexpr int kProducerRegisters = 40, kConsumerRegisters = 232;
-constexpr int kBandTiles = 8;  // pairs along m per band of the tile order: 2048 rows of A
 constexpr int kClusterSize = ClusterPairScheduler::kClusterSize;
-static_assert(kTileJ == kWgmmaM * kConsumers && is_wgmma_bf16_shape(kWgmmaM, kTileI, kWgmmaK));
 // The launch gives each thread 65536 / kThreads registers in steps of 8 (168 here), and
 // setmaxnreg.inc waits until registers are free: what the producer gives back must pay exactly for
 // what the consumers take, or they wait forever.
 static_assert((65536 / kThreads / 8 * 8 - kProducerRegisters) * 128 ==
               (kConsumerRegisters - 65536 / kThreads / 8 * 8) * 128 * kConsumers);
-
-template <GemmLayout kLayout>
-using TileB = Sm90OperandTile<kTileJ, b_k_major(kLayout)>;  // wgmma's A operand, this CTA's own
-template <GemmLayout kLayout>
-using TileA = Sm90SlicedOperandTile<kTileI, a_k_major(kLayout), kClusterSize>;  // wgmma's B, shared
-
-constexpr std::uint32_t kStageBytes = (kTileJ + kTileI) * kTileK * 2;
 constexpr std::uint32_t kStagingBytes = 2 * Sm90StoreChunk<float>::kBytes;  // per consumer warpgroup
 static_assert(Sm90StoreChunk<float>::kBytes == Sm90StoreChunk<__nv_bfloat16>::kBytes);
-// Stages, staging buffers (1024-aligned, as the 128B swizzle needs), a full and an empty barrier
-// per stage, and 1 KiB of slack to align the base.
-constexpr int kSmemBytes = kStages * kStageBytes + kConsumers * kStagingBytes + 2 * kStages * 8 + 1024;
-static_assert(kSmemBytes <= 227 * 1024, "more shared memory than an sm_90 CTA may opt into");
 
-template <GemmLayout kLayout, typename OutT>
+// The tile width along m, kTileI columns of C^T from A (wgmma N, shared by the cluster's pair):
+// 256 (gemm.wgmma) or 128 (gemm.wgmma_128x128, version 5b). As many stages as fit: 4 of 48 KiB,
+// or 6 of 32 KiB.
+template <int kTileI_>
+struct ClusterTiles {
+  static constexpr int kTileI = kTileI_;
+  static_assert(kTileJ == kWgmmaM * kConsumers && is_wgmma_bf16_shape(kWgmmaM, kTileI, kWgmmaK) &&
+                (kTileI == 128 || kTileI == 256));
+  static constexpr int kBandTiles = 2048 / kTileI;  // pairs along m per band of the tile order: 2048 rows of A
+  static constexpr std::uint32_t kStageBytes = (kTileJ + kTileI) * kTileK * 2;
+  static constexpr int kStages = kTileI == 256 ? 4 : 6;
+  // Stages, staging buffers (1024-aligned, as the 128B swizzle needs), a full and an empty barrier
+  // per stage, and 1 KiB of slack to align the base.
+  static constexpr int kSmemBytes = kStages * kStageBytes + kConsumers * kStagingBytes + 2 * kStages * 8 + 1024;
+  static_assert(kSmemBytes <= 227 * 1024, "more shared memory than an sm_90 CTA may opt into");
+  template <GemmLayout kLayout>
+  using TileB = Sm90OperandTile<kTileJ, b_k_major(kLayout)>;  // wgmma's A operand, this CTA's own
+  template <GemmLayout kLayout>
+  using TileA = Sm90SlicedOperandTile<kTileI, a_k_major(kLayout), kClusterSize>;  // wgmma's B, shared
+};
+
+template <GemmLayout kLayout, typename OutT, typename Tiles>
 __global__ void __launch_bounds__(kThreads, 1)
 gemm_wgmma_cluster_kernel(const __grid_constant__ CUtensorMap a_map, const __grid_constant__ CUtensorMap b_map,
                           const __grid_constant__ CUtensorMap c_map, int k, ClusterPairScheduler sched) {
 #if TRAINBENCH_SM90A
-  using TB = TileB<kLayout>;
-  using TA = TileA<kLayout>;
+  constexpr int kTileI = Tiles::kTileI, kStages = Tiles::kStages;
+  constexpr std::uint32_t kStageBytes = Tiles::kStageBytes;
+  using TB = typename Tiles::template TileB<kLayout>;
+  using TA = typename Tiles::template TileA<kLayout>;
   static_assert(TB::kBytes + TA::Whole::kBytes == kStageBytes);
   constexpr int kTransA = TB::kKMajor ? 0 : 1, kTransB = TA::Whole::kKMajor ? 0 : 1;
   constexpr auto kClusterMask = static_cast<std::uint16_t>((1u << kClusterSize) - 1);  // both CTAs
@@ -150,9 +166,15 @@ gemm_wgmma_cluster_kernel(const __grid_constant__ CUtensorMap a_map, const __gri
         ptx::fence_registers(acc);
         ptx::wgmma_fence();
 #pragma unroll
-        for (int ks = 0; ks < kTileK / kWgmmaK; ++ks)
-          ptx::wgmma_m64n256k16_bf16<kTransA, kTransB>(acc, TB::descriptor(b_tile(stage), kWgmmaM * consumer, ks),
-                                                       TA::Whole::descriptor(a_tile(stage), 0, ks), kt > 0 || ks > 0);
+        for (int ks = 0; ks < kTileK / kWgmmaK; ++ks) {
+          const std::uint64_t desc_b = TB::descriptor(b_tile(stage), kWgmmaM * consumer, ks);
+          const std::uint64_t desc_a = TA::Whole::descriptor(a_tile(stage), 0, ks);
+          if constexpr (kTileI == 256) {
+            ptx::wgmma_m64n256k16_bf16<kTransA, kTransB>(acc, desc_b, desc_a, kt > 0 || ks > 0);
+          } else {
+            ptx::wgmma_m64n128k16_bf16<kTransA, kTransB>(acc, desc_b, desc_a, kt > 0 || ks > 0);
+          }
+        }
         ptx::wgmma_commit();
         ptx::wgmma_wait<1>();  // k-tile kt - 1's wgmmas are done: release its stage
         ptx::fence_registers(acc);
@@ -178,11 +200,10 @@ gemm_wgmma_cluster_kernel(const __grid_constant__ CUtensorMap a_map, const __gri
 #endif
 }
 
-}  // namespace
-
-void gemm_wgmma_cluster_sm90(const GemmArgs& args, cudaStream_t stream) {
+template <typename Tiles>
+void launch(const GemmArgs& args, cudaStream_t stream) {
   dispatch_gemm(args, [&]<GemmLayout kLayout, typename OutT>() {
-    const auto kernel = gemm_wgmma_cluster_kernel<kLayout, OutT>;
+    const auto kernel = gemm_wgmma_cluster_kernel<kLayout, OutT, Tiles>;
     cudaLaunchConfig_t config{};
     cudaLaunchAttribute cluster{};
     cluster.id = cudaLaunchAttributeClusterDimension;
@@ -190,14 +211,14 @@ void gemm_wgmma_cluster_sm90(const GemmArgs& args, cudaStream_t stream) {
     cluster.val.clusterDim.y = 1;
     cluster.val.clusterDim.z = 1;
     config.blockDim = dim3(kThreads);
-    config.dynamicSmemBytes = kSmemBytes;
+    config.dynamicSmemBytes = Tiles::kSmemBytes;
     config.stream = stream;
     config.attrs = &cluster;
     config.numAttrs = 1;
     // How many 2-CTA clusters fit on the GPU at once: fewer than half the SMs where a GPC has an
     // odd number of them. Failures surface at the launch, which the caller checks.
     static const int max_clusters = [&] {
-      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmemBytes);
+      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Tiles::kSmemBytes);
       cudaLaunchConfig_t query = config;
       query.gridDim = dim3(kClusterSize);
       int clusters = 0;
@@ -214,8 +235,8 @@ void gemm_wgmma_cluster_sm90(const GemmArgs& args, cudaStream_t stream) {
     static thread_local Maps last{};  // encoding is a driver call; the timed loop repeats one problem
     if (last.args.a != args.a || last.args.b != args.b || last.args.c != args.c || last.args.m != args.m ||
         last.args.n != args.n || last.args.k != args.k) {
-      last.a = operand_tensor_map<typename TileA<kLayout>::Slice>(args.a, args.m, args.k);
-      last.b = operand_tensor_map<TileB<kLayout>>(args.b, args.n, args.k);
+      last.a = operand_tensor_map<typename Tiles::template TileA<kLayout>::Slice>(args.a, args.m, args.k);
+      last.b = operand_tensor_map<typename Tiles::template TileB<kLayout>>(args.b, args.n, args.k);
       // C^T: n rows of m contiguous elements (C is column-major), one store chunk per box.
       constexpr auto cols = static_cast<std::uint32_t>(Sm90StoreChunk<OutT>::kCols);
       constexpr auto rows = static_cast<std::uint32_t>(Sm90StoreChunk<OutT>::kRows);
@@ -225,10 +246,15 @@ void gemm_wgmma_cluster_sm90(const GemmArgs& args, cudaStream_t stream) {
       last.args = args;
     }
     const ClusterPairScheduler sched = cluster_pair_scheduler(
-        (args.m + kTileI - 1) / kTileI, (args.n + kTileJ - 1) / kTileJ, kBandTiles, max_clusters);
+        (args.m + Tiles::kTileI - 1) / Tiles::kTileI, (args.n + kTileJ - 1) / kTileJ, Tiles::kBandTiles, max_clusters);
     config.gridDim = dim3(static_cast<unsigned>(kClusterSize * sched.clusters));
     cudaLaunchKernelEx(&config, kernel, last.a, last.b, last.c, args.k, sched);
   });
 }
+
+}  // namespace
+
+void gemm_wgmma_cluster_sm90(const GemmArgs& args, cudaStream_t stream) { launch<ClusterTiles<256>>(args, stream); }
+void gemm_wgmma_cluster_128_sm90(const GemmArgs& args, cudaStream_t stream) { launch<ClusterTiles<128>>(args, stream); }
 
 }  // namespace trainbench::kernels

@@ -66,5 +66,8 @@ void gemm_wgmma_ws_sm90(const GemmArgs& args, cudaStream_t stream);
 //    shared A tile to each other, with a stmatrix + TMA-store epilogue
 //    (5_sm90_bf16_gemm_cluster.cu). Same requirements as version 3 (C is written by TMA too).
 void gemm_wgmma_cluster_sm90(const GemmArgs& args, cudaStream_t stream);
+// 5b. Version 5 on 128x128 tiles (wgmma m64n128k16, 6 stages): twice the tiles, for shapes whose
+//     256x128 tiles leave the last wave mostly idle (8192 x 1280 x 8192: 2.4 waves of 132 SMs).
+void gemm_wgmma_cluster_128_sm90(const GemmArgs& args, cudaStream_t stream);
 
 }  // namespace trainbench::kernels

@@ -7,6 +7,7 @@
 # Environment: SANITIZERS (default "memcheck racecheck synccheck"; empty to skip them, e.g. in a
 # second call that only times suites), SANITIZER_TIMEOUT (seconds per tool, default 150),
 # SANITIZER_FILTER (which GPU tests they run, a gtest filter; default: our kernels' small shapes),
+# SANITIZER_JOBS (processes per tool, each a gtest shard of those tests; default 1),
 # GPU_TESTS=0 to skip the GPU tests (already run in an earlier call on the same machine),
 # PREBUILT=DIR: trainbench and trainbench_gpu_tests built elsewhere (Release, 90a-real, the same
 # CUDA major version), used instead of building where they start here (GPU tests then run as gtest
@@ -116,15 +117,29 @@ fi
 # not ours to fix), bounded so that one slow tool cannot eat the call; a tool cut off by its
 # timeout is reported as such, not as clean.
 sanitizer_filter="${SANITIZER_FILTER:-*SmallShapes*:*AwkwardShapes*:*AwkwardSizes*:*SeeNoKey*:*LargestSums*:-*cublas*:*Cudnn*:*cudnn*}"
+# SANITIZER_JOBS processes per tool (gtest shards of that filter, default 1): racecheck runs the
+# small shapes tens of times slower than plain and left one process incomplete after 200 s on an
+# H200, while the GPU sat mostly idle under it.
 if command -v compute-sanitizer >/dev/null 2>&1; then
   for tool in ${SANITIZERS-memcheck racecheck synccheck}; do
     step "compute-sanitizer $tool"
-    timeout "${SANITIZER_TIMEOUT:-150}" compute-sanitizer --tool "$tool" --error-exitcode 3 \
-      "$gpu_tests" --gtest_filter="$sanitizer_filter" >"$out/sanitizer-$tool.log" 2>&1
-    rc=$?
-    [ "$rc" = 124 ] && echo "compute-sanitizer $tool: cut off after ${SANITIZER_TIMEOUT:-150} s (incomplete)" | tee -a "$out/sanitizer-$tool.log"
-    [ "$rc" = 0 ] || status=1
-    tail -2 "$out/sanitizer-$tool.log"
+    shards="${SANITIZER_JOBS:-1}"
+    pids=()
+    for ((i = 0; i < shards; ++i)); do
+      GTEST_TOTAL_SHARDS="$shards" GTEST_SHARD_INDEX="$i" timeout "${SANITIZER_TIMEOUT:-150}" \
+        compute-sanitizer --tool "$tool" --error-exitcode 3 "$gpu_tests" --gtest_filter="$sanitizer_filter" \
+        >"$out/sanitizer-$tool-$i.log" 2>&1 &
+      pids+=($!)
+    done
+    for i in "${!pids[@]}"; do
+      wait "${pids[$i]}"
+      rc=$?
+      [ "$rc" = 124 ] && echo "compute-sanitizer $tool, shard $i of $shards: cut off after ${SANITIZER_TIMEOUT:-150} s (incomplete)" |
+        tee -a "$out/sanitizer-$tool-$i.log"
+      [ "$rc" = 0 ] || status=1
+      tail -2 "$out/sanitizer-$tool-$i.log"
+    done
+    cat "$out"/sanitizer-"$tool"-*.log >"$out/sanitizer-$tool.log" && rm -f "$out"/sanitizer-"$tool"-*.log
   done
 fi
 

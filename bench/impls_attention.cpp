@@ -125,7 +125,7 @@ std::string cudnn_unsupported(const Op& op) {
 std::string bwd_mma_unsupported(const Op& op) {
   if (auto why = attention_unsupported(op); !why.empty()) return why;
   const auto& a = std::get<Attention>(op);
-  if (a.pass != "bwd") return "attention.bwd.mma computes the backward pass only";
+  if (a.pass != "bwd") return "the attention.bwd.mma kernels compute the backward pass only (attention.fwd.mma: the forward)";
   if (!kernels::attention_mma_supports_head_dim(int(a.head_dim)))
     return fmt::format("head_dim must be 64 or 128 (a kernel instance per head_dim); got {}", a.head_dim);
   return "";
@@ -529,6 +529,21 @@ void register_attention_impls(Registry& r) {
                const auto& a = std::get<Attention>(op);
                return std::make_unique<BwdKernelCase>(a, &kernels::attention_fwd_mma_sm80,
                                                       &kernels::attention_bwd_mma_sm80,
+                                                      kernels::attention_bwd_workspace(kernel_shape(a)).bytes);
+             }});
+  r.add(Impl{.name = "attention.bwd.mma_128",
+             .family = Attention::family,
+             .description = "attention.bwd.mma on 128 keys per CTA (8 warps, dQ split by head dimension): half the dQ "
+                            "atomics and Q/dO loads per key (kernels/attention/2_sm80_flash_bwd_mma.cu, version 2b)",
+             .vendor = false,
+             .min_arch = 80,
+             .max_arch = 0,
+             .min_smem_per_block = kernels::kAttentionBwdMma128SmemBytes,
+             .unsupported = bwd_mma_unsupported,
+             .make = [](const Op& op, const DeviceInfo&) -> std::unique_ptr<Case> {
+               const auto& a = std::get<Attention>(op);
+               return std::make_unique<BwdKernelCase>(a, &kernels::attention_fwd_mma_sm80,
+                                                      &kernels::attention_bwd_mma_128_sm80,
                                                       kernels::attention_bwd_workspace(kernel_shape(a)).bytes);
              }});
   r.add(Impl{.name = "attention.bwd.wgmma",

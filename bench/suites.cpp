@@ -34,7 +34,7 @@ std::vector<SuiteEntry> gemm_square_entries() {
 std::vector<std::string> attention_impls(const Attention& op) {
   std::vector<std::string> impls;
   impls.push_back(op.pass == "fwd" ? "attention.fwd.mma" : "attention.bwd.mma");
-  if (op.pass == "fwd") impls.push_back("attention.fwd.mma_256");
+  impls.push_back(op.pass == "fwd" ? "attention.fwd.mma_256" : "attention.bwd.mma_128");
   impls.push_back(op.pass == "fwd" ? "attention.fwd.wgmma" : "attention.bwd.wgmma");  // sm_90a: skipped elsewhere
   if (op.pass == "fwd") impls.push_back("attention.fwd.wgmma_persistent");
   impls.push_back("attention.cudnn");

@@ -312,6 +312,26 @@ TEST(AttentionBackward, FusedSumsTheGroupAndLeavesNoNaNForRowsThatSeeNoKey) {
   expect_group_summed_and_no_nan(&kernels::attention_bwd_mma_sm80, "attention.bwd.mma");
 }
 
+// attention.bwd.mma_128 (128 keys per CTA; skipped with the reason where a block cannot have its
+// 145 KiB of shared memory) at the same shapes, held to the same bounds.
+TEST(AttentionBackward, Mma128KeysMatchesFloat64AtSmallShapes) {
+  TB_REQUIRE_GPU();
+  const Device device(0);
+  register_all_impls();
+  if (const auto why = unavailable_reason(registry().find("attention.bwd.mma_128"), device.info()); !why.empty())
+    GTEST_SKIP() << "attention.bwd.mma_128: " << why;
+  const Stream stream;
+  for (const Attention& a : small_problems(small_seqs(), "bwd")) {
+    const Inputs in(a, stream);
+    const AttentionGradients want = attention_backward_reference(a, in.hq, in.hk, in.hv, in.hdo);
+    const AttentionGradients got = fused_backward(a, in, stream, &kernels::attention_bwd_mma_128_sm80);
+    EXPECT_LE(q_error(got.dq, want.dq, a), kToleranceFusedGrad) << "attention.bwd.mma_128 dQ " << label(a);
+    EXPECT_LE(kv_error(got.dk, want.dk, a), kToleranceFusedGrad) << "attention.bwd.mma_128 dK " << label(a);
+    EXPECT_LE(kv_error(got.dv, want.dv, a), kToleranceFusedGrad) << "attention.bwd.mma_128 dV " << label(a);
+  }
+  expect_group_summed_and_no_nan(&kernels::attention_bwd_mma_128_sm80, "attention.bwd.mma_128");
+}
+
 // attention.bwd.wgmma (sm_90a; skipped with the reason elsewhere) at the same shapes, and at a few
 // whose query blocks (64 or 128 rows) wrap its 2-stage ring many times, whose key blocks (128)
 // end in tails, with causal rows that see no key; held to attention.bwd.mma's bounds (its dS is

@@ -193,6 +193,11 @@ TEST(AttentionOrder, RankedDealingBalancesCausalGridsOnAnH100) {
                                kSms),
               1.03)
         << "attention.bwd.mma, " << at;
+    EXPECT_LT(greedy_imbalance(backward_work(s, s.heads_q, kernels::kAttentionBwdMmaBlockM,
+                                             kernels::kAttentionBwdMma128BlockN, true),
+                               kSms),
+              1.03)
+        << "attention.bwd.mma_128, " << at;
     EXPECT_LT(greedy_imbalance(backward_work(s, s.heads_q, kernels::attention_bwd_wgmma_block_m(s.head_dim),
                                              kernels::kAttentionBwdWgmmaBlockN, true),
                                kSms),
@@ -433,7 +438,7 @@ TEST(AttentionSuite, CoversTheSweepAndLlamaShapesWithImplsThatTakeThem) {
     for (const auto& name : e.impls)
       EXPECT_EQ(registry().find(name).unsupported(e.op), "") << name << " in suite attention at " << op_label(e.op);
     for (const char* fused : {a.pass == "fwd" ? "attention.fwd.mma" : "attention.bwd.mma",
-                              a.pass == "fwd" ? "attention.fwd.mma_256" : "attention.bwd.mma",
+                              a.pass == "fwd" ? "attention.fwd.mma_256" : "attention.bwd.mma_128",
                               a.pass == "fwd" ? "attention.fwd.wgmma" : "attention.bwd.wgmma",
                               a.pass == "fwd" ? "attention.fwd.wgmma_persistent" : "attention.bwd.wgmma"})
       EXPECT_NE(std::find(e.impls.begin(), e.impls.end(), fused), e.impls.end()) << fused << " " << op_label(e.op);

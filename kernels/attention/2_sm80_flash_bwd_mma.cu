@@ -40,6 +40,16 @@
 // larger-shape cases; its float64 small-shape test failed there only at seq_q = seq_kv = 1 (dQ and
 // dK error inf: their reference is zero and was measured against its own (batch, head)'s norm;
 // since measured against the whole tensor's, not rerun on a GPU).
+//
+// attention.bwd.mma_128, version 2b: the same kernel on 128 keys per CTA, 8 warps. Why: each CTA
+// adds its dQ for every query block it visits (RED.ADD.F32, one per dQ element and CTA) and
+// loads every Q and dO block once; at 64 keys that is, per key, twice the dQ atomics and the
+// Q/dO traffic of FlashAttention-2's 128-key CTAs. At 159.4 TFLOP/s on the H200 the 64-key kernel
+// sent about 1 TB/s of FP32 reductions to L2. With 128 keys the dQ product is split between two
+// warps per 16 query rows by head dimension, so every dQ element is still added once per CTA.
+// 247 registers at head_dim 128 (no spills), 145 KiB of shared memory (81 KiB at head_dim 64):
+// one 256-thread CTA per SM, as the 64-key kernel's two 128-thread CTAs; GPUs with 99 KiB per
+// block (sm_86, sm_89) cannot run it. Not yet run on a GPU.
 #include "kernels/attention/attention.cuh"
 #include "kernels/common/ptx.cuh"
 #include "kernels/common/swizzle.cuh"
@@ -52,29 +62,31 @@ namespace trainbench::kernels {
 namespace {
 
 constexpr int kBlockM = kAttentionBwdMmaBlockM;  // query rows per step
-constexpr int kBlockN = kAttentionBwdMmaBlockN;  // keys per CTA
-constexpr int kWarps = kBlockN / 16;
-constexpr int kThreads = kWarps * 32;
 constexpr int kStages = 2;
 constexpr float kLog2e = 1.4426950408889634f;
-static_assert(kBlockM == 64 && kBlockN == 64, "the dS tile is 64 x 64 BF16: 128-byte rows, swizzle_xor_chunk<8>");
+static_assert(kBlockM == 64, "dS^T tiles have 64 queries: 128-byte BF16 rows, swizzle_xor_chunk<8>");
 static_assert(kAttentionBwdRowPadding % kBlockM == 0, "a query block's LSE and D lie inside the padded vectors");
 
-template <int kHeadDim>
+// kBlockN keys per CTA, 16 per warp: 64 (version 2) or 128 (version 2b).
+template <int kHeadDim, int kBlockN>
 struct BwdTiles {
-  static constexpr int kChunks = kHeadDim / 8;            // 16-byte chunks per row
-  static constexpr int kTileBytes = 64 * kHeadDim * 2;    // K, V, Q or dO: 64 rows
-  static constexpr int kRowVecBytes = kBlockM * 4;        // LSE or D of one query block
-  static constexpr int kStageBytes = 2 * kTileBytes + 2 * kRowVecBytes;  // Q, dO, LSE, D
+  static constexpr int kWarps = kBlockN / 16;
+  static constexpr int kThreads = kWarps * 32;
+  static constexpr int kChunks = kHeadDim / 8;                // 16-byte chunks per row
+  static constexpr int kKvTileBytes = kBlockN * kHeadDim * 2;  // K or V
+  static constexpr int kQTileBytes = kBlockM * kHeadDim * 2;   // Q or dO
+  static constexpr int kRowVecBytes = kBlockM * 4;            // LSE or D of one query block
+  static constexpr int kStageBytes = 2 * kQTileBytes + 2 * kRowVecBytes;  // Q, dO, LSE, D
   static constexpr int kDsBytes = kBlockN * kBlockM * 2;
-  static constexpr int kStagesAt = 2 * kTileBytes;        // after K and V
+  static constexpr int kStagesAt = 2 * kKvTileBytes;          // after K and V
   static constexpr int kDsAt = kStagesAt + kStages * kStageBytes;
-  static constexpr int kSmemBytes = kDsAt + kDsBytes;     // 105 KiB at D = 128, 57 KiB at 64
+  // 105 KiB at D = 128, 57 KiB at 64 (64 keys); 145 and 81 KiB (128 keys).
+  static constexpr int kSmemBytes = kDsAt + kDsBytes;
 };
 
 // kRows rows of a (row-major, `stride` elements apart) BF16 matrix into a swizzled tile; rows
 // from valid_rows on are zero-filled.
-template <int kRows, int kChunks>
+template <int kRows, int kChunks, int kThreads>
 __device__ __forceinline__ void load_rows(std::uint32_t tile, const __nv_bfloat16* g, std::size_t stride,
                                           int valid_rows, int tid) {
   static_assert(kRows * kChunks % kThreads == 0);
@@ -96,15 +108,16 @@ __device__ __forceinline__ void accumulators_to_a(std::uint32_t (&a)[4], const f
   a[3] = ptx::pack_bf16x2(hi[2], hi[3]);
 }
 
-template <int kHeadDim>
-__global__ void __launch_bounds__(kThreads, 1)
+template <int kHeadDim, int kBlockN>
+__global__ void __launch_bounds__(BwdTiles<kHeadDim, kBlockN>::kThreads, 1)
 attention_bwd_mma_sm80_kernel(const __nv_bfloat16* __restrict__ q, const __nv_bfloat16* __restrict__ k,
                               const __nv_bfloat16* __restrict__ v, const __nv_bfloat16* __restrict__ d_o,
                               const float* __restrict__ lse_log2, const float* __restrict__ d_rows,
                               float* __restrict__ dq_accum, __nv_bfloat16* __restrict__ dk,
                               __nv_bfloat16* __restrict__ dv, float* __restrict__ dk_accum,
                               float* __restrict__ dv_accum, AttentionShape shape, int seq_q_padded, float scale) {
-  using Tiles = BwdTiles<kHeadDim>;
+  using Tiles = BwdTiles<kHeadDim, kBlockN>;
+  constexpr int kThreads = Tiles::kThreads;
   constexpr int kChunks = Tiles::kChunks;
   constexpr int kDSteps = kHeadDim / 16;  // k16 steps over the head dimension
   constexpr int kDTiles = kHeadDim / 8;   // n8 tiles over the head dimension
@@ -115,12 +128,12 @@ attention_bwd_mma_sm80_kernel(const __nv_bfloat16* __restrict__ q, const __nv_bf
 
   extern __shared__ __align__(128) unsigned char smem[];
   const std::uint32_t k_tile = ptx::smem_addr(smem);
-  const std::uint32_t v_tile = k_tile + std::uint32_t(Tiles::kTileBytes);
+  const std::uint32_t v_tile = k_tile + std::uint32_t(Tiles::kKvTileBytes);
   const auto q_tile = [&](int stage) { return k_tile + std::uint32_t(Tiles::kStagesAt + stage * Tiles::kStageBytes); };
-  const auto do_tile = [&](int stage) { return q_tile(stage) + std::uint32_t(Tiles::kTileBytes); };
+  const auto do_tile = [&](int stage) { return q_tile(stage) + std::uint32_t(Tiles::kQTileBytes); };
   const auto row_vec = [&](int stage, int which) {  // 0: LSE log2(e), 1: D
     return reinterpret_cast<const float*>(smem + Tiles::kStagesAt + stage * Tiles::kStageBytes +
-                                          2 * Tiles::kTileBytes + which * Tiles::kRowVecBytes);
+                                          2 * Tiles::kQTileBytes + which * Tiles::kRowVecBytes);
   };
   const std::uint32_t ds_tile = k_tile + std::uint32_t(Tiles::kDsAt);
 
@@ -148,8 +161,8 @@ attention_bwd_mma_sm80_kernel(const __nv_bfloat16* __restrict__ q, const __nv_bf
     const int stage = step % kStages;
     const int m0 = (m_begin + step) * kBlockM;
     const std::size_t at = head_at + std::size_t(m0) * q_stride;
-    load_rows<kBlockM, kChunks>(q_tile(stage), q + at, q_stride, seq_q - m0, tid);
-    load_rows<kBlockM, kChunks>(do_tile(stage), d_o + at, q_stride, seq_q - m0, tid);
+    load_rows<kBlockM, kChunks, kThreads>(q_tile(stage), q + at, q_stride, seq_q - m0, tid);
+    load_rows<kBlockM, kChunks, kThreads>(do_tile(stage), d_o + at, q_stride, seq_q - m0, tid);
     if (tid < 2 * kBlockM / 4) {  // 16 chunks of LSE, then 16 of D: padded, never out of bounds
       const int which = tid / (kBlockM / 4), ch = tid % (kBlockM / 4);
       const float* src =
@@ -158,8 +171,8 @@ attention_bwd_mma_sm80_kernel(const __nv_bfloat16* __restrict__ q, const __nv_bf
     }
   };
 
-  load_rows<kBlockN, kChunks>(k_tile, k + kv_at, kv_stride, seq_kv - n0, tid);
-  load_rows<kBlockN, kChunks>(v_tile, v + kv_at, kv_stride, seq_kv - n0, tid);
+  load_rows<kBlockN, kChunks, kThreads>(k_tile, k + kv_at, kv_stride, seq_kv - n0, tid);
+  load_rows<kBlockN, kChunks, kThreads>(v_tile, v + kv_at, kv_stride, seq_kv - n0, tid);
   if (steps > 0) load_step(0);
   ptx::cp_async_commit();
 
@@ -295,18 +308,23 @@ attention_bwd_mma_sm80_kernel(const __nv_bfloat16* __restrict__ q, const __nv_bf
     }
     __syncthreads();  // all of dS^T written
 
-    // dQ += dS K for this warp's 16 query rows: dS read transposed from [key][query] (matrix j:
-    // keys +8 (j >> 1), queries +8 (j & 1)), K [key][d] read transposed.
-    const int my_row = m0 + warp * 16 + lane / 4;  // and my_row + 8
-    if (m0 + warp * 16 < seq_q) {
+    // dQ += dS K over the CTA's kBlockN keys, each warp 16 query rows (warp % 4) and, with 128
+    // keys (8 warps), half of the head dimensions (warp / 4): every dQ element is added once per
+    // CTA. dS read transposed from [key][query] (matrix j: keys +8 (j >> 1), queries +8 (j & 1)),
+    // K [key][d] read transposed.
+    constexpr int kRowWarps = kBlockM / 16, kDqDTiles = kDTiles / (Tiles::kWarps / kRowWarps);
+    static_assert(Tiles::kWarps % kRowWarps == 0 && kDqDTiles % 2 == 0);
+    const int row_warp = warp % kRowWarps, dt0 = warp / kRowWarps * kDqDTiles;
+    const int my_row = m0 + row_warp * 16 + lane / 4;  // and my_row + 8
+    if (m0 + row_warp * 16 < seq_q) {
       std::uint32_t ds_frag[kNSteps][4];
 #pragma unroll
       for (int kk = 0; kk < kNSteps; ++kk)
         ptx::ldmatrix_x4_trans(ds_frag[kk], ds_tile + swizzle_xor_chunk<8>(16 * kk + (lane & 7) + 8 * (lane >> 4),
-                                                                             2 * warp + ((lane >> 3) & 1)));
+                                                                             2 * row_warp + ((lane >> 3) & 1)));
       float* dq_row = dq_accum + head_at + std::size_t(my_row) * q_stride + 2 * (lane % 4);
 #pragma unroll
-      for (int dt = 0; dt < kDTiles; dt += 2) {
+      for (int dt = dt0; dt < dt0 + kDqDTiles; dt += 2) {
         float acc[2][4] = {};
 #pragma unroll
         for (int kk = 0; kk < kNSteps; ++kk) {
@@ -354,8 +372,9 @@ attention_bwd_mma_sm80_kernel(const __nv_bfloat16* __restrict__ q, const __nv_bf
   }
 }
 
-template <int kHeadDim>
+template <int kHeadDim, int kBlockN>
 void launch(const AttentionBwdArgs& args, cudaStream_t stream) {
+  using Tiles = BwdTiles<kHeadDim, kBlockN>;
   const AttentionShape& s = args.shape;
   const AttentionBwdWorkspace w = attention_bwd_workspace(s);
   auto* base = static_cast<unsigned char*>(args.workspace);
@@ -364,14 +383,14 @@ void launch(const AttentionBwdArgs& args, cudaStream_t stream) {
 
   attention_bwd_preprocess(args, stream);
 
-  const auto kernel = attention_bwd_mma_sm80_kernel<kHeadDim>;
+  const auto kernel = attention_bwd_mma_sm80_kernel<kHeadDim, kBlockN>;
   // Above 48 KiB of dynamic shared memory needs an opt-in, once per kernel (errors surface at the
   // launch, which the caller checks).
   static const cudaError_t opt_in =
-      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, BwdTiles<kHeadDim>::kSmemBytes);
+      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Tiles::kSmemBytes);
   (void)opt_in;
   const unsigned grid = unsigned(attention_ceil_div(s.seq_kv, kBlockN) * s.heads_q * s.batch);
-  kernel<<<grid, kThreads, BwdTiles<kHeadDim>::kSmemBytes, stream>>>(
+  kernel<<<grid, Tiles::kThreads, Tiles::kSmemBytes, stream>>>(
       args.q, args.k, args.v, args.d_o, at(w.lse_log2_offset), at(w.d_offset), at(0), args.dk, args.dv,
       gqa ? at(w.dk_offset) : nullptr, gqa ? at(w.dv_offset) : nullptr, s, int(w.seq_q_padded),
       float(1.0 / std::sqrt(double(kHeadDim))));
@@ -379,11 +398,21 @@ void launch(const AttentionBwdArgs& args, cudaStream_t stream) {
   attention_bwd_finish(args, stream);
 }
 
+static_assert(BwdTiles<128, kAttentionBwdMma128BlockN>::kSmemBytes == kAttentionBwdMma128SmemBytes);
+
+template <int kBlockN>
+void launch_for_head_dim(const AttentionBwdArgs& args, cudaStream_t stream) {
+  if (args.shape.head_dim == 64) launch<64, kBlockN>(args, stream);
+  else if (args.shape.head_dim == 128) launch<128, kBlockN>(args, stream);
+}
+
 }  // namespace
 
 void attention_bwd_mma_sm80(const AttentionBwdArgs& args, cudaStream_t stream) {
-  if (args.shape.head_dim == 64) launch<64>(args, stream);
-  else if (args.shape.head_dim == 128) launch<128>(args, stream);
+  launch_for_head_dim<kAttentionBwdMmaBlockN>(args, stream);
+}
+void attention_bwd_mma_128_sm80(const AttentionBwdArgs& args, cudaStream_t stream) {
+  launch_for_head_dim<kAttentionBwdMma128BlockN>(args, stream);
 }
 
 }  // namespace trainbench::kernels

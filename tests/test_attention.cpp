@@ -279,6 +279,27 @@ TEST(AttentionImpls, BackwardMmaTakesTheBackwardAtTheForwardsHeadDims) {
   EXPECT_EQ(bwd.unsupported(attention(16384, 128, "bwd", 4)), "");  // no score matrix: any length
   EXPECT_NE(bwd.unsupported(attention(1024, 96, "bwd")).find("head_dim must be 64 or 128"), std::string::npos);
   EXPECT_NE(bwd.unsupported(attention(1024, 128, "fwd")).find("backward pass only"), std::string::npos);
+
+  // attention.bwd.mma_128: the same shapes, and its 145 KiB a block, which an L40S (sm_89, 99 KiB)
+  // does not give and an A100 or H100 does.
+  const Impl& bwd128 = registry().find("attention.bwd.mma_128");
+  EXPECT_EQ(bwd128.unsupported(attention(1000, 128, "bwd")), "");
+  EXPECT_NE(bwd128.unsupported(attention(1024, 96, "bwd")).find("head_dim must be 64 or 128"), std::string::npos);
+  EXPECT_NE(bwd128.unsupported(attention(1024, 128, "fwd")).find("backward pass only"), std::string::npos);
+  EXPECT_EQ(bwd128.min_smem_per_block, 148480u);
+  DeviceInfo device;
+  device.name = "NVIDIA L40S";
+  device.cc_major = 8;
+  device.cc_minor = 9;
+  device.smem_per_block_optin = 101376;
+  EXPECT_NE(unavailable_reason(bwd128, device).find("148480 bytes of shared memory"), std::string::npos);
+  EXPECT_EQ(unavailable_reason(bwd, device), "");
+  for (const auto& [major, optin] : {std::pair{8, 166912}, {9, 232448}}) {
+    device.cc_major = major;
+    device.cc_minor = 0;
+    device.smem_per_block_optin = static_cast<std::uint64_t>(optin);
+    EXPECT_EQ(unavailable_reason(bwd128, device), "") << major;
+  }
 }
 
 // attention.cudnn: the vendor baseline of both passes, at every shape the op allows (what the

@@ -73,7 +73,7 @@ TEST(GemmImpls, EveryImplTakesEveryLayoutAndOutputAtMultiplesOf8) {
 
 TEST(GemmImpls, HopperKernelsNeedSm90aExactly) {
   register_all_impls();
-  for (const char* name : {"gemm.wgmma_tma", "gemm.wgmma_ws", "gemm.wgmma"}) {
+  for (const char* name : {"gemm.wgmma_tma", "gemm.wgmma_ws", "gemm.wgmma", "gemm.wgmma_128x128"}) {
     const Impl& impl = registry().find(name);
     EXPECT_EQ(impl.family, "gemm") << name;
     EXPECT_FALSE(impl.vendor) << name;
@@ -117,7 +117,8 @@ TEST(GemmImpls, The128x256MmaKernelNeedsItsSharedMemoryAndSaysSo) {
 
 TEST(GemmImpls, MmaAndHopperKernelsRefuseShapesThatAreNotMultiplesOf8AndSayWhy) {
   register_all_impls();
-  for (const char* name : {"gemm.mma", "gemm.mma_128x256", "gemm.wgmma_tma", "gemm.wgmma_ws", "gemm.wgmma"})
+  for (const char* name :
+       {"gemm.mma", "gemm.mma_128x256", "gemm.wgmma_tma", "gemm.wgmma_ws", "gemm.wgmma", "gemm.wgmma_128x128"})
     for (const auto& [m, n, k] : {std::tuple{1000, 1000, 1001}, {12, 8, 8}, {8, 4, 8}}) {
       const std::string why = registry().find(name).unsupported(gemm(m, n, k));
       EXPECT_NE(why.find("multiples of 8"), std::string::npos) << name << ": " << why;

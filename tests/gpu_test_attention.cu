@@ -265,8 +265,17 @@ AttentionGradients fused_backward(const Attention& a, const Inputs& in, cudaStre
   return {bf16_to_host(dq), bf16_to_host(dk), bf16_to_host(dv)};
 }
 
-AttentionGradients wgmma_backward(const Attention& a, const Inputs& in, cudaStream_t stream) {
-  return fused_backward(a, in, stream, &kernels::attention_bwd_wgmma_sm90);
+// Every small problem of `seqs` through `backward`, against float64, held to the fused bounds.
+void expect_backward_matches_float64(BwdLauncher backward, const char* name, const std::vector<Seqs>& seqs) {
+  const Stream stream;
+  for (const Attention& a : small_problems(seqs, "bwd")) {
+    const Inputs in(a, stream);
+    const AttentionGradients want = attention_backward_reference(a, in.hq, in.hk, in.hv, in.hdo);
+    const AttentionGradients got = fused_backward(a, in, stream, backward);
+    EXPECT_LE(q_error(got.dq, want.dq, a), kToleranceFusedGrad) << name << " dQ " << label(a);
+    EXPECT_LE(kv_error(got.dk, want.dk, a), kToleranceFusedGrad) << name << " dK " << label(a);
+    EXPECT_LE(kv_error(got.dv, want.dv, a), kToleranceFusedGrad) << name << " dV " << label(a);
+  }
 }
 
 // The forward's shape list (GQA, MQA, causal and full, seq_q != seq_kv, rows that see no key,
@@ -274,15 +283,7 @@ AttentionGradients wgmma_backward(const Attention& a, const Inputs& in, cudaStre
 TEST(AttentionBackward, FusedMatchesFloat64AtSmallShapes) {
   TB_REQUIRE_GPU();
   const Device device(0);
-  const Stream stream;
-  for (const Attention& a : small_problems(small_seqs(), "bwd")) {
-    const Inputs in(a, stream);
-    const AttentionGradients want = attention_backward_reference(a, in.hq, in.hk, in.hv, in.hdo);
-    const AttentionGradients got = fused_backward(a, in, stream);
-    EXPECT_LE(q_error(got.dq, want.dq, a), kToleranceFusedGrad) << "attention.bwd.mma dQ " << label(a);
-    EXPECT_LE(kv_error(got.dk, want.dk, a), kToleranceFusedGrad) << "attention.bwd.mma dK " << label(a);
-    EXPECT_LE(kv_error(got.dv, want.dv, a), kToleranceFusedGrad) << "attention.bwd.mma dV " << label(a);
-  }
+  expect_backward_matches_float64(&kernels::attention_bwd_mma_sm80, "attention.bwd.mma", small_seqs());
 }
 
 // Every head of a group adds into its KV head's dK and dV: with MQA over 8 query heads, and
@@ -320,15 +321,7 @@ TEST(AttentionBackward, Mma128KeysMatchesFloat64AtSmallShapes) {
   register_all_impls();
   if (const auto why = unavailable_reason(registry().find("attention.bwd.mma_128"), device.info()); !why.empty())
     GTEST_SKIP() << "attention.bwd.mma_128: " << why;
-  const Stream stream;
-  for (const Attention& a : small_problems(small_seqs(), "bwd")) {
-    const Inputs in(a, stream);
-    const AttentionGradients want = attention_backward_reference(a, in.hq, in.hk, in.hv, in.hdo);
-    const AttentionGradients got = fused_backward(a, in, stream, &kernels::attention_bwd_mma_128_sm80);
-    EXPECT_LE(q_error(got.dq, want.dq, a), kToleranceFusedGrad) << "attention.bwd.mma_128 dQ " << label(a);
-    EXPECT_LE(kv_error(got.dk, want.dk, a), kToleranceFusedGrad) << "attention.bwd.mma_128 dK " << label(a);
-    EXPECT_LE(kv_error(got.dv, want.dv, a), kToleranceFusedGrad) << "attention.bwd.mma_128 dV " << label(a);
-  }
+  expect_backward_matches_float64(&kernels::attention_bwd_mma_128_sm80, "attention.bwd.mma_128", small_seqs());
   expect_group_summed_and_no_nan(&kernels::attention_bwd_mma_128_sm80, "attention.bwd.mma_128");
 }
 
@@ -342,15 +335,7 @@ TEST(AttentionBackward, WgmmaMatchesFloat64AtSmallShapes) {
   register_all_impls();
   if (const auto why = unavailable_reason(registry().find("attention.bwd.wgmma"), device.info()); !why.empty())
     GTEST_SKIP() << "attention.bwd.wgmma: " << why;
-  const Stream stream;
-  for (const Attention& a : small_problems(wgmma_seqs(), "bwd")) {
-    const Inputs in(a, stream);
-    const AttentionGradients want = attention_backward_reference(a, in.hq, in.hk, in.hv, in.hdo);
-    const AttentionGradients got = wgmma_backward(a, in, stream);
-    EXPECT_LE(q_error(got.dq, want.dq, a), kToleranceFusedGrad) << "attention.bwd.wgmma dQ " << label(a);
-    EXPECT_LE(kv_error(got.dk, want.dk, a), kToleranceFusedGrad) << "attention.bwd.wgmma dK " << label(a);
-    EXPECT_LE(kv_error(got.dv, want.dv, a), kToleranceFusedGrad) << "attention.bwd.wgmma dV " << label(a);
-  }
+  expect_backward_matches_float64(&kernels::attention_bwd_wgmma_sm90, "attention.bwd.wgmma", wgmma_seqs());
   // MQA over 8 query heads: 8 CTAs per key block add into one KV head's FP32 dK and dV.
   expect_group_summed_and_no_nan(&kernels::attention_bwd_wgmma_sm90, "attention.bwd.wgmma");
 }

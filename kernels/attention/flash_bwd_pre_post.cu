@@ -86,6 +86,12 @@ void preprocess(const AttentionBwdArgs& args, cudaStream_t stream) {
       reinterpret_cast<float*>(base + w.d_offset), s, int(w.seq_q_padded));
 }
 
+void convert(const float* accum, __nv_bfloat16* out, std::size_t count, float scale, cudaStream_t stream) {
+  const std::size_t blocks = (count / 8 + 255) / 256;
+  attention_bwd_convert_kernel<<<unsigned(blocks < 65536 ? blocks : 65536), 256, 0, stream>>>(accum, out, count,
+                                                                                                  scale);
+}
+
 }  // namespace
 
 void attention_bwd_preprocess(const AttentionBwdArgs& args, cudaStream_t stream) {
@@ -99,14 +105,6 @@ void attention_bwd_preprocess(const AttentionBwdArgs& args, cudaStream_t stream)
     throw std::runtime_error(std::string("attention backward: zeroing the dK and dV accumulators failed: ") +
                              cudaGetErrorString(err));
 }
-
-namespace {
-void convert(const float* accum, __nv_bfloat16* out, std::size_t count, float scale, cudaStream_t stream) {
-  const std::size_t blocks = (count / 8 + 255) / 256;
-  attention_bwd_convert_kernel<<<unsigned(blocks < 65536 ? blocks : 65536), 256, 0, stream>>>(accum, out, count,
-                                                                                                  scale);
-}
-}  // namespace
 
 void attention_bwd_finish(const AttentionBwdArgs& args, cudaStream_t stream) {
   const AttentionShape& s = args.shape;

@@ -144,16 +144,37 @@ class ScaledGemmCase : public Case {
   }
 };
 
+// k_splits > 1 (fp8gemm.wgmma_splitk): k split in that many parts, the FP32 parts in a workspace
+// allocated here, outside the timed launches.
 class WgmmaFp8Case final : public ScaledGemmCase {
  public:
-  WgmmaFp8Case(const ScaledGemm& op, kernels::PromotionSchedule schedule)
+  WgmmaFp8Case(const ScaledGemm& op, kernels::PromotionSchedule schedule, int k_splits = 1)
       : ScaledGemmCase(op, schedule == kernels::PromotionSchedule::None ? kToleranceUnpromoted : kTolerancePromoted),
-        schedule_(schedule) {}
-  void launch(cudaStream_t stream) override { kernels::fp8_gemm_wgmma_sm90(args(), schedule_, stream); }
+        schedule_(schedule), k_splits_(k_splits) {
+    if (k_splits_ > 1)
+      workspace_ = DeviceBuffer(kernels::fp8_split_k_workspace_bytes(static_cast<int>(op.m), static_cast<int>(op.n),
+                                                                     k_splits_),
+                                "the FP32 parts of the k split");
+  }
+  void launch(cudaStream_t stream) override {
+    kernels::ScaledGemmArgs a = args();
+    a.k_splits = k_splits_;
+    a.workspace = workspace_.as<float>();
+    kernels::fp8_gemm_wgmma_sm90(a, schedule_, stream);
+  }
 
  private:
   kernels::PromotionSchedule schedule_;
+  int k_splits_;
+  DeviceBuffer workspace_;
 };
+
+// fp8gemm.wgmma_splitk's split on this device (fp8_k_splits): 1 where the tiles fill half the SMs.
+int planned_k_splits(const ScaledGemm& g, int sm_count) {
+  const int tiles = static_cast<int>(((g.m + kernels::kFp8TileM - 1) / kernels::kFp8TileM) *
+                                     ((g.n + kernels::kFp8TileN - 1) / kernels::kFp8TileN));
+  return kernels::fp8_k_splits(tiles, kernels::scale_blocks(static_cast<int>(g.k)), sm_count);
+}
 
 class WgmmaMulticastFp8Case final : public ScaledGemmCase {
  public:
@@ -305,6 +326,20 @@ void register_fp8_impls(Registry& r) {
              .max_arch = 90,
              .unsupported = fp8gemm_unsupported,
              .make = make_case<WgmmaFp8Case>(kernels::PromotionSchedule::Overlapped)});
+  r.add(Impl{.name = "fp8gemm.wgmma_splitk",
+             .family = ScaledGemm::family,
+             .description = "fp8gemm.wgmma_overlap with k split where the tiles fill under half the SMs "
+                            "(fp8_k_splits: 2 to 4 parts of >= 8 k-blocks, FP32 parts added in order by a second "
+                            "kernel); without a split, fp8gemm.wgmma_overlap itself",
+             .vendor = false,
+             .min_arch = 90,
+             .max_arch = 90,
+             .unsupported = fp8gemm_unsupported,
+             .make = [](const Op& op, const DeviceInfo& device) -> std::unique_ptr<Case> {
+               const auto& g = std::get<ScaledGemm>(op);
+               return std::make_unique<WgmmaFp8Case>(g, kernels::PromotionSchedule::Overlapped,
+                                                     planned_k_splits(g, device.sm_count));
+             }});
   r.add(Impl{.name = "fp8gemm.wgmma_multicast",
              .family = ScaledGemm::family,
              .description = "fp8gemm.wgmma_overlap in 2-CTA clusters: the pair's tiles share a's rows, each CTA loads "

@@ -126,11 +126,19 @@ std::vector<Suite> make_suites() {
     const Mnk shapes[] = {{4096, 7168, 16384}, {4096, 4096, 7168}, {128, 7168, 16384}, {4096, 32768, 512},
                           {4096, 7168, 2048},  {4096, 2112, 7168}, {4096, 4096, 4096}, {8192, 8192, 8192}};
     for (const Mnk s : shapes) {
-      fp8.push_back({ScaledGemm{.m = s.m, .n = s.n, .k = s.k, .dtype = "e4m3", .a_scale = "1x128", .b_scale = "128x128"},
-                     {"fp8gemm.wgmma", "fp8gemm.wgmma_overlap", "fp8gemm.wgmma_multicast",
-                      "fp8gemm.cublaslt_blockscaled"}});
-      fp8.push_back({ScaledGemm{.m = s.m, .n = s.n, .k = s.k, .dtype = "e4m3", .a_scale = "tensor", .b_scale = "tensor"},
-                     {"fp8gemm.wgmma", "fp8gemm.wgmma_overlap", "fp8gemm.wgmma_nopromote", "fp8gemm.cublaslt"}});
+      std::vector<std::string> fine = {"fp8gemm.wgmma", "fp8gemm.wgmma_overlap", "fp8gemm.wgmma_multicast",
+                                       "fp8gemm.cublaslt_blockscaled"},
+                               tensor = {"fp8gemm.wgmma", "fp8gemm.wgmma_overlap", "fp8gemm.wgmma_nopromote",
+                                         "fp8gemm.cublaslt"};
+      // Splitting k pays only where the 128x128 tiles leave SMs idle: 128 x 7168 has 56.
+      if (s.m <= 128) {
+        fine.insert(fine.begin() + 2, "fp8gemm.wgmma_splitk");
+        tensor.insert(tensor.begin() + 2, "fp8gemm.wgmma_splitk");
+      }
+      fp8.push_back(
+          {ScaledGemm{.m = s.m, .n = s.n, .k = s.k, .dtype = "e4m3", .a_scale = "1x128", .b_scale = "128x128"}, fine});
+      fp8.push_back(
+          {ScaledGemm{.m = s.m, .n = s.n, .k = s.k, .dtype = "e4m3", .a_scale = "tensor", .b_scale = "tensor"}, tensor});
     }
     all.push_back({"fp8",
                    "FP8 E4M3 GEMM at DeepSeek-V3's shapes and square 4096, 8192: 1x128/128x128 scales (ours, cuBLASLt "

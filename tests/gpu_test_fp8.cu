@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string>
 #include <vector>
 
 #include "bench/fp8_inputs.hpp"
@@ -83,7 +84,8 @@ TEST_P(Fp8Impl, VerifiesAgainstTheDequantizedOracleAtAwkwardShapes) {
 }
 
 INSTANTIATE_TEST_SUITE_P(All, Fp8Impl,
-                         ::testing::Values("fp8gemm.wgmma", "fp8gemm.wgmma_overlap", "fp8gemm.wgmma_nopromote",
+                         ::testing::Values("fp8gemm.wgmma", "fp8gemm.wgmma_overlap", "fp8gemm.wgmma_splitk",
+                                           "fp8gemm.wgmma_nopromote",
                                            "fp8gemm.wgmma_multicast", "fp8gemm.cublaslt",
                                            "fp8gemm.cublaslt_blockscaled"),
                          [](const auto& info) {
@@ -102,6 +104,41 @@ TEST(Fp8Verification, UnwrittenOutputFailsVerification) {
   EXPECT_FALSE(v.error <= v.tolerance) << v.detail;
 }
 
+// E4M3 operands a [m][k] and b [n][k] with 1x128 and 128x128 scales, quantized from BF16 whose
+// factors change per row and per 128-wide band (bench/fp8_inputs.hpp): every scale of a and b
+// differs from its neighbours, so a scale taken from the wrong k-block or block shows in the bits.
+struct FineScaledOperands {
+  int m, n, k;
+  DeviceBuffer a, b, sa, sb;
+
+  FineScaledOperands(int m_, int n_, int k_, cudaStream_t stream)
+      : m(m_), n(n_), k(k_), a(static_cast<std::size_t>(m) * k, "A"), b(static_cast<std::size_t>(n) * k, "B"),
+        sa(static_cast<std::size_t>(kernels::scale_blocks(k)) * m * 4, "A scales"),
+        sb(static_cast<std::size_t>(kernels::scale_blocks(k)) * kernels::scale_blocks(n) * 4, "B scales") {
+    DeviceBuffer x(static_cast<std::size_t>(std::max(m, n)) * k * 2, "BF16 operand");
+    for (int which = 0; which < 2; ++which) {
+      const int rows = which ? n : m;
+      fill_scaled_gemm_operand(x.as<__nv_bfloat16>(), rows, k, 11 + which, "signed", stream);
+      kernels::QuantArgs q;
+      q.x = x.as<__nv_bfloat16>();
+      q.q = (which ? b : a).as<std::uint8_t>();
+      q.scales = (which ? sb : sa).as<float>();
+      q.rows = rows;
+      q.cols = k;
+      q.granularity = which ? kernels::QuantGranularity::Block128x128 : kernels::QuantGranularity::Group1x128;
+      kernels::quantize_e4m3(q, stream);
+    }
+    TB_CUDA_CHECK(cudaGetLastError());
+    TB_CUDA_CHECK(cudaStreamSynchronize(stream));  // before x is freed
+  }
+
+  kernels::ScaledGemmArgs args(void* c, bool f32) const {
+    return {.a = a.as<const std::uint8_t>(), .b = b.as<const std::uint8_t>(), .a_scales = sa.as<const float>(),
+            .b_scales = sb.as<const float>(), .c = c, .c_f32 = f32, .s8 = false, .m = m, .n = n, .k = k,
+            .a_scale = kernels::AScale::Group1x128, .b_scale = kernels::BScale::Block128x128};
+  }
+};
+
 // The overlapped schedule (a second accumulator set), alone and in the 2-CTA multicast kernel, does
 // the serial one's arithmetic: the same FFMAs in the same order, so the outputs agree bit for bit. Shapes with an odd and an even number
 // of k-blocks (the loop's two exits), one k-block, a partial last k-block, and more tiles than SMs
@@ -114,33 +151,12 @@ TEST(Fp8Promotion, OverlappedScheduleMatchesSerialBitForBit) {
   const Shape shapes[] = {{200, 136, 128}, {256, 256, 384}, {136, 264, 1008}, {2056, 4104, 512}, {384, 256, 1392}};
   for (const Shape& s : shapes) {
     const int m = static_cast<int>(s.m), n = static_cast<int>(s.n), k = static_cast<int>(s.k);
-    DeviceBuffer x(static_cast<std::size_t>(std::max(m, n)) * k * 2, "BF16 operand"),
-        a(static_cast<std::size_t>(m) * k, "A"), b(static_cast<std::size_t>(n) * k, "B"),
-        sa(static_cast<std::size_t>(kernels::scale_blocks(k)) * m * 4, "A scales"),
-        sb(static_cast<std::size_t>(kernels::scale_blocks(k)) * kernels::scale_blocks(n) * 4, "B scales");
-    for (int which = 0; which < 2; ++which) {
-      const int rows = which ? n : m;
-      // Factors per row and per 128-wide band (bench/fp8_inputs.hpp): every scale of a and b differs
-      // from its neighbours, so a scale taken from the wrong k-block or block shows in the bits.
-      fill_scaled_gemm_operand(x.as<__nv_bfloat16>(), rows, k, 11 + which, "signed", stream);
-      kernels::QuantArgs q;
-      q.x = x.as<__nv_bfloat16>();
-      q.q = (which ? b : a).as<std::uint8_t>();
-      q.scales = (which ? sb : sa).as<float>();
-      q.rows = rows;
-      q.cols = k;
-      q.granularity = which ? kernels::QuantGranularity::Block128x128 : kernels::QuantGranularity::Group1x128;
-      kernels::quantize_e4m3(q, stream);
-    }
+    const FineScaledOperands ops(m, n, k, stream);
     for (const bool f32 : {false, true}) {
       const std::size_t bytes = static_cast<std::size_t>(m) * n * (f32 ? 4 : 2);
       DeviceBuffer serial(bytes, "serial output"), overlapped(bytes, "overlapped output"),
           multicast(bytes, "multicast output");
-      kernels::ScaledGemmArgs args{.a = a.as<const std::uint8_t>(), .b = b.as<const std::uint8_t>(),
-                                   .a_scales = sa.as<const float>(), .b_scales = sb.as<const float>(),
-                                   .c = serial.get(), .c_f32 = f32, .s8 = false, .m = m, .n = n, .k = k,
-                                   .a_scale = kernels::AScale::Group1x128,
-                                   .b_scale = kernels::BScale::Block128x128};
+      kernels::ScaledGemmArgs args = ops.args(serial.get(), f32);
       fill_poison(serial.get(), bytes, 0xFF, stream);
       fill_poison(overlapped.get(), bytes, 0x7F, stream);
       fill_poison(multicast.get(), bytes, 0x7F, stream);
@@ -165,6 +181,65 @@ TEST(Fp8Promotion, OverlappedScheduleMatchesSerialBitForBit) {
       EXPECT_EQ(differ_multicast, 0u) << m << "x" << n << "x" << k << (f32 ? " FP32" : " BF16") << ": "
                                       << differ_multicast << " bytes differ (multicast)";
     }
+  }
+}
+
+// Splitting k (fp8gemm.wgmma_splitk): each split's output against the FP64 oracle, in BF16 and
+// FP32, with the FP32 parts and c poisoned first (a part left unwritten shows as NaN), and a
+// second run bit for bit the first (the parts are added in split order). Splits of 2 to 32 parts,
+// parts of one k-block, a partial last k-block (1008 = 7 x 128 + 112), tails in m and n, and
+// more units than SMs (2056 x 4104: 561 tiles x 4 parts), which carries the ring's state across
+// parts of different lengths.
+TEST(Fp8KSplit, EverySplitMatchesTheOracleAndRepeatsBitForBit) {
+  TB_REQUIRE_GPU();
+  const Device device(0);
+  if (device.info().arch() != 90) GTEST_SKIP() << "fp8gemm.wgmma needs sm_90a";
+  const Stream stream;
+  struct Split {
+    Shape shape;
+    std::vector<int> splits;
+  };
+  const Split cases[] = {{{256, 128, 4096}, {2, 3, 4, 32}},
+                         {{200, 136, 1008}, {2, 8}},
+                         {{136, 264, 640}, {5}},
+                         {{2056, 4104, 512}, {4}}};
+  for (const Split& c : cases) {
+    const int m = static_cast<int>(c.shape.m), n = static_cast<int>(c.shape.n), k = static_cast<int>(c.shape.k);
+    const FineScaledOperands ops(m, n, k, stream);
+    const std::size_t count = static_cast<std::size_t>(m) * n;
+    DeviceBuffer want(count * 4, "the reference output");
+    kernels::scaled_gemm_reference(ops.args(want.get(), true), stream);
+    for (const int splits : c.splits)
+      for (const bool f32 : {false, true}) {
+        const std::string what = std::to_string(m) + "x" + std::to_string(n) + "x" + std::to_string(k) + " in " +
+                                 std::to_string(splits) + (f32 ? " parts, FP32" : " parts, BF16");
+        const std::size_t bytes = count * (f32 ? 4 : 2);
+        DeviceBuffer first(bytes, "first output"), second(bytes, "second output"),
+            parts(kernels::fp8_split_k_workspace_bytes(m, n, splits), "the FP32 parts");
+        kernels::ScaledGemmArgs args = ops.args(first.get(), f32);
+        args.k_splits = splits;
+        args.workspace = parts.as<float>();
+        fill_poison(parts.get(), parts.bytes(), 0xFF, stream);
+        fill_poison(first.get(), bytes, 0xFF, stream);
+        fill_poison(second.get(), bytes, 0x7F, stream);
+        kernels::fp8_gemm_wgmma_sm90(args, kernels::PromotionSchedule::Overlapped, stream);
+        TB_CUDA_CHECK(cudaGetLastError());
+        const ReferenceComparison r =
+            compare_with_reference(first.get(), f32 ? FloatType::F32 : FloatType::Bf16, want.as<float>(), count, stream);
+        EXPECT_EQ(r.nonfinite, 0u) << what;
+        // FP32: only FP32 sums of the promoted k-blocks differ from the oracle (as in
+        // Fp8Promotion.LowersTheErrorAtLongK); BF16 adds its rounding (fp8gemm.wgmma's bound).
+        EXPECT_LT(r.max_error, f32 ? 0x1p-10 : 0x1p-7) << what;
+        fill_poison(parts.get(), parts.bytes(), 0xFF, stream);
+        args.c = second.get();
+        kernels::fp8_gemm_wgmma_sm90(args, kernels::PromotionSchedule::Overlapped, stream);
+        TB_CUDA_CHECK(cudaGetLastError());
+        std::vector<unsigned char> a(bytes), b(bytes);
+        TB_CUDA_CHECK(cudaMemcpyAsync(a.data(), first.get(), bytes, cudaMemcpyDeviceToHost, stream));
+        TB_CUDA_CHECK(cudaMemcpyAsync(b.data(), second.get(), bytes, cudaMemcpyDeviceToHost, stream));
+        TB_CUDA_CHECK(cudaStreamSynchronize(stream));
+        EXPECT_TRUE(a == b) << what << ": two runs differ";
+      }
   }
 }
 

@@ -6,11 +6,13 @@
 #include <algorithm>
 #include <cstdint>
 #include <stdexcept>
+#include <string>
 #include <tuple>
 
 #include "bench/impls.hpp"
 #include "bench/suites.hpp"
 #include "kernels/gemm/sm90_tiles.cuh"
+#include "kernels/quant/int8_gemm.cuh"
 #include "kernels/quant/quantize.cuh"
 #include "kernels/quant/scaled_gemm.cuh"
 
@@ -104,6 +106,86 @@ TEST(Fp8Gemm, EntryPointsRefuseEmptyProblems) {
   }
 }
 
+// A k split the kernels cannot take is refused before any CUDA call, saying what would work:
+// more parts than k-blocks, none, no workspace, the schedule without promotion (its point is the
+// whole k in the tensor core), the multicast and INT8 kernels (no split written).
+TEST(Fp8Gemm, EntryPointsRefuseSplitsTheyCannotTake) {
+  kernels::ScaledGemmArgs args{.m = 128, .n = 128, .k = 512};  // 4 k-blocks
+  float workspace = 0.f;
+  args.workspace = &workspace;
+  for (const int splits : {5, 0, -1}) {
+    args.k_splits = splits;
+    EXPECT_THROW(kernels::fp8_gemm_wgmma_sm90(args, kernels::PromotionSchedule::Overlapped, nullptr),
+                 std::invalid_argument)
+        << splits;
+  }
+  args.k_splits = 2;
+  args.workspace = nullptr;
+  try {
+    kernels::fp8_gemm_wgmma_sm90(args, kernels::PromotionSchedule::Serial, nullptr);
+    ADD_FAILURE() << "a split without a workspace ran";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("131072 bytes"), std::string::npos) << e.what();  // 2 x 128 x 128 x 4
+  }
+  args.workspace = &workspace;
+  args.a_scale = kernels::AScale::Tensor;
+  args.b_scale = kernels::BScale::Tensor;
+  EXPECT_THROW(kernels::fp8_gemm_wgmma_sm90(args, kernels::PromotionSchedule::None, nullptr), std::invalid_argument);
+  EXPECT_THROW(kernels::fp8_gemm_wgmma_multicast_sm90(args, nullptr), std::invalid_argument);
+  args.s8 = true;
+  args.a_scale = kernels::AScale::Row;
+  args.b_scale = kernels::BScale::Col;
+  EXPECT_THROW(kernels::int8_gemm_mma_sm80(args, nullptr), std::invalid_argument);
+}
+
+// fp8gemm.wgmma_splitk's plan: no split once the tiles fill half the SMs; otherwise as many parts
+// as fit in one wave, at most kernels::kFp8MaxKSplits, each of at least kernels::kFp8MinKBlocksPerSplit k-blocks.
+TEST(Fp8Gemm, KSplitPlan) {
+  EXPECT_EQ(kernels::fp8_k_splits(56, 128, 132), 2);  // 128 x 7168 x 16384 on an H100 or H200: 112 CTAs
+  EXPECT_EQ(kernels::fp8_k_splits(66, 128, 132), 2);  // exactly one wave
+  EXPECT_EQ(kernels::fp8_k_splits(67, 128, 132), 1);  // over half the SMs already
+  EXPECT_EQ(kernels::fp8_k_splits(1824, 128, 132), 1);
+  EXPECT_EQ(kernels::fp8_k_splits(40, 128, 132), 3);
+  EXPECT_EQ(kernels::fp8_k_splits(1, 128, 132), kernels::kFp8MaxKSplits);
+  EXPECT_EQ(kernels::fp8_k_splits(1, 2 * kernels::kFp8MinKBlocksPerSplit, 132), 2);
+  EXPECT_EQ(kernels::fp8_k_splits(1, 2 * kernels::kFp8MinKBlocksPerSplit - 1, 132), 1);
+  EXPECT_EQ(kernels::fp8_k_splits(8, 128, 0), 1);  // an unknown SM count
+  EXPECT_EQ(kernels::fp8_k_splits(0, 128, 132), 1);
+  for (int tiles = 1; tiles < 300; tiles += 7)
+    for (const int k_blocks : {1, 7, 8, 16, 33, 128, 512})
+      for (const int sms : {1, 8, 78, 108, 114, 132, 144}) {
+        const int s = kernels::fp8_k_splits(tiles, k_blocks, sms);
+        EXPECT_GE(s, 1);
+        EXPECT_LE(s, kernels::kFp8MaxKSplits);
+        EXPECT_LE(s, k_blocks);
+        if (s > 1) {
+          EXPECT_LE(s * tiles, sms) << "one wave";
+          EXPECT_GE(k_blocks / s, kernels::kFp8MinKBlocksPerSplit);
+        }
+      }
+}
+
+// The parts of a split cover every k-block once, in order, each part non-empty and within one
+// k-block of the others.
+TEST(Fp8Gemm, KSplitRangesCoverEveryKBlockOnce) {
+  for (int k_blocks = 1; k_blocks <= 140; ++k_blocks)
+    for (int splits = 1; splits <= std::min(k_blocks, 40); ++splits) {
+      int next = 0, shortest = k_blocks, longest = 0;
+      for (int s = 0; s < splits; ++s) {
+        const kernels::KBlockRange r = kernels::k_split_range(s, splits, k_blocks);
+        EXPECT_EQ(r.begin, next) << k_blocks << " in " << splits;
+        EXPECT_GE(r.count, 1) << k_blocks << " in " << splits;
+        next = r.begin + r.count;
+        shortest = std::min(shortest, r.count);
+        longest = std::max(longest, r.count);
+      }
+      EXPECT_EQ(next, k_blocks) << k_blocks << " in " << splits;
+      EXPECT_LE(longest - shortest, 1) << k_blocks << " in " << splits;
+    }
+  EXPECT_EQ(kernels::fp8_split_k_workspace_bytes(128, 7168, 2), 2u * 128 * 7168 * 4);
+  EXPECT_EQ(kernels::fp8_split_k_workspace_bytes(128, 7168, 1), 0u);
+}
+
 TEST(Fp8Impls, RegisteredWithTheirLimits) {
   register_all_impls();
   const ScaledGemm fine{.m = 1, .n = 3, .k = 16, .dtype = "e4m3", .a_scale = "1x128", .b_scale = "128x128"};
@@ -135,6 +217,13 @@ TEST(Fp8Impls, RegisteredWithTheirLimits) {
   EXPECT_EQ(overlap.max_arch, 90);
   for (const ScaledGemm& g : {fine, tensor, bad_k, s8})
     EXPECT_EQ(overlap.unsupported(g), wgmma.unsupported(g)) << g.m << "x" << g.n << "x" << g.k << " " << g.dtype;
+  // Splitting k changes how the work is dealt, not what the kernel takes.
+  const Impl& splitk = registry().find("fp8gemm.wgmma_splitk");
+  EXPECT_FALSE(splitk.vendor);
+  EXPECT_EQ(splitk.min_arch, 90);
+  EXPECT_EQ(splitk.max_arch, 90);
+  for (const ScaledGemm& g : {fine, tensor, bad_k, s8})
+    EXPECT_EQ(splitk.unsupported(g), wgmma.unsupported(g)) << g.m << "x" << g.n << "x" << g.k << " " << g.dtype;
   const Impl& nopromote = registry().find("fp8gemm.wgmma_nopromote");
   EXPECT_NE(nopromote.unsupported(fine), "");  // block scales need promotion
   EXPECT_EQ(nopromote.unsupported(tensor), "");
@@ -154,12 +243,21 @@ TEST(Fp8Impls, SuiteHoldsDeepSeekShapesAndEveryImplTakesItsOps) {
   const Suite& s = find_suite("fp8");
   EXPECT_EQ(s.entries.size(), 16u);  // 8 shapes, fine-grained and per-tensor
   bool saw_largest = false;
+  int split = 0;
   for (const auto& e : s.entries) {
     const auto& g = std::get<ScaledGemm>(e.op);
     saw_largest |= g.m == 4096 && g.n == 7168 && g.k == 16384;
+    // fp8gemm.wgmma_splitk only where it splits: 128 x 7168 x 16384 (56 tiles), both scale kinds.
+    const bool splits = std::ranges::count(e.impls, std::string("fp8gemm.wgmma_splitk")) == 1;
+    EXPECT_EQ(splits, g.m == 128) << op_label(e.op);
+    if (splits) {
+      EXPECT_EQ(kernels::fp8_k_splits(56, kernels::scale_blocks(static_cast<int>(g.k)), 132), 2);
+      ++split;
+    }
     for (const auto& name : e.impls) EXPECT_EQ(registry().find(name).unsupported(e.op), "") << name << " " << op_label(e.op);
   }
   EXPECT_TRUE(saw_largest);
+  EXPECT_EQ(split, 2);
 }
 
 }  // namespace

@@ -167,6 +167,7 @@ int8_gemm_imma_kernel(const std::int8_t* __restrict__ a, const std::int8_t* __re
 void int8_gemm_mma_sm80(const ScaledGemmArgs& args, cudaStream_t stream) {
   if (args.a_scale != AScale::Row || args.b_scale != BScale::Col || args.c_f32)
     throw std::invalid_argument("int8_gemm_mma_sm80 takes a_scale Row, b_scale Col and BF16 output only");
+  if (args.k_splits != 1) throw std::invalid_argument("int8_gemm_mma_sm80 takes no k split (k_splits must be 1)");
   const auto kernel = int8_gemm_imma_kernel;
   // Above 48 KiB of dynamic shared memory needs an opt-in, once (errors surface at the launch,
   // which the caller checks).

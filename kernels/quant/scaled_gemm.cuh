@@ -14,6 +14,7 @@
 //      "tensor"  sb(j, p) = b_scales[0]
 // Every layout is one formula with strides (ScaleStrides), which the kernels use as is.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 
 #include <cuda_runtime_api.h>
@@ -68,6 +69,11 @@ struct ScaledGemmArgs {
   int m = 0, n = 0, k = 0;
   AScale a_scale = AScale::Group1x128;
   BScale b_scale = BScale::Block128x128;
+  // fp8_gemm_wgmma_sm90 only: the number of parts k is split into (k_split_range), each summed by
+  // its own CTAs into `workspace` (FP32, fp8_split_k_workspace_bytes), then added in split order
+  // into c by a second kernel. 1: no split, no workspace.
+  int k_splits = 1;
+  float* workspace = nullptr;
 };
 
 // The oracle: every operand element dequantized (value times its scale) and the products summed
@@ -129,6 +135,46 @@ __host__ __device__ constexpr int promotions(int k) { return scale_blocks(k); }
 // anything from 1 (TMA zero-fills the tails, the stores are predicated); 16-byte-aligned a and b.
 inline constexpr int kFp8GemmKAlign = 16;
 
+// ---- Splitting k (fp8gemm.wgmma_splitk) ----------------------------------------------------
+// With fewer 128x128 tiles than half the SMs, most of the GPU idles: DeepSeek-V3's 128 x 7168 x
+// 16384 has 56 tiles for 132 SMs, and fp8gemm.wgmma ran it at 322.0 TFLOP/s on the H200 against
+// its 743.4 at 4096 x 7168 x 16384. Splitting k into s parts gives s times the CTAs; each part's
+// promoted FP32 sums go to a workspace [s][n][m], and a second kernel adds the parts in split
+// order (deterministic) and writes c. The split is by whole k-blocks (128, one scale block), so
+// the promotion and the scales are untouched.
+//
+// fp8_k_splits: the split for `tiles` output tiles of `k_blocks` k-blocks on `sm_count` SMs.
+// 1 when the tiles already fill half the GPU; otherwise as many parts as fit in one wave
+// (sm_count / tiles), at most kFp8MaxKSplits (the workspace traffic grows with s) and with at
+// least kFp8MinKBlocksPerSplit k-blocks each (a part shorter than the 6-stage ring pays the
+// pipeline fill for little work).
+inline constexpr int kFp8MaxKSplits = 4;
+inline constexpr int kFp8MinKBlocksPerSplit = 8;
+__host__ __device__ constexpr int fp8_k_splits(int tiles, int k_blocks, int sm_count) {
+  if (tiles <= 0 || 2 * tiles > sm_count) return 1;
+  int s = sm_count / tiles;
+  if (s > kFp8MaxKSplits) s = kFp8MaxKSplits;
+  if (s > k_blocks / kFp8MinKBlocksPerSplit) s = k_blocks / kFp8MinKBlocksPerSplit;
+  return s > 1 ? s : 1;
+}
+
+// Part `split` of `splits` covers k-blocks begin .. begin + count - 1: consecutive, balanced to
+// within one k-block, together every k-block once; count >= 1 when splits <= k_blocks.
+struct KBlockRange {
+  int begin = 0, count = 0;
+};
+__host__ __device__ constexpr KBlockRange k_split_range(int split, int splits, int k_blocks) {
+  const int begin = static_cast<int>(static_cast<long long>(split) * k_blocks / splits);
+  const int end = static_cast<int>(static_cast<long long>(split + 1) * k_blocks / splits);
+  return {begin, end - begin};
+}
+
+// The FP32 workspace a split GEMM needs: one m x n part per split; 0 without a split.
+__host__ __device__ constexpr std::size_t fp8_split_k_workspace_bytes(int m, int n, int splits) {
+  return splits > 1 ? static_cast<std::size_t>(splits) * static_cast<std::size_t>(m) * static_cast<std::size_t>(n) * 4
+                    : 0;
+}
+
 // How the consumers fold each k-block's tensor-core sum into FP32:
 // - None: fp8gemm.wgmma_nopromote. The whole k sums in the wgmma accumulators and sa sb is applied
 //   once at the end: exact only when both scales are per tensor, so it requires a_scale == Tensor
@@ -139,14 +185,17 @@ inline constexpr int kFp8GemmKAlign = 16;
 //   before k-block kb is promoted, so each consumer keeps the tensor core fed through its own
 //   promotion. 192 accumulator registers per thread instead of 128. The same sums in the same order
 //   as Serial: the two agree bit for bit.
-// Throws std::invalid_argument when m, n or k is not positive, std::runtime_error when the tensor
-// maps cannot be encoded.
+// args.k_splits > 1 splits k (above; Serial and Overlapped only, k_splits <= ceil(k / 128),
+// args.workspace holding fp8_split_k_workspace_bytes).
+// Throws std::invalid_argument when m, n or k is not positive or the split is not one of those,
+// std::runtime_error when the tensor maps cannot be encoded.
 enum class PromotionSchedule { None, Serial, Overlapped };
 void fp8_gemm_wgmma_sm90(const ScaledGemmArgs& args, PromotionSchedule schedule, cudaStream_t stream);
 
 // fp8gemm.wgmma_multicast (sm90_fp8_gemm_1d2d_cluster.cu): fp8_gemm_wgmma_sm90 with
 // PromotionSchedule::Overlapped, in 2-CTA clusters whose CTAs take two tiles side by side along n
-// and multicast a's k-tiles to each other. The same requirements, exceptions and output bits.
+// and multicast a's k-tiles to each other. The same requirements, exceptions and output bits;
+// no k split (args.k_splits must be 1).
 void fp8_gemm_wgmma_multicast_sm90(const ScaledGemmArgs& args, cudaStream_t stream);
 
 }  // namespace trainbench::kernels

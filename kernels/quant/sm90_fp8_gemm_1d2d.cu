@@ -1,6 +1,7 @@
-// fp8gemm.wgmma, fp8gemm.wgmma_overlap and fp8gemm.wgmma_nopromote: E4M3 x E4M3 GEMM on Hopper's
-// tensor cores with DeepSeek-V3's fine-grained scales (1x128 for a, "1d"; 128x128 for b, "2d"),
-// sm_90a only. One kernel, three promotion schedules (PromotionSchedule in scaled_gemm.cuh).
+// fp8gemm.wgmma, fp8gemm.wgmma_overlap, fp8gemm.wgmma_splitk and fp8gemm.wgmma_nopromote: E4M3 x
+// E4M3 GEMM on Hopper's tensor cores with DeepSeek-V3's fine-grained scales (1x128 for a, "1d";
+// 128x128 for b, "2d"), sm_90a only. One kernel, three promotion schedules (PromotionSchedule in
+// scaled_gemm.cuh), k split or not.
 //
 // Built from the BF16 version 4 (kernels/gemm/4_sm90_bf16_gemm_ws.cu) pieces:
 // - Warp specialization: warpgroup 0 loads (one elected thread issues TMA), warpgroups 1 and 2
@@ -31,11 +32,24 @@
 // ptxas serialized every wgmma (C7514), which scripts/nvcc-check-wgmma.sh turns into a build
 // failure. The sums and their order are Serial's: a GPU test holds the two to the same bits.
 //
+// Split k (fp8gemm.wgmma_splitk: the overlapped schedule with args.k_splits > 1, chosen by
+// fp8_k_splits where the tiles fill under half the SMs). The persistent CTAs walk work units,
+// unit u being part u % k_splits (k_split_range: whole k-blocks) of tile u / k_splits; producer
+// and consumers walk the same units, so the ring's stage and phase run on across parts of
+// different lengths as they do across tiles. A part's promoted FP32 sums go to the workspace
+// [split][n][m] with the same predicated stores as c, and fp8_split_k_sum_kernel adds the parts in
+// split order into c: deterministic, and every part is written before it is read (stream order).
+// Prediction for 128 x 7168 x 16384 (56 tiles, 2 parts on 132 SMs, 64 k-blocks each): up to twice
+// the unsplit kernel's speed there, less the workspace round trip (7.3 MB of parts written and
+// read back, 1.8 MB of c: about 3.5 us at the H200's 4.8 TB/s, against the 93 us fp8gemm.wgmma
+// took at 322.0 TFLOP/s). Not yet measured.
+//
 // Without promotion (fp8gemm.wgmma_nopromote): `partial` sums the whole k; sa[0] sb[0] is applied
 // once at the end. Only per-tensor scales make that exact; the host entry point refuses the rest.
 //
 // Not yet: TMA loads of the scales, stmatrix + TMA-store epilogue, an unaligned BLOCK_N
-// (DeepGEMM's 112 or 144) to fill 132 SMs at small m. The 2-CTA multicast variant is
+// (DeepGEMM's 112 or 144) or stream-K to fill the SMs that a whole-tile split still leaves idle
+// (112 of 132 at 128 x 7168). The 2-CTA multicast variant is
 // sm90_fp8_gemm_1d2d_cluster.cu (fp8gemm.wgmma_multicast).
 //
 // Measured (H200, results/h200-sxm/fp8.log, before the scales were loaded ahead and before the
@@ -48,6 +62,7 @@
 // tensor-core cycles per CTA at 8192 FLOP/cycle, is in flight). Not yet measured.
 #include <cstdint>
 #include <stdexcept>
+#include <string>
 
 #include <cuda.h>
 #include <cuda_bf16.h>
@@ -87,7 +102,8 @@ template <PromotionSchedule kMode, typename OutT>
 __global__ void __launch_bounds__(kThreads, 1)
 fp8_gemm_wgmma_kernel(const __grid_constant__ CUtensorMap a_map, const __grid_constant__ CUtensorMap b_map,
                       const float* __restrict__ a_scales, const float* __restrict__ b_scales, ScaleStrides sa_at,
-                      ScaleStrides sb_at, OutT* __restrict__ c, int m, int n, int k, GroupedTileOrder order) {
+                      ScaleStrides sb_at, OutT* __restrict__ c, int m, int n, int k, GroupedTileOrder order,
+                      int k_splits, float* __restrict__ parts) {
 #if TRAINBENCH_SM90A
   extern __shared__ unsigned char smem[];
   const std::uint32_t base = (ptx::smem_addr(smem) + 1023u) & ~1023u;
@@ -98,7 +114,10 @@ fp8_gemm_wgmma_kernel(const __grid_constant__ CUtensorMap a_map, const __grid_co
 
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32, wg = tid / 128;
   const int k_blocks = scale_blocks(k);
+  // Work unit u: part u % k_splits of k (k_split_range) of tile u / k_splits; one unit per tile
+  // without a split. The parts of a tile run side by side on neighbouring CTAs.
   const PersistentTileScheduler sched{order, static_cast<int>(gridDim.x)};
+  const int units = order.num_tiles() * k_splits;
 
   if (tid == 0) {
     for (int s = 0; s < kStages; ++s) {
@@ -116,9 +135,10 @@ fp8_gemm_wgmma_kernel(const __grid_constant__ CUtensorMap a_map, const __grid_co
       ptx::prefetch_tensor_map(&b_map);
       int stage = 0;
       std::uint32_t phase = 0;
-      for (int t = sched.first(blockIdx.x); t < order.num_tiles(); t = sched.next(t)) {
-        const TileCoord tile = order.tile(t);
-        for (int kb = 0; kb < k_blocks; ++kb) {
+      for (int u = sched.first(blockIdx.x); u < units; u = sched.next(u)) {
+        const TileCoord tile = order.tile(u / k_splits);
+        const KBlockRange part = k_split_range(u % k_splits, k_splits, k_blocks);
+        for (int kb = part.begin; kb < part.begin + part.count; ++kb) {
           ptx::mbarrier_wait(empty(stage), phase ^ 1u);
           ptx::mbarrier_arrive_expect_tx(full(stage), kStageBytes);
           const int x = kb * kFp8TileK / kBytesPerViewElement;
@@ -142,17 +162,20 @@ fp8_gemm_wgmma_kernel(const __grid_constant__ CUtensorMap a_map, const __grid_co
     const auto hand_back = [&](int s) {
       if (lane == 0) ptx::mbarrier_arrive(empty(s));  // the smem is read: the producer may refill it
     };
-    for (int t = sched.first(blockIdx.x); t < order.num_tiles(); t = sched.next(t)) {
-      const TileCoord tile = order.tile(t);
+    for (int u = sched.first(blockIdx.x); u < units; u = sched.next(u)) {
+      const TileCoord tile = order.tile(u / k_splits);
+      const int split = u % k_splits;
+      const KBlockRange part = k_split_range(split, k_splits, k_blocks);
       const int row = tile.i * kFp8TileM + row_in_tile, col0 = tile.j * kFp8TileN;
       // Rows past m read row 0's scales: finite, and never stored.
       const int row_lo = row < m ? row : 0, row_hi = row + 8 < m ? row + 8 : 0;
-      // The scales of k-block kb (the last k-block's again past the end: a load never wasted on a branch).
+      // The scales of the part's k-block kb (its last k-block's again past its end: a load never
+      // wasted on a branch).
       const auto scales = [&](int kb) {
         return PromotionScales::load(a_scales, b_scales, sa_at, sb_at, row_lo, row_hi, col0,
-                                     kb < k_blocks ? kb : k_blocks - 1);
+                                     part.begin + (kb < part.count ? kb : part.count - 1));
       };
-      fp8_consumer_mainloop<kMode>(ring, k_blocks, consumer, sum, partial, partial_odd, full, a_tile, b_tile,
+      fp8_consumer_mainloop<kMode>(ring, part.count, consumer, sum, partial, partial_odd, full, a_tile, b_tile,
                                    hand_back, scales);
       float scale = 1.f;
       if constexpr (kMode == PromotionSchedule::None) scale = __ldg(a_scales) * __ldg(b_scales);
@@ -164,8 +187,10 @@ fp8_gemm_wgmma_kernel(const __grid_constant__ CUtensorMap a_map, const __grid_co
         if constexpr (kMode != PromotionSchedule::None) v = sum[r];
         else v = partial[r] * scale;
         if (i < m && j < n) {
-          if constexpr (sizeof(OutT) == 4) c[static_cast<std::int64_t>(j) * m + i] = v;
-          else c[static_cast<std::int64_t>(j) * m + i] = __float2bfloat16_rn(v);
+          const std::int64_t at = static_cast<std::int64_t>(j) * m + i;
+          if (k_splits > 1) parts[static_cast<std::int64_t>(split) * m * n + at] = v;
+          else if constexpr (sizeof(OutT) == 4) c[at] = v;
+          else c[at] = __float2bfloat16_rn(v);
         }
       }
     }
@@ -173,6 +198,20 @@ fp8_gemm_wgmma_kernel(const __grid_constant__ CUtensorMap a_map, const __grid_co
 #else
   __trap();  // sm_90a only; the registry keeps other GPUs from launching it
 #endif
+}
+
+// c = the sum of a split GEMM's k_splits parts (each count FP32 values, column-major like c),
+// added in split order: the same bits on every run.
+template <typename OutT>
+__global__ void __launch_bounds__(256)
+fp8_split_k_sum_kernel(const float* __restrict__ parts, OutT* __restrict__ c, std::int64_t count, int k_splits) {
+  const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
+  for (std::int64_t at = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; at < count; at += stride) {
+    float v = parts[at];
+    for (int s = 1; s < k_splits; ++s) v += parts[s * count + at];
+    if constexpr (sizeof(OutT) == 4) c[at] = v;
+    else c[at] = __float2bfloat16_rn(v);
+  }
 }
 
 template <PromotionSchedule kMode, typename OutT>
@@ -196,11 +235,18 @@ void launch(const ScaledGemmArgs& args, cudaStream_t stream) {
   const GroupedTileOrder order{.tiles_i = (args.m + kFp8TileM - 1) / kFp8TileM,
                                .tiles_j = (args.n + kFp8TileN - 1) / kFp8TileN,
                                .group = kBandTiles};
-  const int grid = persistent_grid_size(order.num_tiles(), current_device_sm_count());
+  const int sms = current_device_sm_count();
+  const int grid = persistent_grid_size(order.num_tiles() * args.k_splits, sms);
   kernel<<<grid, kThreads, kSmemBytes, stream>>>(last.a, last.b, args.a_scales, args.b_scales,
                                                  a_scale_strides(args.a_scale, args.m),
                                                  b_scale_strides(args.b_scale, args.k), static_cast<OutT*>(args.c),
-                                                 args.m, args.n, args.k, order);
+                                                 args.m, args.n, args.k, order, args.k_splits, args.workspace);
+  if (args.k_splits > 1) {
+    const std::int64_t count = static_cast<std::int64_t>(args.m) * args.n;
+    const std::int64_t blocks = (count + 255) / 256, most = 8LL * sms;
+    fp8_split_k_sum_kernel<OutT><<<static_cast<int>(blocks < most ? blocks : most), 256, 0, stream>>>(
+        args.workspace, static_cast<OutT*>(args.c), count, args.k_splits);
+  }
 }
 
 }  // namespace
@@ -214,6 +260,16 @@ void fp8_gemm_wgmma_sm90(const ScaledGemmArgs& args, PromotionSchedule schedule,
   if (schedule == PromotionSchedule::None && (args.a_scale != AScale::Tensor || args.b_scale != BScale::Tensor))
     throw std::invalid_argument(
         "fp8_gemm_wgmma_sm90 without promotion applies one scale at the end: it needs per-tensor scales");
+  if (args.k_splits < 1 || args.k_splits > scale_blocks(args.k))
+    throw std::invalid_argument("fp8_gemm_wgmma_sm90 splits k into 1 to ceil(k / 128) = " +
+                                std::to_string(scale_blocks(args.k)) + " parts, not " + std::to_string(args.k_splits));
+  if (args.k_splits > 1 && schedule == PromotionSchedule::None)
+    throw std::invalid_argument(
+        "fp8_gemm_wgmma_sm90 without promotion sums all of k in the tensor core: it takes no k split");
+  if (args.k_splits > 1 && args.workspace == nullptr)
+    throw std::invalid_argument("fp8_gemm_wgmma_sm90 with k split into " + std::to_string(args.k_splits) +
+                                " parts needs args.workspace of fp8_split_k_workspace_bytes = " +
+                                std::to_string(fp8_split_k_workspace_bytes(args.m, args.n, args.k_splits)) + " bytes");
   const auto run = [&]<PromotionSchedule kMode>() {
     if (args.c_f32) launch<kMode, float>(args, stream);
     else launch<kMode, __nv_bfloat16>(args, stream);

@@ -32,6 +32,7 @@
 // 10 TB/s from L2 without multicast, 7.6 with it. Not yet run on a GPU in this form.
 #include <cstdint>
 #include <stdexcept>
+#include <string>
 
 #include <cuda.h>
 #include <cuda_bf16.h>
@@ -228,6 +229,9 @@ void fp8_gemm_wgmma_multicast_sm90(const ScaledGemmArgs& args, cudaStream_t stre
   if (args.m <= 0 || args.n <= 0 || args.k <= 0)
     throw std::invalid_argument("fp8_gemm_wgmma_multicast_sm90 needs m, n and k positive (a k-block to wait for)");
   if (args.k % kFp8GemmKAlign) throw std::invalid_argument("fp8_gemm_wgmma_multicast_sm90 needs k a multiple of 16");
+  if (args.k_splits != 1)
+    throw std::invalid_argument("fp8_gemm_wgmma_multicast_sm90 takes no k split (k_splits 1, not " +
+                                std::to_string(args.k_splits) + "): fp8_gemm_wgmma_sm90 splits k");
   if (args.b_scale == BScale::Col)
     throw std::invalid_argument("fp8_gemm_wgmma_multicast_sm90 takes no per-column b scales");
   if (args.c_f32) launch<float>(args, stream);

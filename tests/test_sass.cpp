@@ -222,7 +222,7 @@ TEST(Sass, Fp8WgmmaKernelRunsOnQgmmaFedByTmaWithoutLocalMemory) {
   expect_instruction_in_every("fp8_gemm_wgmma_kernel", "USETMAXREG.TRY_ALLOC", "sm_90a");
   static const std::regex local(R"(\b(LDL|STL)(\.\w+)*\s)");
   static const std::regex qgmma(R"(QGMMA\.[^;]*;)");
-  int checked = 0, overlapped = 0;
+  int checked = 0, overlapped = 0, bf16 = 0;
   for (const auto& [key, body] : kernels_sass().sass) {
     if (key.second.find("fp8_gemm_wgmma_kernel") == std::string::npos &&
         key.second.find("scaled_matmul_oracle_kernel") == std::string::npos)
@@ -237,6 +237,13 @@ TEST(Sass, Fp8WgmmaKernelRunsOnQgmmaFedByTmaWithoutLocalMemory) {
       waiting += it->str().find("gsb0") != std::string::npos;
     }
     EXPECT_LE(4 * waiting, all) << key.second << ": " << waiting << " of " << all << " QGMMA wait on their own group";
+    // BF16 output (the template argument mangles as 13__nv_bfloat16): the epilogue stages the
+    // transposed accumulators with stmatrix .trans (STSM...MT88) and stores them by TMA.
+    if (key.second.find("13__nv_bfloat16") != std::string::npos) {
+      ++bf16;
+      EXPECT_NE(body.find("STSM.16.MT88.4"), std::string::npos) << key.second << ": no transposed stmatrix";
+      EXPECT_NE(body.find("UTMASTG.2D"), std::string::npos) << key.second << ": no TMA store";
+    }
     // PromotionSchedule::Overlapped is enumerator 2 in the mangled template argument.
     if (key.second.find("PromotionScheduleE2E") != std::string::npos) {
       ++overlapped;
@@ -246,6 +253,7 @@ TEST(Sass, Fp8WgmmaKernelRunsOnQgmmaFedByTmaWithoutLocalMemory) {
   }
   EXPECT_GE(checked, 6 + 2);
   EXPECT_EQ(overlapped, 2) << "the overlapped schedule, BF16 and FP32 outputs";
+  EXPECT_EQ(bf16, 3) << "BF16 output in each promotion schedule";
 }
 
 // fp8gemm.wgmma_multicast (two output types): QGMMA fed by multicast TMA loads of a, cluster

@@ -288,6 +288,48 @@ TEST(Sm90StoreChunk, StmatrixPutsEveryBf16AccumulatorWhereTheTmaBoxReadsIt) {
   }
 }
 
+// The transposed staging of the FP8 kernels (store_accumulators_tma_transposed): stmatrix .x4
+// .trans stores column c of matrix q (its rows r = 0..7, from lane 4r + c / 2, register q, half
+// c % 2) as the 16 bytes at the row address that lane 8q + c gave, element r at byte 2r. A
+// warpgroup's accumulators are 64 rows i by 128 columns j; chunk j / 64 of the staging holds C^T
+// rows j % 64 of 64 i each. Every accumulator must land where the TMA box reads element (j, i),
+// each element once, and the 8 rows of each matrix in 8 different 16-byte bank groups.
+TEST(Sm90StoreChunk, TransposedStmatrixPutsEveryFp8KernelAccumulatorWhereTheTmaBoxReadsIt) {
+  using Chunk = Sm90StoreChunk<std::uint16_t>;  // BF16's size
+  constexpr int kN = 128;                      // the FP8 kernels' tile columns (j)
+  ASSERT_EQ(Chunk::kRows, 64);
+  ASSERT_EQ(Chunk::kCols, 64);  // the warpgroup's 64 rows i
+  for (int chunk = 0; chunk < kN / Chunk::kRows; ++chunk) {
+    std::vector<int> written(Chunk::kBytes / 2, 0);
+    for (int warp = 0; warp < 4; ++warp)
+      for (int pc = 0; pc < Chunk::kRows / 16; ++pc) {
+        const int p = chunk * (Chunk::kRows / 16) + pc;
+        for (int q = 0; q < 4; ++q) {
+          std::set<std::uint32_t> units;
+          for (int c = 0; c < 8; ++c) {
+            const WgmmaCoord row_at = stmatrix_x4_trans_row(warp, 8 * q + c, p);
+            ASSERT_GE(row_at.row - chunk * Chunk::kRows, 0);
+            ASSERT_LT(row_at.row - chunk * Chunk::kRows, Chunk::kRows);
+            const std::uint32_t row_addr = Chunk::offset(row_at.row - chunk * Chunk::kRows, row_at.col);
+            ASSERT_EQ(row_addr % 16, 0u);
+            units.insert(row_addr / 16 % 8);
+            for (int r = 0; r < 8; ++r) {
+              const int lane = 4 * r + c / 2, reg = stmatrix_x4_trans_register(p, q) + c % 2;
+              ASSERT_LT(reg, kN / 2);
+              const WgmmaCoord acc = wgmma_accumulator_coord(32 * warp + lane, reg);  // (i, j)
+              const std::uint32_t to = row_addr + 2u * static_cast<std::uint32_t>(r);
+              ASSERT_EQ(to, Chunk::offset(acc.col - chunk * Chunk::kRows, acc.row))
+                  << "warp " << warp << " p " << p << " matrix " << q << " column " << c << " row " << r;
+              ++written[to / 2];
+            }
+          }
+          EXPECT_EQ(units.size(), 8u) << "warp " << warp << " p " << p << " matrix " << q;
+        }
+      }
+    for (std::size_t e = 0; e < written.size(); ++e) ASSERT_EQ(written[e], 1) << "chunk " << chunk << " element " << e;
+  }
+}
+
 // FP32: 8-byte stores of each accumulator pair, 32 columns per chunk; every element once, and each
 // warp-wide store touches every bank at most twice (256 bytes: two wavefronts at best).
 TEST(Sm90StoreChunk, Fp32PairsCoverTheChunkOnceWithoutExtraBankConflicts) {

@@ -231,6 +231,16 @@ __device__ __forceinline__ void stmatrix_x4(std::uint32_t addr, std::uint32_t r0
                : "memory");
 }
 
+// stmatrix_x4 with .trans: each matrix is stored transposed, so the 16 bytes at the row address
+// that lane 8q + c gives hold column c of matrix q (its rows 0..7, from lanes c / 2, c / 2 + 4,
+// ..., half c % 2). For accumulators whose rows run along the contiguous dimension of the output.
+__device__ __forceinline__ void stmatrix_x4_trans(std::uint32_t addr, std::uint32_t r0, std::uint32_t r1,
+                                                  std::uint32_t r2, std::uint32_t r3) {
+  asm volatile("stmatrix.sync.aligned.m8n8.x4.trans.shared.b16 [%0], {%1, %2, %3, %4};\n" ::"r"(addr), "r"(r0),
+               "r"(r1), "r"(r2), "r"(r3)
+               : "memory");
+}
+
 __device__ __forceinline__ void st_shared_b32(std::uint32_t addr, std::uint32_t x) {
   asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(addr), "r"(x) : "memory");
 }

@@ -110,6 +110,19 @@ __host__ __device__ constexpr WgmmaCoord stmatrix_x4_row(int warp, int lane, int
 }
 __host__ __device__ constexpr int stmatrix_x4_register(int chunk, int p, int q) { return 32 * chunk + 8 * p + 2 * q; }
 
+// The same staging for accumulators whose rows run along i (the FP8 kernels': wgmma's A operand
+// is a, so a warpgroup's 64 accumulator rows are 64 consecutive i and its kN columns are j).
+// stmatrix .x4 .trans number p (0 .. kN / 16 - 1) of warp `warp` writes the warp's 16 rows of
+// column groups 2p and 2p + 1 (8 columns j each), matrix q holding rows 16 warp + 8 (q % 2) ..
+// of group 2p + q / 2, transposed: lane 8q + c addresses column j = 8 (2p + q / 2) + c, whose 16
+// bytes are those 8 rows i. The accumulator pair of matrix q is 4 (2p + q / 2) + 2 (q % 2) =
+// 8p + 2q (wgmma_accumulator_coord). Returned as (row, col) of C^T: (j, i within the warpgroup).
+// Chunk j / 64 of the Sm90StoreChunk<BF16> layout holds row j % 64.
+__host__ __device__ constexpr WgmmaCoord stmatrix_x4_trans_row(int warp, int lane, int p) {
+  return {8 * (2 * p + (lane / 8) / 2) + lane % 8, 16 * warp + 8 * ((lane / 8) % 2)};
+}
+__host__ __device__ constexpr int stmatrix_x4_trans_register(int p, int q) { return 8 * p + 2 * q; }
+
 // The operand's tensor map: `rows` by k elements, K-major ([rows][k]) or not ([k][rows]).
 template <typename Tile>
 CUtensorMap operand_tensor_map(const __nv_bfloat16* base, int rows, int k) {
@@ -196,6 +209,40 @@ __device__ __forceinline__ void store_accumulators_tma(const CUtensorMap& c_map,
     ptx::named_barrier_sync(barrier_id, 128);
     if (thread_in_warpgroup == 0) {
       ptx::tma_store_2d(&c_map, buffer, i0 + q * Chunk::kCols, j0);
+      ptx::bulk_commit_group();
+    }
+  }
+}
+
+// store_accumulators_tma for a warpgroup whose accumulators are 64 rows i (i0 ..) by kN columns j
+// (j0 ..) of C, BF16 only: chunk q (rows j0 + 64q .. of C^T, all 64 i) staged with stmatrix .trans
+// (stmatrix_x4_trans_row), then stored by TMA, through the same two buffers and with the same
+// waits as store_accumulators_tma.
+template <int kN>
+__device__ __forceinline__ void store_accumulators_tma_transposed(const CUtensorMap& c_map, std::uint32_t staging,
+                                                                  const float (&acc)[kN / 2], int i0, int j0,
+                                                                  int thread_in_warpgroup, int barrier_id) {
+  using Chunk = Sm90StoreChunk<__nv_bfloat16>;
+  static_assert(kN % (2 * Chunk::kRows) == 0, "chunks alternate between two buffers: an even count per tile");
+  constexpr int kPerChunk = Chunk::kRows / 16;  // stmatrix x4 per chunk: 16 columns j each
+  const int warp = thread_in_warpgroup / 32, lane = thread_in_warpgroup % 32;
+#pragma unroll
+  for (int q = 0; q < kN / Chunk::kRows; ++q) {
+    const std::uint32_t buffer = staging + static_cast<std::uint32_t>(q % 2) * Chunk::kBytes;
+#pragma unroll
+    for (int pc = 0; pc < kPerChunk; ++pc) {
+      const int p = q * kPerChunk + pc;
+      const WgmmaCoord at = stmatrix_x4_trans_row(warp, lane, p);
+      const int r = stmatrix_x4_trans_register(p, 0);
+      ptx::stmatrix_x4_trans(buffer + Chunk::offset(at.row - q * Chunk::kRows, at.col),
+                             ptx::pack_bf16x2(acc[r], acc[r + 1]), ptx::pack_bf16x2(acc[r + 2], acc[r + 3]),
+                             ptx::pack_bf16x2(acc[r + 4], acc[r + 5]), ptx::pack_bf16x2(acc[r + 6], acc[r + 7]));
+    }
+    ptx::fence_proxy_async_shared();  // this thread's writes, before the TMA (async proxy) reads them
+    if (thread_in_warpgroup == 0) ptx::bulk_wait_group_read<0>();
+    ptx::named_barrier_sync(barrier_id, 128);
+    if (thread_in_warpgroup == 0) {
+      ptx::tma_store_2d(&c_map, buffer, i0, j0 + q * Chunk::kRows);
       ptx::bulk_commit_group();
     }
   }

@@ -15,7 +15,17 @@
 //   does: each thread then holds two rows, so the 1x128 scales cost it two loads per k-block,
 //   and the CTA's 128 columns sit in one 128x128 block of b, so b's scale is one per k-block.
 //   The price is the epilogue: each thread's column pairs are m elements apart in column-major
-//   C, stored one BF16 at a time.
+//   C. Until the H200 run they were stored one BF16 at a time (64 scattered 2-byte stores per
+//   thread and tile, while neither consumer issued wgmma); see the epilogue below.
+// - Epilogue (BF16 output, m a multiple of 8, no k split; since the H200 run): each consumer
+//   stages its 64 x 128 accumulators transposed, as C^T's rows j of 64 contiguous i, with
+//   stmatrix .x4 .trans (8 per thread, store_accumulators_tma_transposed in
+//   kernels/gemm/sm90_tiles.cuh: two 64 x 64 chunks, 128B-swizzled, 16 KiB per consumer), and one
+//   thread stores each chunk by TMA, which clips the tails. The stores drain under the next
+//   tile's mainloop. Otherwise (FP32 output, m not a multiple of 8, the FP32 parts of a k split)
+//   the scalar stores remain. Why: at 4096 x 32768 x 512 (4 k-blocks per tile) the epilogue is a
+//   large share of a tile; fp8gemm.wgmma_nopromote ran there 674.6 TFLOP/s, 0.727x cuBLASLt, with
+//   no promotion to blame. Not yet measured.
 //
 // Serial promotion (fp8gemm.wgmma): per k-block, four wgmma m64n128k32 accumulate in `partial`
 // (the first overwrites it); after wgmma_wait<0> the consumer adds partial * sa(row) * sb(block)
@@ -47,7 +57,7 @@
 // Without promotion (fp8gemm.wgmma_nopromote): `partial` sums the whole k; sa[0] sb[0] is applied
 // once at the end. Only per-tensor scales make that exact; the host entry point refuses the rest.
 //
-// Not yet: TMA loads of the scales, stmatrix + TMA-store epilogue, an unaligned BLOCK_N
+// Not yet: TMA loads of the scales, an unaligned BLOCK_N
 // (DeepGEMM's 112 or 144) or stream-K to fill the SMs that a whole-tile split still leaves idle
 // (112 of 132 at 128 x 7168). The 2-CTA multicast variant is
 // sm90_fp8_gemm_1d2d_cluster.cu (fp8gemm.wgmma_multicast).
@@ -71,6 +81,7 @@
 #include "kernels/common/sm90_layout.cuh"
 #include "kernels/common/sm90_ptx.cuh"
 #include "kernels/common/tensor_map.cuh"
+#include "kernels/gemm/sm90_tiles.cuh"
 #include "kernels/gemm/tile_scheduler.cuh"
 #include "kernels/quant/scaled_gemm.cuh"
 #include "kernels/quant/sm90_fp8_mainloop.cuh"
@@ -93,7 +104,11 @@ static_assert((65536 / kThreads / 8 * 8 - kProducerRegisters) * 128 ==
 
 constexpr std::uint32_t kOperandTileBytes = kFp8OperandTileBytes;
 constexpr std::uint32_t kStageBytes = 2 * kOperandTileBytes;
-constexpr int kSmemBytes = kStages * static_cast<int>(kStageBytes) + 2 * kStages * 8 + 1024;
+// The BF16 TMA-store epilogue's staging: two 64 x 64 chunks per consumer (store_accumulators_tma_transposed).
+constexpr std::uint32_t kStagingBytes = 2 * Sm90StoreChunk<__nv_bfloat16>::kBytes;
+constexpr int kSmemBytes =
+    kStages * static_cast<int>(kStageBytes) + kConsumers * static_cast<int>(kStagingBytes) + 2 * kStages * 8 + 1024;
+static_assert(kSmemBytes <= 227 * 1024, "an H100's or H200's shared memory per block");
 
 // Box origin along k in the BF16 view: two FP8 per element.
 constexpr int kBytesPerViewElement = 2;
@@ -101,7 +116,8 @@ constexpr int kBytesPerViewElement = 2;
 template <PromotionSchedule kMode, typename OutT>
 __global__ void __launch_bounds__(kThreads, 1)
 fp8_gemm_wgmma_kernel(const __grid_constant__ CUtensorMap a_map, const __grid_constant__ CUtensorMap b_map,
-                      const float* __restrict__ a_scales, const float* __restrict__ b_scales, ScaleStrides sa_at,
+                      const __grid_constant__ CUtensorMap c_map, bool tma_store, const float* __restrict__ a_scales,
+                      const float* __restrict__ b_scales, ScaleStrides sa_at,
                       ScaleStrides sb_at, OutT* __restrict__ c, int m, int n, int k, GroupedTileOrder order,
                       int k_splits, float* __restrict__ parts) {
 #if TRAINBENCH_SM90A
@@ -109,11 +125,15 @@ fp8_gemm_wgmma_kernel(const __grid_constant__ CUtensorMap a_map, const __grid_co
   const std::uint32_t base = (ptx::smem_addr(smem) + 1023u) & ~1023u;
   const auto a_tile = [&](int s) { return base + static_cast<std::uint32_t>(s) * kStageBytes; };
   const auto b_tile = [&](int s) { return a_tile(s) + kOperandTileBytes; };
-  const auto full = [&](int s) { return base + kStages * kStageBytes + 8u * static_cast<std::uint32_t>(s); };
+  const auto staging = [&](int consumer) {  // 1024-aligned, as the 128B swizzle needs
+    return base + kStages * kStageBytes + static_cast<std::uint32_t>(consumer) * kStagingBytes;
+  };
+  const auto full = [&](int s) { return staging(kConsumers) + 8u * static_cast<std::uint32_t>(s); };
   const auto empty = [&](int s) { return full(kStages) + 8u * static_cast<std::uint32_t>(s); };
 
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32, wg = tid / 128;
   const int k_blocks = scale_blocks(k);
+  constexpr int kEpilogueBarrier = 1;  // named barriers 1 and 2, one per consumer (0 is __syncthreads')
   // Work unit u: part u % k_splits of k (k_split_range) of tile u / k_splits; one unit per tile
   // without a split. The parts of a tile run side by side on neighbouring CTAs.
   const PersistentTileScheduler sched{order, static_cast<int>(gridDim.x)};
@@ -179,21 +199,37 @@ fp8_gemm_wgmma_kernel(const __grid_constant__ CUtensorMap a_map, const __grid_co
                                    hand_back, scales);
       float scale = 1.f;
       if constexpr (kMode == PromotionSchedule::None) scale = __ldg(a_scales) * __ldg(b_scales);
+      const int i0 = tile.i * kFp8TileM + kWgmmaM * consumer;
+      if constexpr (sizeof(OutT) == 2) {
+        if (tma_store) {  // BF16, no k split, m a multiple of 8: staged, and stored by TMA (which clips the tails)
+          if constexpr (kMode == PromotionSchedule::None) {
 #pragma unroll
-      for (int r = 0; r < kFp8TileN / 2; ++r) {
+            for (int r = 0; r < kFp8ConsumerAccumulators; ++r) partial[r] *= scale;
+            store_accumulators_tma_transposed<kFp8TileN>(c_map, staging(consumer), partial, i0, col0, t128,
+                                                         kEpilogueBarrier + consumer);
+          } else {
+            store_accumulators_tma_transposed<kFp8TileN>(c_map, staging(consumer), sum, i0, col0, t128,
+                                                         kEpilogueBarrier + consumer);
+          }
+          continue;
+        }
+      }
+#pragma unroll
+      for (int r = 0; r < kFp8ConsumerAccumulators; ++r) {
         const WgmmaCoord at = wgmma_accumulator_coord(t128, r);
-        const int i = tile.i * kFp8TileM + kWgmmaM * consumer + at.row, j = col0 + at.col;
+        const int i = i0 + at.row, j = col0 + at.col;
         float v;
         if constexpr (kMode != PromotionSchedule::None) v = sum[r];
         else v = partial[r] * scale;
         if (i < m && j < n) {
-          const std::int64_t at = static_cast<std::int64_t>(j) * m + i;
-          if (k_splits > 1) parts[static_cast<std::int64_t>(split) * m * n + at] = v;
-          else if constexpr (sizeof(OutT) == 4) c[at] = v;
-          else c[at] = __float2bfloat16_rn(v);
+          const std::int64_t idx = static_cast<std::int64_t>(j) * m + i;
+          if (k_splits > 1) parts[static_cast<std::int64_t>(split) * m * n + idx] = v;
+          else if constexpr (sizeof(OutT) == 4) c[idx] = v;
+          else c[idx] = __float2bfloat16_rn(v);
         }
       }
     }
+    if (tma_store && t128 == 0) ptx::bulk_wait_group<0>();  // the staging buffers must outlive the stores
   }
 #else
   __trap();  // sm_90a only; the registry keeps other GPUs from launching it
@@ -221,15 +257,23 @@ void launch(const ScaledGemmArgs& args, cudaStream_t stream) {
   (void)opt_in;  // a failure surfaces at the launch, which the caller checks
   struct Maps {
     ScaledGemmArgs args;
-    CUtensorMap a, b;
+    CUtensorMap a, b, c;
   };
   static thread_local Maps last{};  // encoding is a driver call; the timed loop repeats one problem
-  if (last.args.a != args.a || last.args.b != args.b || last.args.m != args.m || last.args.n != args.n ||
-      last.args.k != args.k) {
+  // The BF16 TMA-store epilogue needs C^T's rows (m elements) 16-byte aligned; the split writes
+  // FP32 parts instead.
+  const bool tma_store = sizeof(OutT) == 2 && args.k_splits == 1 && args.m % 8 == 0;
+  if (last.args.a != args.a || last.args.b != args.b || last.args.c != args.c || last.args.m != args.m ||
+      last.args.n != args.n || last.args.k != args.k || last.args.k_splits != args.k_splits) {
     const auto inner = static_cast<std::uint64_t>(args.k / kBytesPerViewElement);
     const std::uint32_t box_inner = kFp8TileK / kBytesPerViewElement;
     last.a = make_tensor_map_bf16_2d_sw128(args.a, inner, static_cast<std::uint64_t>(args.m), box_inner, kFp8TileM);
     last.b = make_tensor_map_bf16_2d_sw128(args.b, inner, static_cast<std::uint64_t>(args.n), box_inner, kFp8TileN);
+    // C^T: n rows of m contiguous BF16, one Sm90StoreChunk (64 x 64) per box; unused without tma_store.
+    using Chunk = Sm90StoreChunk<__nv_bfloat16>;
+    last.c = tma_store ? make_tensor_map_bf16_2d_sw128(args.c, static_cast<std::uint64_t>(args.m),
+                                                       static_cast<std::uint64_t>(args.n), Chunk::kCols, Chunk::kRows)
+                       : CUtensorMap{};
     last.args = args;
   }
   const GroupedTileOrder order{.tiles_i = (args.m + kFp8TileM - 1) / kFp8TileM,
@@ -237,7 +281,7 @@ void launch(const ScaledGemmArgs& args, cudaStream_t stream) {
                                .group = kBandTiles};
   const int sms = current_device_sm_count();
   const int grid = persistent_grid_size(order.num_tiles() * args.k_splits, sms);
-  kernel<<<grid, kThreads, kSmemBytes, stream>>>(last.a, last.b, args.a_scales, args.b_scales,
+  kernel<<<grid, kThreads, kSmemBytes, stream>>>(last.a, last.b, last.c, tma_store, args.a_scales, args.b_scales,
                                                  a_scale_strides(args.a_scale, args.m),
                                                  b_scale_strides(args.b_scale, args.k), static_cast<OutT*>(args.c),
                                                  args.m, args.n, args.k, order, args.k_splits, args.workspace);

@@ -205,8 +205,7 @@ int run_suite(const RunOptions& options) {
   }
   if (options.verify_only && !options.out.empty())
     throw Error("--verify-only times nothing and writes no results file: drop --out (or --verify-only)");
-  if (!options.out.empty() && std::filesystem::exists(options.out) && !options.force)
-    throw Error(fmt::format("{} exists; pass --force to overwrite it, or choose another --out", options.out));
+  if (!options.out.empty()) check_results_path(options.out, options.force);
   if (options.noise_target <= 0 || options.budget_s <= 0 || options.min_samples < 1)
     throw Error("--noise must be > 0, --budget > 0 and --min-samples >= 1");
 
@@ -242,6 +241,7 @@ int run_suite(const RunOptions& options) {
   std::string out = options.out;
   if (out.empty())
     out = fmt::format("results-{}-{}-{}.json", chip ? chip->id : "unknown-gpu", options.suite, local_time("%Y%m%d-%H%M%S"));
+  if (options.out.empty()) check_results_path(out, options.force);
 
   cudaStream_t stream = nullptr;
   TB_CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));

@@ -233,7 +233,12 @@ void write_results_file(const std::string& path, const Results& results, bool fo
     std::ofstream out(tmp);
     if (!out) throw Error(fmt::format("cannot write {} (is the directory writable?)", tmp));
     out << results_to_json(results).dump(2) << '\n';
-    if (!out.good()) throw Error(fmt::format("writing {} failed (disk full?)", tmp));
+    out.close();
+    if (!out) {
+      std::error_code ignored;
+      fs::remove(tmp, ignored);  // no half-written file left behind
+      throw Error(fmt::format("writing {} failed (disk full?); {} was not written", tmp, path));
+    }
   }
   std::error_code ec;
   fs::rename(tmp, target, ec);
@@ -241,6 +246,34 @@ void write_results_file(const std::string& path, const Results& results, bool fo
     fs::remove(tmp);
     throw Error(fmt::format("cannot move {} to {}: {}", tmp, path, ec.message()));
   }
+}
+
+void check_results_path(const std::string& path, bool force) {
+  namespace fs = std::filesystem;
+  const fs::path target(path);
+  const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec))
+    throw Error(fmt::format("cannot write {}: {} {}; create it first or choose another --out", path,
+                            dir.string(), fs::exists(dir, ec) ? "is not a directory" : "does not exist"));
+  if (fs::is_directory(target, ec)) throw Error(fmt::format("{} is a directory; --out takes a file name", path));
+  if (fs::exists(target, ec) && !force)
+    throw Error(fmt::format("{} exists; pass --force to overwrite it, or choose another --out", path));
+  const std::string partial = partial_results_path(path);
+  if (fs::exists(partial, ec) && !force)
+    throw Error(fmt::format("{} exists: the benchmarks a killed run had finished, which this run would replace; move "
+                            "it away, or pass --force to replace it",
+                            partial));
+  // A file the run would write next to `path`, created and removed now: an unwritable directory
+  // is found before the measurements, not after them.
+  const fs::path probe = dir / fmt::format(".{}.probe", target.filename().string());
+  {
+    std::ofstream out(probe);
+    if (!out)
+      throw Error(fmt::format("cannot write {}: directory {} does not take new files (permissions? read-only?)", path,
+                              dir.string()));
+  }
+  fs::remove(probe, ec);
 }
 
 std::string partial_results_path(const std::string& path) {

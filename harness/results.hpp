@@ -104,6 +104,12 @@ void write_results_file(const std::string& path, const Results& results, bool fo
 // Where `trainbench run --out path` keeps the benchmarks done so far while it runs (removed once
 // `path` is written): path with ".json" replaced by ".partial.json" (appended when it has none).
 std::string partial_results_path(const std::string& path);
+
+// What `trainbench run` checks before it measures anything, so that no measurement is lost to a
+// path it cannot write at the end and no earlier file is replaced: `path`'s directory exists, is
+// a directory and takes a new file; `path` and its partial file (the record a killed run left)
+// do not exist unless `force`. Throws Error saying which and what to do.
+void check_results_path(const std::string& path, bool force);
 // Throws Error naming the file for unreadable, truncated or malformed content.
 Results read_results_file(const std::string& path);
 

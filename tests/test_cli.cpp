@@ -74,6 +74,34 @@ TEST(Cli, RunRefusesToOverwriteWithoutForce) {
   std::filesystem::remove(path);
 }
 
+// Where the results could not be written at the end, `run` refuses before it measures anything
+// (so on any machine, GPU or not): a directory that does not exist, a directory as --out, and a
+// partial file a killed run left (which this run would replace), kept as it was.
+TEST(Cli, RunRefusesAnOutputItCouldNotWriteOrThatWouldReplaceAKilledRunsRecord) {
+  const auto dir = std::filesystem::temp_directory_path() / "trainbench-cli-out-checks";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  Outcome o = run("run --suite memory --out " + (dir / "missing" / "x.json").string());
+  EXPECT_EQ(o.code, 2) << o.output;
+  EXPECT_TRUE(contains(o.output, "does not exist")) << o.output;
+  o = run("run --suite memory --out " + dir.string());
+  EXPECT_EQ(o.code, 2) << o.output;
+  EXPECT_TRUE(contains(o.output, "is a directory")) << o.output;
+  const auto out = dir / "r.json";
+  const std::string partial = partial_results_path(out.string());
+  { std::ofstream(partial) << "killed run"; }
+  o = run("run --suite memory --out " + out.string());
+  EXPECT_EQ(o.code, 2) << o.output;
+  EXPECT_TRUE(contains(o.output, "killed run")) << o.output;
+  EXPECT_TRUE(contains(o.output, "--force")) << o.output;
+  std::ifstream in(partial);
+  std::stringstream kept;
+  kept << in.rdbuf();
+  EXPECT_EQ(kept.str(), "killed run");
+  EXPECT_FALSE(std::filesystem::exists(out));
+  std::filesystem::remove_all(dir);
+}
+
 // On a GPU: a run writes its results file and, once it has, no partial file is left beside it
 // (the partial file is what a killed run leaves: the benchmarks done so far).
 TEST(Cli, RunWritesTheResultsAndRemovesThePartialFile) {

@@ -1,5 +1,6 @@
 #include "bench/cmd_compare.hpp"
 
+#include <cmath>
 #include <cstdio>
 
 #include <fmt/format.h>
@@ -21,14 +22,21 @@ double parse_fraction(const std::string& text, const char* what) {
   std::string t = text;
   const bool percent = !t.empty() && t.back() == '%';
   if (percent) t.pop_back();
+  double v = 0;
   try {
     std::size_t used = 0;
-    const double v = std::stod(t, &used);
+    v = std::stod(t, &used);
     if (used != t.size()) throw std::invalid_argument(text);
-    return percent ? v / 100 : v;
   } catch (const std::exception&) {
     throw Error(fmt::format("{} \"{}\" is not a number; write it as 5% or 0.05", what, text));
   }
+  if (!std::isfinite(v) || v <= 0)
+    throw Error(fmt::format("{} \"{}\" must be a positive, finite fraction; write it as 5% or 0.05", what, text));
+  // "5" is more likely 5% than 500%: a bare number must be a fraction below 1.
+  if (!percent && v >= 1)
+    throw Error(fmt::format("{} \"{}\" would be {:g}%; write {}% for {} percent, or a fraction below 1 (0.05)", what,
+                            text, 100 * v, text, text));
+  return percent ? v / 100 : v;
 }
 
 CLI::App* add_compare_command(CLI::App& app, CompareOptions& o) {
@@ -71,6 +79,9 @@ CLI::App* add_check_command(CLI::App& app, CheckCommandOptions& o) {
   cmd->add_option("--alpha", o.check.alpha, "Significance level of the Mann-Whitney U test")->capture_default_str();
   cmd->add_flag("--allow-different-device", o.check.allow_different_device,
                 "Check files from different GPUs against each other");
+  cmd->add_flag("--allow-missing", o.check.allow_missing,
+                "Pass even when benchmarks of the baseline are missing from the current results (they fail the "
+                "check otherwise)");
   return cmd;
 }
 

@@ -2,8 +2,11 @@
 
 #include <algorithm>
 #include <map>
+#include <string>
+#include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "harness/error.hpp"
 #include "harness/significance.hpp"
@@ -157,6 +160,10 @@ CheckReport check_results(const std::vector<NamedResults>& baseline, const std::
     }
     report.rows.push_back(row);
   }
+  if (std::none_of(cur_order.begin(), cur_order.end(), [&](const std::string& key) { return base.count(key) > 0; }))
+    throw Error(fmt::format("no benchmark is in both the baseline ({} benchmarks) and the current results ({}): "
+                            "nothing to check; were they run with the same suite and --filter?",
+                            base_order.size(), cur_order.size()));
   for (const auto& key : base_order) {
     if (cur.count(key)) continue;
     CheckRow row;
@@ -170,9 +177,13 @@ CheckReport check_results(const std::vector<NamedResults>& baseline, const std::
 
 std::string check_markdown(const CheckReport& r) {
   std::string out;
-  const int regressions = r.count(Verdict::Regression) + r.count(Verdict::Failed);
+  std::vector<std::string> problems;
+  if (const int n = r.count(Verdict::Regression)) problems.push_back(fmt::format("{} regression(s)", n));
+  if (const int n = r.count(Verdict::Failed)) problems.push_back(fmt::format("{} failed", n));
+  if (const int n = r.count(Verdict::Missing); n && !r.options.allow_missing)
+    problems.push_back(fmt::format("{} missing", n));
   out += fmt::format("## trainbench check: {}\n\n",
-                     regressions ? fmt::format("{} regression(s)", regressions) : std::string("no regression"));
+                     problems.empty() ? std::string("no regression") : fmt::format("{}", fmt::join(problems, ", ")));
   out += fmt::format("Baseline on {}, current on {}. A regression: median slower by more than {:.1f}%, Mann-Whitney "
                      "p < {:g}, also in cycles (time x SM clock).\n\n",
                      r.baseline_device, r.current_device, 100 * r.options.max_regression, r.options.alpha);
@@ -205,7 +216,9 @@ std::string check_markdown(const CheckReport& r) {
   name_list(Verdict::Failed, "Failed (verification or run)");
   timed_table(Verdict::ClockOnly, "Slower only because the clock was lower");
   timed_table(Verdict::Improvement, "Improvements");
-  name_list(Verdict::Missing, "Missing from the current results");
+  name_list(Verdict::Missing, r.options.allow_missing ? "Missing from the current results (allowed)"
+                                                       : "Missing from the current results (a failure; --allow-missing "
+                                                         "to accept)");
   name_list(Verdict::New, "New in the current results");
   return out;
 }

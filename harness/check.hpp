@@ -22,6 +22,9 @@ struct CheckOptions {
   double max_regression = 0.05;  // fraction: 0.05 = 5% slower
   double alpha = 0.01;
   bool allow_different_device = false;
+  // A benchmark of the baseline that the current results lack fails the check (a kernel that
+  // crashed or was dropped must not pass unseen) unless this is set.
+  bool allow_missing = false;
 };
 
 enum class Verdict {
@@ -55,11 +58,14 @@ struct CheckReport {
   std::string baseline_device, current_device;
   std::vector<CheckRow> rows;
   int count(Verdict v) const;
-  bool failed() const { return count(Verdict::Regression) + count(Verdict::Failed) > 0; }
+  // Regressions, failures, and (unless options.allow_missing) benchmarks missing from the current results.
+  bool failed() const {
+    return count(Verdict::Regression) + count(Verdict::Failed) + (options.allow_missing ? 0 : count(Verdict::Missing)) > 0;
+  }
 };
 
-// Throws Error (exit 2) when the files come from different GPUs and that is not allowed, or
-// when a side is empty.
+// Throws Error (exit 2) when the files come from different GPUs and that is not allowed, when
+// a side is empty, or when no benchmark is in both (different suites: nothing was checked).
 CheckReport check_results(const std::vector<NamedResults>& baseline, const std::vector<NamedResults>& current,
                           const CheckOptions& options);
 

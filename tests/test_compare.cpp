@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "bench/cmd_compare.hpp"
 #include "harness/check.hpp"
 #include "harness/compare.hpp"
 #include "harness/error.hpp"
@@ -158,10 +159,42 @@ TEST(Check, MissingNewAndImproved) {
   cur = with_slowdown(cur, "attention.cudnn", 0.8);                            // improved
   const auto report = check_results({named("b", synthetic_results(kH100, synthetic_suite(), 1))},
                                     {named("c", synthetic_results(kH100, cur, 2))}, CheckOptions{});
-  EXPECT_FALSE(report.failed());
   EXPECT_EQ(report.count(Verdict::Missing), 1);
   EXPECT_EQ(report.count(Verdict::New), 1);
   EXPECT_EQ(report.count(Verdict::Improvement), 1);
+  EXPECT_EQ(report.count(Verdict::Regression) + report.count(Verdict::Failed), 0);
+  // A benchmark that vanished fails the check (it may have crashed), unless that is allowed.
+  EXPECT_TRUE(report.failed());
+  EXPECT_NE(check_markdown(report).find("## trainbench check: 1 missing"), std::string::npos) << check_markdown(report);
+  const auto allowed = check_results({named("b", synthetic_results(kH100, synthetic_suite(), 1))},
+                                     {named("c", synthetic_results(kH100, cur, 2))},
+                                     CheckOptions{.allow_missing = true});
+  EXPECT_FALSE(allowed.failed());
+  EXPECT_NE(check_markdown(allowed).find("## trainbench check: no regression"), std::string::npos)
+      << check_markdown(allowed);
+}
+
+// Files with no benchmark in common (another suite, an empty run) check nothing: an error (exit
+// 2), not a pass.
+TEST(Check, NothingInCommonIsAnErrorNotAPass) {
+  auto other = synthetic_suite();
+  for (auto& b : other) b.impl = "other." + b.impl;
+  EXPECT_THROW(check_results({named("b", synthetic_results(kH100, synthetic_suite(), 1))},
+                             {named("c", synthetic_results(kH100, other, 2))}, CheckOptions{.allow_missing = true}),
+               Error);
+  EXPECT_THROW(check_results({named("b", synthetic_results(kH100, synthetic_suite(), 1))},
+                             {named("c", synthetic_results(kH100, {}, 2))}, CheckOptions{.allow_missing = true}),
+               Error);
+}
+
+// --max-regression: 5% or 0.05; a bare number of 1 or more (500% for "5") is refused, as are
+// zero, negative, non-finite and non-numeric values.
+TEST(Check, MaxRegressionTakesAPercentOrAFractionBelowOne) {
+  EXPECT_DOUBLE_EQ(parse_fraction("5%", "--max-regression"), 0.05);
+  EXPECT_DOUBLE_EQ(parse_fraction("0.05", "--max-regression"), 0.05);
+  EXPECT_DOUBLE_EQ(parse_fraction("150%", "--max-regression"), 1.5);
+  for (const char* bad : {"5", "1", "0", "-0.1", "0%", "inf", "nan", "abc", "5%%", ""})
+    EXPECT_THROW(parse_fraction(bad, "--max-regression"), Error) << bad;
 }
 
 TEST(Check, RepetitionsAsProcessesMustAllBeSlower) {

@@ -169,11 +169,11 @@ class WgmmaFp8Case final : public ScaledGemmCase {
   DeviceBuffer workspace_;
 };
 
-// fp8gemm.wgmma_splitk's split on this device (fp8_k_splits): 1 where the tiles fill half the SMs.
+// fp8gemm.wgmma_splitk's split on this device (fp8_k_splits): 1 where the tiles fill more than half the SMs.
 int planned_k_splits(const ScaledGemm& g, int sm_count) {
-  const int tiles = static_cast<int>(((g.m + kernels::kFp8TileM - 1) / kernels::kFp8TileM) *
-                                     ((g.n + kernels::kFp8TileN - 1) / kernels::kFp8TileN));
-  return kernels::fp8_k_splits(tiles, kernels::scale_blocks(static_cast<int>(g.k)), sm_count);
+  const long long tiles = kernels::fp8_tile_count(static_cast<long long>(g.m), static_cast<long long>(g.n));
+  if (tiles > sm_count) return 1;
+  return kernels::fp8_k_splits(static_cast<int>(tiles), kernels::scale_blocks(static_cast<int>(g.k)), sm_count);
 }
 
 class WgmmaMulticastFp8Case final : public ScaledGemmCase {
@@ -328,7 +328,7 @@ void register_fp8_impls(Registry& r) {
              .make = make_case<WgmmaFp8Case>(kernels::PromotionSchedule::Overlapped)});
   r.add(Impl{.name = "fp8gemm.wgmma_splitk",
              .family = ScaledGemm::family,
-             .description = "fp8gemm.wgmma_overlap with k split where the tiles fill under half the SMs "
+             .description = "fp8gemm.wgmma_overlap with k split where the tiles fill at most half the SMs "
                             "(fp8_k_splits: 2 to 4 parts of >= 8 k-blocks, FP32 parts added in order by a second "
                             "kernel); without a split, fp8gemm.wgmma_overlap itself",
              .vendor = false,

@@ -4,6 +4,7 @@
 
 #include "bench/attention_oracle.hpp"
 #include "harness/error.hpp"
+#include "kernels/quant/scaled_gemm.cuh"
 
 namespace trainbench {
 namespace {
@@ -94,6 +95,17 @@ std::vector<SuiteEntry> fp8_accuracy_entries() {
   return out;
 }
 
+}  // namespace
+
+bool fp8_splits_on_132_sms(std::uint64_t m, std::uint64_t n, std::uint64_t k) {
+  constexpr int kSms = 132;
+  const long long tiles = kernels::fp8_tile_count(static_cast<long long>(m), static_cast<long long>(n));
+  return tiles <= kSms &&
+         kernels::fp8_k_splits(static_cast<int>(tiles), kernels::scale_blocks(static_cast<int>(k)), kSms) > 1;
+}
+
+namespace {
+
 std::vector<Suite> make_suites() {
   std::vector<Suite> all;
   // Sizes well past any L2 (50 MB on H100, 60 MB on H200, 126 MB on B200).
@@ -130,8 +142,9 @@ std::vector<Suite> make_suites() {
                                        "fp8gemm.cublaslt_blockscaled"},
                                tensor = {"fp8gemm.wgmma", "fp8gemm.wgmma_overlap", "fp8gemm.wgmma_nopromote",
                                          "fp8gemm.cublaslt"};
-      // Splitting k pays only where the 128x128 tiles leave SMs idle: 128 x 7168 has 56.
-      if (s.m <= 128) {
+      // Elsewhere fp8gemm.wgmma_splitk is fp8gemm.wgmma_overlap: listed where it splits on an H100
+      // or H200 (132 SMs), 128 x 7168 x 16384 (56 tiles) among these shapes.
+      if (fp8_splits_on_132_sms(s.m, s.n, s.k)) {
         fine.insert(fine.begin() + 2, "fp8gemm.wgmma_splitk");
         tensor.insert(tensor.begin() + 2, "fp8gemm.wgmma_splitk");
       }

@@ -1,5 +1,6 @@
 // Suites: named lists of (op, impls).
 #pragma once
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -28,5 +29,9 @@ const std::vector<Suite>& suites();
 const Suite& find_suite(const std::string& name);
 // The benchmark name of one (op, impl): "copy/memory.copy/bytes:1073741824".
 std::string benchmark_name(const Op& op, const std::string& impl);
+
+// Whether fp8gemm.wgmma_splitk splits k for an m x n x k GEMM on a GPU of 132 SMs (the H100 SXM's
+// and the H200's): the rule by which the fp8 suite lists it.
+bool fp8_splits_on_132_sms(std::uint64_t m, std::uint64_t n, std::uint64_t k);
 
 }  // namespace trainbench

@@ -247,17 +247,19 @@ TEST(Fp8Impls, SuiteHoldsDeepSeekShapesAndEveryImplTakesItsOps) {
   for (const auto& e : s.entries) {
     const auto& g = std::get<ScaledGemm>(e.op);
     saw_largest |= g.m == 4096 && g.n == 7168 && g.k == 16384;
-    // fp8gemm.wgmma_splitk only where it splits: 128 x 7168 x 16384 (56 tiles), both scale kinds.
-    const bool splits = std::ranges::count(e.impls, std::string("fp8gemm.wgmma_splitk")) == 1;
-    EXPECT_EQ(splits, g.m == 128) << op_label(e.op);
-    if (splits) {
-      EXPECT_EQ(kernels::fp8_k_splits(56, kernels::scale_blocks(static_cast<int>(g.k)), 132), 2);
-      ++split;
-    }
+    // fp8gemm.wgmma_splitk exactly where it splits on 132 SMs, from the planner itself.
+    const bool listed = std::ranges::count(e.impls, std::string("fp8gemm.wgmma_splitk")) == 1;
+    const long long tiles = kernels::fp8_tile_count(static_cast<long long>(g.m), static_cast<long long>(g.n));
+    const bool splits =
+        tiles <= 132 && kernels::fp8_k_splits(static_cast<int>(tiles), kernels::scale_blocks(static_cast<int>(g.k)), 132) > 1;
+    EXPECT_EQ(listed, splits) << op_label(e.op);
+    EXPECT_EQ(listed, fp8_splits_on_132_sms(g.m, g.n, g.k)) << op_label(e.op);
+    split += listed;
     for (const auto& name : e.impls) EXPECT_EQ(registry().find(name).unsupported(e.op), "") << name << " " << op_label(e.op);
   }
   EXPECT_TRUE(saw_largest);
-  EXPECT_EQ(split, 2);
+  EXPECT_EQ(split, 2);  // 128 x 7168 x 16384 (56 tiles), with both kinds of scales
+  EXPECT_EQ(kernels::fp8_tile_count(128, 7168), 56);
 }
 
 }  // namespace

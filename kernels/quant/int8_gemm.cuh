@@ -33,7 +33,8 @@ inline constexpr int kInt8MAlign = 8;
 // s32 bound: |a|, |b| <= 128, so |sum| <= k 2^14.
 static_assert(static_cast<long long>(kInt8MaxK) * 128 * 128 < (1ll << 31), "s32 sums must not wrap");
 
-// Throws std::invalid_argument when the scale layouts are not Row / Col or c_f32 is set.
+// Throws std::invalid_argument when the scale layouts are not Row / Col, c_f32 is set or k_splits
+// is not 1 (no k split written).
 void int8_gemm_mma_sm80(const ScaledGemmArgs& args, cudaStream_t stream);
 
 }  // namespace trainbench::kernels

@@ -136,7 +136,7 @@ __host__ __device__ constexpr int promotions(int k) { return scale_blocks(k); }
 inline constexpr int kFp8GemmKAlign = 16;
 
 // ---- Splitting k (fp8gemm.wgmma_splitk) ----------------------------------------------------
-// With fewer 128x128 tiles than half the SMs, most of the GPU idles: DeepSeek-V3's 128 x 7168 x
+// With no more 128x128 tiles than half the SMs, most of the GPU idles: DeepSeek-V3's 128 x 7168 x
 // 16384 has 56 tiles for 132 SMs, and fp8gemm.wgmma ran it at 322.0 TFLOP/s on the H200 against
 // its 743.4 at 4096 x 7168 x 16384. Splitting k into s parts gives s times the CTAs; each part's
 // promoted FP32 sums go to a workspace [s][n][m], and a second kernel adds the parts in split
@@ -144,10 +144,14 @@ inline constexpr int kFp8GemmKAlign = 16;
 // the promotion and the scales are untouched.
 //
 // fp8_k_splits: the split for `tiles` output tiles of `k_blocks` k-blocks on `sm_count` SMs.
-// 1 when the tiles already fill half the GPU; otherwise as many parts as fit in one wave
+// 1 when the tiles fill more than half the GPU; otherwise as many parts as fit in one wave
 // (sm_count / tiles), at most kFp8MaxKSplits (the workspace traffic grows with s) and with at
 // least kFp8MinKBlocksPerSplit k-blocks each (a part shorter than the 6-stage ring pays the
 // pipeline fill for little work).
+// The 128x128 output tiles of an m x n GEMM (what fp8_k_splits counts).
+__host__ __device__ constexpr long long fp8_tile_count(long long m, long long n) {
+  return ((m + kFp8TileM - 1) / kFp8TileM) * ((n + kFp8TileN - 1) / kFp8TileN);
+}
 inline constexpr int kFp8MaxKSplits = 4;
 inline constexpr int kFp8MinKBlocksPerSplit = 8;
 __host__ __device__ constexpr int fp8_k_splits(int tiles, int k_blocks, int sm_count) {

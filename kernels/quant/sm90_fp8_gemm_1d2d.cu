@@ -43,7 +43,7 @@
 // failure. The sums and their order are Serial's: a GPU test holds the two to the same bits.
 //
 // Split k (fp8gemm.wgmma_splitk: the overlapped schedule with args.k_splits > 1, chosen by
-// fp8_k_splits where the tiles fill under half the SMs). The persistent CTAs walk work units,
+// fp8_k_splits where the tiles fill at most half the SMs). The persistent CTAs walk work units,
 // unit u being part u % k_splits (k_split_range: whole k-blocks) of tile u / k_splits; producer
 // and consumers walk the same units, so the ring's stage and phase run on across parts of
 // different lengths as they do across tiles. A part's promoted FP32 sums go to the workspace
@@ -59,7 +59,7 @@
 //
 // Not yet: TMA loads of the scales, an unaligned BLOCK_N
 // (DeepGEMM's 112 or 144) or stream-K to fill the SMs that a whole-tile split still leaves idle
-// (112 of 132 at 128 x 7168). The 2-CTA multicast variant is
+// (20 of 132 at 128 x 7168). The 2-CTA multicast variant is
 // sm90_fp8_gemm_1d2d_cluster.cu (fp8gemm.wgmma_multicast).
 //
 // Measured (H200, results/h200-sxm/fp8.log, before the scales were loaded ahead and before the
@@ -70,6 +70,7 @@
 // under the other consumer's wgmma. The prediction for the overlapped schedule: close to the
 // no-promotion figure (the FFMAs, 64 per thread per k-block, run while a k-block of wgmma, 512
 // tensor-core cycles per CTA at 8192 FLOP/cycle, is in flight). Not yet measured.
+#include <climits>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -310,6 +311,10 @@ void fp8_gemm_wgmma_sm90(const ScaledGemmArgs& args, PromotionSchedule schedule,
   if (args.k_splits > 1 && schedule == PromotionSchedule::None)
     throw std::invalid_argument(
         "fp8_gemm_wgmma_sm90 without promotion sums all of k in the tensor core: it takes no k split");
+  if (static_cast<long long>((args.m + kFp8TileM - 1) / kFp8TileM) * ((args.n + kFp8TileN - 1) / kFp8TileN) *
+          args.k_splits >
+      INT_MAX)
+    throw std::invalid_argument("fp8_gemm_wgmma_sm90: tiles times k_splits must fit in an int (fewer parts)");
   if (args.k_splits > 1 && args.workspace == nullptr)
     throw std::invalid_argument("fp8_gemm_wgmma_sm90 with k split into " + std::to_string(args.k_splits) +
                                 " parts needs args.workspace of fp8_split_k_workspace_bytes = " +

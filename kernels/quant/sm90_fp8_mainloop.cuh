@@ -24,10 +24,11 @@ struct Fp8ConsumerRing {
 };
 
 #if TRAINBENCH_SM90A  // the device pass for sm_90a: the wgmma wrappers exist only there
-// Consumer `consumer` (rows 64 consumer .. + 63 of the tile) over the tile's k_blocks k-blocks:
+// Consumer `consumer` (rows 64 consumer .. + 63 of the tile) over the k_blocks k-blocks of one
+// work unit (a tile, or one part of a tile's k when k is split), numbered from 0:
 // - full(s): stage s's full barrier; a_tile(s), b_tile(s): its operand k-tiles in shared memory;
 // - hand_back(s): the arrivals that free stage s for the producer(s), once its wgmmas completed;
-// - scales(kb): the PromotionScales of k-block kb (called with kb up to k_blocks: return any
+// - scales(kb): the PromotionScales of the unit's k-block kb (called with kb up to k_blocks: return any
 //   finite scales there; they go unused).
 // Leaves the tile's result in sum (None: in partial, unscaled) with no wgmma in flight.
 template <PromotionSchedule kMode, int kStages, typename Full, typename ATile, typename BTile, typename HandBack,

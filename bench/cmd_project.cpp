@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "bench/cli_checks.hpp"
 #include "harness/chips.hpp"
 #include "harness/error.hpp"
 #include "harness/model.hpp"
@@ -15,8 +16,8 @@
 namespace trainbench {
 namespace {
 
-// "15T", "300B", "2e12", "4M" -> a count.
-double parse_count(const std::string& text, const char* what) {
+// "15T", "300B", "2e12", "4M" -> a number (0 allowed where allow_zero), finite.
+double parse_number(const std::string& text, const char* what, bool allow_zero) {
   std::string t = text;
   double scale = 1;
   if (!t.empty()) {
@@ -32,12 +33,15 @@ double parse_count(const std::string& text, const char* what) {
   try {
     std::size_t used = 0;
     const double v = std::stod(t, &used);
-    if (used != t.size() || !(v > 0)) throw std::invalid_argument(text);
+    if (used != t.size() || !std::isfinite(v * scale) || !(allow_zero ? v >= 0 : v > 0))
+      throw std::invalid_argument(text);
     return v * scale;
   } catch (const std::exception&) {
-    throw Error(fmt::format("{} \"{}\" is not a positive count; write it as 15T, 300B, 2e12", what, text));
+    throw Error(fmt::format("{} \"{}\" is not a {} finite number; write it as 15T, 300B, 2e12{}", what, text,
+                            allow_zero ? "non-negative" : "positive", allow_zero ? ", 0.5 or 0" : ""));
   }
 }
+double parse_count(const std::string& text, const char* what) { return parse_number(text, what, false); }
 
 std::string si(double v, const char* unit = "") {
   const char* prefixes[] = {"", "K", "M", "B", "T", "P"};
@@ -134,23 +138,23 @@ CLI::App* add_project_command(CLI::App& app, ProjectOptions& o) {
       "project", "Days, GPU-hours and energy to train a model on N chips, from results files and spec sheets "
                  "(no GPU needed); --validate prints the model against public training runs");
   cmd->add_option("--model", o.model, "Reference model (see `trainbench list`)");
-  cmd->add_option("--chips", o.chips, "Number of GPUs")->check(CLI::PositiveNumber);
+  cmd->add_option("--chips", o.chips, "Number of GPUs")->check(positive_number());
   cmd->add_option("--tokens", o.tokens, "Training tokens (15T, 300B, 2e12; default: the model's published count)");
   cmd->add_option("--chip", o.chip, "Chip id from harness/data/chips.json (default: the results files' chip, "
                                     "else h100-sxm)");
   cmd->add_option("--results", o.results, "Results files: exact-shape measurements and measured efficiencies")
       ->expected(1, -1);
   cmd->add_option("--models-file", o.models_file, "Extra models file (same form as harness/data/models.json)");
-  cmd->add_option("--tp", o.tp, "Tensor-parallel size")->check(CLI::PositiveNumber);
-  cmd->add_option("--pp", o.pp, "Pipeline-parallel stages")->check(CLI::PositiveNumber);
-  cmd->add_option("--dp", o.dp, "Data-parallel size")->check(CLI::PositiveNumber);
-  cmd->add_option("--ep", o.ep, "Expert-parallel size")->check(CLI::PositiveNumber);
-  cmd->add_option("--cp", o.cp, "Context-parallel size")->check(CLI::PositiveNumber);
-  cmd->add_option("--vpp", o.vpp, "Interleaved pipeline chunks per stage")->check(CLI::PositiveNumber);
-  cmd->add_option("--seq", o.seq, "Sequence length (default: the model's)")->check(CLI::PositiveNumber);
-  cmd->add_option("--micro-batch", o.micro_batch, "Sequences per micro-batch")->check(CLI::PositiveNumber);
+  cmd->add_option("--tp", o.tp, "Tensor-parallel size")->check(positive_number());
+  cmd->add_option("--pp", o.pp, "Pipeline-parallel stages")->check(positive_number());
+  cmd->add_option("--dp", o.dp, "Data-parallel size")->check(positive_number());
+  cmd->add_option("--ep", o.ep, "Expert-parallel size")->check(positive_number());
+  cmd->add_option("--cp", o.cp, "Context-parallel size")->check(positive_number());
+  cmd->add_option("--vpp", o.vpp, "Interleaved pipeline chunks per stage")->check(positive_number());
+  cmd->add_option("--seq", o.seq, "Sequence length (default: the model's)")->check(positive_number());
+  cmd->add_option("--micro-batch", o.micro_batch, "Sequences per micro-batch")->check(positive_number());
   cmd->add_option("--global-batch-tokens", o.global_batch_tokens, "Tokens per optimizer step")
-      ->check(CLI::PositiveNumber);
+      ->check(positive_number());
   cmd->add_option("--recompute", o.recompute, "none, selective or full")
       ->check(CLI::IsMember({"none", "selective", "full"}));
   cmd->add_option("--precision", o.precision, "GEMM precision: bf16 or fp8")
@@ -172,6 +176,10 @@ int run_project(const ProjectOptions& o) {
   if (o.model.empty())
     throw Error(fmt::format("project needs --model NAME; known models: {}", models.ids()));
   if (o.chips <= 0) throw Error("project needs --chips N (the number of GPUs)");
+  if (o.global_batch_tokens != 0 &&
+      !(std::isfinite(o.global_batch_tokens) && o.global_batch_tokens >= 1 && o.global_batch_tokens <= 1e15))
+    throw Error(fmt::format("--global-batch-tokens {} is not a token count from 1 to 1e15 (e.g. 4194304 or 4e6)",
+                            o.global_batch_tokens));
   const ModelSpec& model = models.by_id(o.model);
 
   // The chip: named, else the one the results were measured on, else the H100 SXM.
@@ -200,7 +208,10 @@ int run_project(const ProjectOptions& o) {
       const std::string name = kv.substr(0, eq);
       const bool known = a.all().count(name) || name == "scale_up_gbps" || name == "scale_out_gbps";
       if (!known) (void)a[name];  // throws, listing the known names
-      a.set(name, parse_count(kv.substr(eq + 1), "--assume value"), "command line (--assume)");
+      const double value = parse_number(kv.substr(eq + 1), "--assume value", true);
+      if (const auto why = Assumptions::range_problem(name, value); !why.empty())
+        throw Error(fmt::format("--assume {}: {}", kv, why));
+      a.set(name, value, "command line (--assume)");
     }
   };
   // Before the results (the GEMM shape model they are read with), and after (the user's word wins over a

@@ -5,6 +5,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "bench/cli_checks.hpp"
 #include "bench/cmd_compare.hpp"
 #include "bench/cmd_project.hpp"
 #include "bench/impls.hpp"
@@ -117,7 +118,7 @@ int main_impl(int argc, char** argv) {
   bool device_json = false;
   int device_index = 0;
   device_cmd->add_flag("--json", device_json, "Print JSON");
-  device_cmd->add_option("--device", device_index, "GPU index")->check(CLI::NonNegativeNumber);
+  device_cmd->add_option("--device", device_index, "GPU index")->check(non_negative_integer());
 
   app.add_subcommand("list", "List suites, ops, impls and chips (works without a GPU)");
 
@@ -134,19 +135,19 @@ int main_impl(int argc, char** argv) {
                     "Verify every benchmark of the suite (one launch each, against its reference) and print the "
                     "verdicts; time nothing, write no results file");
   run_cmd->add_option("--noise", run.noise_target, "Relative noise target that ends sampling")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()->check(positive_number());
   run_cmd->add_option("--budget", run.budget_s, "Seconds of sampling per benchmark at most (after min samples)")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()->check(positive_number());
   run_cmd->add_option("--min-samples", run.min_samples, "Samples taken at least")
-      ->capture_default_str()->check(CLI::PositiveNumber);
-  run_cmd->add_option("--device", run.device, "GPU index")->check(CLI::NonNegativeNumber);
+      ->capture_default_str()->check(positive_number());
+  run_cmd->add_option("--device", run.device, "GPU index")->check(non_negative_integer());
   auto* layout_group = run_cmd->add_option_group("model suites", "The layout of --suite model:NAME");
-  layout_group->add_option("--tp", run.model.tp, "Tensor-parallel degree")->capture_default_str()->check(CLI::PositiveNumber);
-  layout_group->add_option("--ep", run.model.ep, "Expert-parallel degree")->capture_default_str()->check(CLI::PositiveNumber);
-  layout_group->add_option("--cp", run.model.cp, "Context-parallel degree")->capture_default_str()->check(CLI::PositiveNumber);
+  layout_group->add_option("--tp", run.model.tp, "Tensor-parallel degree")->capture_default_str()->check(positive_number());
+  layout_group->add_option("--ep", run.model.ep, "Expert-parallel degree")->capture_default_str()->check(positive_number());
+  layout_group->add_option("--cp", run.model.cp, "Context-parallel degree")->capture_default_str()->check(positive_number());
   layout_group->add_option("--seq", run.model.seq, "Sequence length (default: the model's)");
   layout_group->add_option("--micro-batch", run.model.micro_batch, "Sequences per micro-batch")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()->check(positive_number());
   layout_group->add_option("--precision", run.model.precision, "GEMM precision: bf16 or fp8")
       ->capture_default_str()->check(CLI::IsMember({"bf16", "fp8"}));
 

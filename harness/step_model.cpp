@@ -205,6 +205,31 @@ void Assumptions::set(const std::string& name, double value, const std::string& 
   items_[name] = Assumption{value, source};
 }
 
+namespace {
+bool ends_with(const std::string& s, const std::string& tail) {
+  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
+}  // namespace
+
+std::string Assumptions::range_problem(const std::string& name, double v) {
+  if (!std::isfinite(v)) return fmt::format("{} must be a finite number, not {}", name, v);
+  if (ends_with(name, "_efficiency") || name == "goodput" || name == "gemm_best_shape_min_factor")
+    return v > 0 && v <= 1 ? "" : fmt::format("{} is a fraction in (0, 1], not {:g}", name, v);
+  if (ends_with(name, "_overlap"))
+    return v >= 0 && v <= 1 ? "" : fmt::format("{} is a fraction in [0, 1] (0: exposed, 1: hidden), not {:g}", name, v);
+  if (name == "gemm_shape_model")
+    return v == 0 || v == 1 ? "" : fmt::format("{} is 0 (best-shape efficiency) or 1 (tile and wave model), not {:g}",
+                                               name, v);
+  if (name == "scale_up_domain" || name == "gemm_tile_long" || name == "gemm_tile_short" ||
+      name == "gemm_min_split_k" || name == "default_global_batch_tokens")
+    return v >= 1 && v == std::floor(v) && v <= 1e15 ? ""
+                                                     : fmt::format("{} is a whole number from 1 (to 1e15), not {:g}",
+                                                                   name, v);
+  if (ends_with(name, "_latency_s") || name == "nearest_shape_max_distance")
+    return v >= 0 ? "" : fmt::format("{} must be 0 or more, not {:g}", name, v);
+  return v > 0 ? "" : fmt::format("{} must be positive, not {:g}", name, v);
+}
+
 // ---- measured ops ------------------------------------------------------------------------------
 
 namespace {
@@ -835,6 +860,10 @@ LayoutChoice choose_layout(const ModelSpec& m, int chips, const ChipSpec& chip, 
       req.recompute ? std::vector<Recompute>{*req.recompute}
                     : std::vector<Recompute>{Recompute::None, Recompute::Selective, Recompute::Full};
 
+  if (req.tp && (m.heads % *req.tp || (m.kv_heads % *req.tp && *req.tp % m.kv_heads)))
+    throw Error(fmt::format("TP {} does not suit {}: TP must divide its {} attention heads and divide, or be a "
+                            "multiple of, its {} key/value heads",
+                            *req.tp, m.id, m.heads, m.kv_heads));
   std::optional<LayoutChoice> best;
   double best_tps = 0;
   std::string last_problem;
@@ -842,9 +871,17 @@ LayoutChoice choose_layout(const ModelSpec& m, int chips, const ChipSpec& chip, 
     for (int pp : pps)
       for (int cp : cps)
         for (int ep : eps) {
-          if (chips % (tp * pp * cp)) continue;
+          if (chips % (tp * pp * cp)) {
+            last_problem = fmt::format("TP {} x PP {} x CP {} = {} does not divide {} GPUs", tp, pp, cp, tp * pp * cp,
+                                       chips);
+            continue;
+          }
           const int dp = chips / (tp * pp * cp);
-          if (req.dp && *req.dp != dp) continue;
+          if (req.dp && *req.dp != dp) {
+            last_problem = fmt::format("with TP {} x PP {} x CP {}, {} GPUs leave DP {}, not the {} asked for", tp, pp,
+                                       cp, chips, dp, *req.dp);
+            continue;
+          }
           Layout l;
           l.tp = tp, l.pp = pp, l.cp = cp, l.ep = ep, l.dp = dp;
           l.vpp = req.vpp.value_or(1);
@@ -855,7 +892,11 @@ LayoutChoice choose_layout(const ModelSpec& m, int chips, const ChipSpec& chip, 
           const double per = double(dp) * double(l.micro_batch) * double(seq);
           l.global_batch_tokens = std::max(1.0, std::round(gbt_wanted / per)) * per;
           // 1F1B needs at least PP micro-batches in flight to fill the pipeline.
-          if (!req.pp && pp > 1 && l.micro_batches() < std::uint64_t(pp)) continue;
+          if (!req.pp && pp > 1 && l.micro_batches() < std::uint64_t(pp)) {
+            last_problem = fmt::format("{}: {} micro-batches cannot fill {} pipeline stages", l.describe(),
+                                       l.micro_batches(), pp);
+            continue;
+          }
           for (Recompute r : recomputes) {
             l.recompute = r;
             StepEstimate est;

@@ -56,6 +56,10 @@ class Assumptions {
   static Assumptions defaults_for(const ChipSpec& chip);
   double operator[](const std::string& name) const;  // throws Error for an unknown name
   void set(const std::string& name, double value, const std::string& source);
+  // Empty when `value` is one `name` can take; otherwise what it can take (efficiencies and
+  // goodput in (0, 1], overlaps in [0, 1], gemm_shape_model 0 or 1, tile sizes, domain and batch
+  // whole numbers, latencies and distances >= 0, the rest > 0; always finite).
+  static std::string range_problem(const std::string& name, double value);
   const std::map<std::string, Assumption>& all() const { return items_; }
 
  private:

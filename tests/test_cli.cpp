@@ -102,6 +102,40 @@ TEST(Cli, RunRefusesAnOutputItCouldNotWriteOrThatWouldReplaceAKilledRunsRecord) 
   std::filesystem::remove_all(dir);
 }
 
+// Values no projection can use are refused with what would work (exit 2), never projected into
+// numbers no run could give: infinite or absurd counts, assumptions outside their range (while
+// the documented 0 of an overlap stays accepted), a TP that does not divide the heads, and
+// option values that are not positive.
+TEST(Cli, ProjectRefusesValuesNoRunCouldHave) {
+  const std::string base = "project --model llama-3-70b --chips 1024 ";
+  struct Bad {
+    std::string args, says;
+  };
+  const Bad bad[] = {
+      {"--tokens inf", "finite"},
+      {"--global-batch-tokens 1e30", "1 to 1e15"},
+      {"--global-batch-tokens nan", "positive, finite"},
+      {"--assume goodput=2", "(0, 1]"},
+      {"--assume gemm_efficiency=5", "(0, 1]"},
+      {"--assume tp_overlap=1.5", "[0, 1]"},
+      {"--assume gemm_shape_model=0.5", "0 (best-shape"},
+      {"--assume scale_up_domain=3.5", "whole number"},
+      {"--tp 3", "must divide its 64 attention heads"},
+  };
+  for (const Bad& b : bad) {
+    const Outcome o = run(base + b.args);
+    EXPECT_EQ(o.code, 2) << b.args << ": " << o.output;
+    EXPECT_TRUE(contains(o.output, b.says)) << b.args << ": " << o.output;
+  }
+  for (const std::string ok : {"--assume ep_overlap=0", "--assume gemm_shape_model=0", "--assume goodput=1"}) {
+    const Outcome o = run(base + ok);
+    EXPECT_EQ(o.code, 0) << ok << ": " << o.output;
+  }
+  const Outcome zero = run("project --model llama-3-70b --chips 0");
+  EXPECT_EQ(zero.code, 2) << zero.output;
+  EXPECT_TRUE(contains(zero.output, "must be a positive, finite number, not 0")) << zero.output;
+}
+
 // On a GPU: a run writes its results file and, once it has, no partial file is left beside it
 // (the partial file is what a killed run leaves: the benchmarks done so far).
 TEST(Cli, RunWritesTheResultsAndRemovesThePartialFile) {

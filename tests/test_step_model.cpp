@@ -3,9 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-
 #include <filesystem>
+#include <limits>
 
+#include "harness/chips.hpp"
 #include "harness/comm.hpp"
 #include "harness/error.hpp"
 #include "harness/gemm_efficiency.hpp"
@@ -56,6 +57,27 @@ TEST(Comm, RingFormulas) {
 }
 
 // Llama 3 70B at TP 8: 64 query heads -> 8 per GPU, 8 KV heads -> 1, FFN 28672 -> 3584.
+// Every default assumption lies in its own range, and the ranges refuse what no system has.
+TEST(StepModel, AssumptionRanges) {
+  for (const ChipSpec& chip : ChipTable::builtin().chips()) {
+    const Assumptions a = Assumptions::defaults_for(chip);
+    for (const auto& [name, item] : a.all())
+      EXPECT_EQ(Assumptions::range_problem(name, item.value), "") << chip.id << " " << name << " = " << item.value;
+  }
+  EXPECT_NE(Assumptions::range_problem("goodput", 1.5), "");
+  EXPECT_NE(Assumptions::range_problem("goodput", 0), "");
+  EXPECT_NE(Assumptions::range_problem("attention_fwd_efficiency", 2), "");
+  EXPECT_EQ(Assumptions::range_problem("tp_overlap", 0), "");
+  EXPECT_NE(Assumptions::range_problem("tp_overlap", -0.1), "");
+  EXPECT_EQ(Assumptions::range_problem("gemm_shape_model", 0), "");
+  EXPECT_NE(Assumptions::range_problem("gemm_shape_model", 2), "");
+  EXPECT_NE(Assumptions::range_problem("scale_up_domain", 3.5), "");
+  EXPECT_NE(Assumptions::range_problem("scale_up_gbps", 0), "");
+  EXPECT_EQ(Assumptions::range_problem("scale_up_latency_s", 0), "");
+  EXPECT_NE(Assumptions::range_problem("scale_out_gbps", std::numeric_limits<double>::infinity()), "");
+  EXPECT_NE(Assumptions::range_problem("goodput", std::nan("")), "");
+}
+
 TEST(StepModel, Llama3_70bGemmShapesAtTp8) {
   const auto& c = chip("h100-sxm");
   const StepEstimate e = estimate_step(model("llama-3-70b"), llama70b_tp8(), c, Assumptions::defaults_for(c));

@@ -1,9 +1,13 @@
 #include "harness/results.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <limits>
+#include <map>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -157,6 +161,32 @@ BenchmarkResult benchmark_from(const nlohmann::json& j) {
   return b;
 }
 
+// Values no measurement can have: a file edited by hand, or written by something else.
+void check_values(const BenchmarkResult& b) {
+  const auto bad = [&](const std::string& what) {
+    throw Error(fmt::format("benchmark \"{}\": {}; a results file holds what `trainbench run` measured", b.name, what));
+  };
+  const auto finite_non_negative = [&](double v, const char* key) {
+    if (!std::isfinite(v) || v < 0) bad(fmt::format("{} is {}, not a finite number >= 0", key, v));
+  };
+  finite_non_negative(b.flops, "flops");
+  finite_non_negative(b.bytes, "bytes");
+  finite_non_negative(b.tflops, "TFLOP/s");
+  finite_non_negative(b.gbps, "GB/s");
+  static const char* const kRoofs[] = {"hbm", "bf16", "fp8", "tf32", "int8"};
+  if (std::find(std::begin(kRoofs), std::end(kRoofs), b.roof) == std::end(kRoofs))
+    bad(fmt::format("roof \"{}\" is none of hbm, bf16, fp8, tf32, int8", b.roof));
+  if (!b.timed || b.error_occurred) return;
+  if (b.samples_s.empty()) bad("it is marked timed but holds no samples");
+  for (const double t : b.samples_s)
+    if (!std::isfinite(t) || t <= 0) bad(fmt::format("a sample of {} s; times are finite and positive", t));
+  for (const auto& [key, t] : {std::pair{"median_s", b.median_s}, {"min_s", b.min_s}, {"max_s", b.max_s}})
+    if (!std::isfinite(t) || t <= 0) bad(fmt::format("{} is {}; times are finite and positive", key, t));
+  if (b.min_s > b.median_s || b.median_s > b.max_s)
+    bad(fmt::format("min_s {} <= median_s {} <= max_s {} does not hold", b.min_s, b.median_s, b.max_s));
+  if (headline_throughput(b) <= 0) bad(fmt::format("a timed result with {} {}", headline_throughput(b), headline_unit(b)));
+}
+
 }  // namespace
 
 std::string benchmark_key(const BenchmarkResult& b) {
@@ -187,10 +217,16 @@ ojson results_to_json(const Results& r) {
 
 Results results_from_json(const nlohmann::json& doc, const std::string& origin) {
   Results r;
-  const char* where = "the top level";
+  std::string where = "the top level";
   try {
+    if (!doc.is_object())
+      throw Error(fmt::format("a results file is a JSON object with \"context\" and \"benchmarks\", not {} {}",
+                              doc.is_array() ? "an" : "a", doc.type_name()));
     where = "context";
     const auto& context = doc.at("context");
+    if (context.is_object() && !context.contains("trainbench"))
+      throw Error("context has no \"trainbench\" block: not a file `trainbench run` wrote (a plain Google Benchmark "
+                  "file has no device, verification or samples to read)");
     const auto& tb = context.at("trainbench");
     tb.at("schema_version").get_to(r.context.schema_version);
     if (r.context.schema_version != kResultsSchemaVersion)
@@ -210,7 +246,25 @@ Results results_from_json(const nlohmann::json& doc, const std::string& origin) 
     gb_context.erase("trainbench");
     r.context.benchmark_context = gb_context;
     where = "benchmarks";
-    for (const auto& b : doc.at("benchmarks")) r.benchmarks.push_back(benchmark_from(b));
+    const auto& benchmarks = doc.at("benchmarks");
+    if (!benchmarks.is_array()) throw Error(fmt::format("\"benchmarks\" is {} {}, not an array",
+                                                        benchmarks.is_object() ? "an" : "a", benchmarks.type_name()));
+    std::map<std::string, std::size_t> seen;
+    for (std::size_t i = 0; i < benchmarks.size(); ++i) {
+      const auto& j = benchmarks[i];
+      where = fmt::format("benchmarks[{}]{}", i,
+                          j.is_object() && j.contains("name") && j["name"].is_string()
+                              ? fmt::format(" (\"{}\")", j["name"].get<std::string>())
+                              : std::string());
+      BenchmarkResult b = benchmark_from(j);
+      check_values(b);
+      const auto [it, fresh] = seen.emplace(benchmark_key(b), i);
+      if (!fresh)
+        throw Error(fmt::format("benchmark \"{}\" appears twice (benchmarks[{}] and [{}]): one file holds one result "
+                                "per op and impl; several runs go in several files",
+                                b.name, it->second, i));
+      r.benchmarks.push_back(std::move(b));
+    }
   } catch (const nlohmann::json::exception& e) {
     throw Error(fmt::format("{}: malformed results file in {} ({})", origin, where, e.what()));
   } catch (const Error& e) {

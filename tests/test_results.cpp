@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <sstream>
 
@@ -164,6 +165,55 @@ TEST(ResultsJson, SampleCountMustMatchTheSamples) {
   auto j = nlohmann::json::parse(results_to_json(sample_results()).dump());
   j["benchmarks"][0]["samples"] = 99;
   EXPECT_THROW(results_from_json(j, "x.json"), Error);
+}
+
+// What no measurement can hold is refused, naming the file, the benchmark and the value: values
+// out of range, a timed result without samples, two results for one op and impl, and files of
+// another shape (an array, another tool's Google Benchmark file, benchmarks as an object).
+TEST(ResultsJson, ImpossibleValuesAndWrongShapesAreRefusedWithTheirPlace) {
+  const auto good = nlohmann::json::parse(results_to_json(sample_results()).dump());
+  ASSERT_NO_THROW(results_from_json(good, "good.json"));
+  const std::string first = good["benchmarks"][0]["name"];
+  struct Case {
+    const char* what;
+    std::function<void(nlohmann::json&)> edit;
+    std::vector<std::string> says;
+  };
+  const Case cases[] = {
+      {"negative GB/s", [](auto& j) { j["benchmarks"][0]["GB/s"] = -5; }, {first, "GB/s"}},
+      {"zero GB/s, timed", [](auto& j) { j["benchmarks"][0]["GB/s"] = 0; }, {first, "GB/s"}},
+      {"a zero sample", [](auto& j) { j["benchmarks"][0]["samples_s"][0] = 0.0; }, {first, "sample"}},
+      {"negative median", [](auto& j) { j["benchmarks"][0]["median_s"] = -1e-3; }, {first, "median_s"}},
+      {"median above max",
+       [](auto& j) { j["benchmarks"][0]["median_s"] = 2 * j["benchmarks"][0]["max_s"].template get<double>(); },
+       {first, "max_s"}},
+      {"timed without samples",
+       [](auto& j) {
+         j["benchmarks"][0]["samples_s"] = nlohmann::json::array();
+         j["benchmarks"][0]["samples_sm_clock_mhz"] = nlohmann::json::array();
+         j["benchmarks"][0]["samples"] = 0;
+       },
+       {first, "no samples"}},
+      {"unknown roof", [](auto& j) { j["benchmarks"][0]["roof"] = "weird"; }, {first, "roof"}},
+      {"a null number", [](auto& j) { j["benchmarks"][0]["median_s"] = nullptr; }, {"benchmarks[0]", first}},
+      {"duplicate", [](auto& j) { j["benchmarks"].push_back(j["benchmarks"][0]); }, {first, "twice"}},
+      {"top-level array", [](auto& j) { j = nlohmann::json::array({j}); }, {"JSON object", "array"}},
+      {"Google Benchmark file", [](auto& j) { j["context"].erase("trainbench"); }, {"trainbench", "Google Benchmark"}},
+      {"benchmarks as an object", [](auto& j) { j["benchmarks"] = nlohmann::json::object(); }, {"not an array"}},
+  };
+  for (const Case& c : cases) {
+    auto j = good;
+    c.edit(j);
+    try {
+      results_from_json(j, "edited.json");
+      ADD_FAILURE() << c.what << ": read without an error";
+    } catch (const Error& e) {
+      const std::string msg = e.what();
+      EXPECT_EQ(e.code(), kExitUsage) << c.what;
+      EXPECT_NE(msg.find("edited.json"), std::string::npos) << c.what << ": " << msg;
+      for (const auto& word : c.says) EXPECT_NE(msg.find(word), std::string::npos) << c.what << ": " << msg;
+    }
+  }
 }
 
 TEST(ResultsFile, WriteThenReadBack) {

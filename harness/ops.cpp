@@ -166,6 +166,13 @@ std::string op_label(const Op& op) {
 }
 
 Op op_from_json(const std::string& family, const nlohmann::json& shape) {
+  if (!shape.is_object()) throw Error(fmt::format("op \"{}\" has shape {}, not an object", family, shape.dump()));
+  // Every size is a whole number from 1 to 2^40: JSON's -1 would wrap to 2^64 - 1 in a uint64.
+  for (const auto& [key, value] : shape.items())
+    if (value.is_number() && !(value.is_number_unsigned() && value.get<std::uint64_t>() >= 1 &&
+                               value.get<std::uint64_t>() <= (std::uint64_t{1} << 40)))
+      throw Error(fmt::format("op \"{}\" has {} = {}: sizes are whole numbers from 1 to 2^40", family, key,
+                              value.dump()));
   try {
     if (family == Copy::family) return Copy::from_shape(shape);
     if (family == Gemm::family) return Gemm::from_shape(shape);

@@ -14,6 +14,7 @@
 
 #include "harness/build_info.hpp"
 #include "harness/error.hpp"
+#include "harness/ops.hpp"
 
 namespace trainbench {
 namespace {
@@ -258,6 +259,11 @@ Results results_from_json(const nlohmann::json& doc, const std::string& origin) 
                               : std::string());
       BenchmarkResult b = benchmark_from(j);
       check_values(b);
+      try {
+        (void)op_from_json(b.op, b.shape);
+      } catch (const Error& e) {
+        throw Error(fmt::format("benchmark \"{}\": {}", b.name, e.what()));
+      }
       const auto [it, fresh] = seen.emplace(benchmark_key(b), i);
       if (!fresh)
         throw Error(fmt::format("benchmark \"{}\" appears twice (benchmarks[{}] and [{}]): one file holds one result "
@@ -338,6 +344,9 @@ std::string partial_results_path(const std::string& path) {
 }
 
 Results read_results_file(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    throw Error(fmt::format("{} is a directory; give a results file (*.json) in it", path));
   std::ifstream in(path);
   if (!in) throw Error(fmt::format("cannot read results file {}: no such file or not readable", path));
   std::stringstream text;

@@ -308,6 +308,12 @@ MeasuredOps MeasuredOps::load(const std::vector<std::string>& files, const ChipS
           peak = spec->bf16_dense_tflops;
         if (peak && *peak > 0) eff = op_flops(op) / b.median_s / (*peak * 1e12);
       }
+      // Faster than the spec sheet allows: not a measurement (a clock above boost gives a few
+      // percent at most), and any projection from it would be fiction.
+      if (eff > 1.05)
+        throw Error(fmt::format("{}: {} ran at {:.0f}% of {}'s spec-sheet peak, which no chip does: the file's times "
+                                "or its chip are wrong",
+                                file, b.name, 100 * eff, file_chip));
       if (same_chip) {
         const std::string key = op_key(op);
         auto it = m.by_key_.find(key);

@@ -200,6 +200,8 @@ TEST(ResultsJson, ImpossibleValuesAndWrongShapesAreRefusedWithTheirPlace) {
       {"top-level array", [](auto& j) { j = nlohmann::json::array({j}); }, {"JSON object", "array"}},
       {"Google Benchmark file", [](auto& j) { j["context"].erase("trainbench"); }, {"trainbench", "Google Benchmark"}},
       {"benchmarks as an object", [](auto& j) { j["benchmarks"] = nlohmann::json::object(); }, {"not an array"}},
+      {"a negative size", [](auto& j) { j["benchmarks"][0]["shape"]["bytes"] = -1; }, {first, "whole numbers"}},
+      {"an unknown op", [](auto& j) { j["benchmarks"][0]["op"] = "nosuchop"; }, {first, "unknown op family"}},
   };
   for (const Case& c : cases) {
     auto j = good;

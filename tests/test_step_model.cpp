@@ -196,6 +196,25 @@ std::string h100_results_with(const std::vector<testing::SyntheticBenchmark>& be
   return path;
 }
 
+// A result faster than its chip's spec sheet (times edited, or the wrong chip) is not a
+// measurement: projecting from it is refused, naming the file and the benchmark.
+TEST(StepModel, AResultAboveTheChipsPeakIsRefused) {
+  const auto& c = chip("h100-sxm");
+  const Gemm g{8192, 8192, 8192, "tn", "bf16", "bf16"};
+  const double too_fast = 1.5 * *c.bf16_dense_tflops * 1e12;
+  const auto file = h100_results_with({{g, "gemm.cublas", g.flops() / too_fast}}, "trainbench-test-above-peak.json");
+  Assumptions a = Assumptions::defaults_for(c);
+  try {
+    (void)MeasuredOps::load({file}, c, a);
+    ADD_FAILURE() << "a result at 150% of peak was used";
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("trainbench-test-above-peak.json"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("gemm.cublas"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("spec-sheet peak"), std::string::npos) << msg;
+  }
+}
+
 TEST(StepModel, OpsTakeExactThenNearestMeasuredShapesThenTheRoofline) {
   const auto& c = chip("h100-sxm");
   const Layout l = llama70b_tp8();

@@ -2,6 +2,7 @@
 // Exit codes: 0 success; 1 a verification or check failed; 2 usage or environment error.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -9,6 +10,7 @@
 #include "bench/cmd_compare.hpp"
 #include "bench/cmd_project.hpp"
 #include "bench/impls.hpp"
+#include "bench/model_suite.hpp"
 #include "bench/runner.hpp"
 #include "bench/suites.hpp"
 #include "harness/build_info.hpp"
@@ -145,7 +147,7 @@ int main_impl(int argc, char** argv) {
   layout_group->add_option("--tp", run.model.tp, "Tensor-parallel degree")->capture_default_str()->check(positive_number());
   layout_group->add_option("--ep", run.model.ep, "Expert-parallel degree")->capture_default_str()->check(positive_number());
   layout_group->add_option("--cp", run.model.cp, "Context-parallel degree")->capture_default_str()->check(positive_number());
-  layout_group->add_option("--seq", run.model.seq, "Sequence length (default: the model's)");
+  layout_group->add_option("--seq", run.model.seq, "Sequence length (default: the model's)")->check(positive_number());
   layout_group->add_option("--micro-batch", run.model.micro_batch, "Sequences per micro-batch")
       ->capture_default_str()->check(positive_number());
   layout_group->add_option("--precision", run.model.precision, "GEMM precision: bf16 or fp8")
@@ -161,9 +163,25 @@ int main_impl(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
+    // An unknown first word reads to CLI11 as a missing subcommand: say which word and what exists.
+    if (argc > 1 && argv[1][0] != '-' && app.get_subcommands().empty()) {
+      std::vector<std::string> names;
+      for (const auto* sub : app.get_subcommands({})) names.push_back(sub->get_name());
+      std::fprintf(stderr, "trainbench: no command \"%s\"; the commands are %s (trainbench --help)\n", argv[1],
+                   fmt::format("{}", fmt::join(names, ", ")).c_str());
+      return kExitUsage;
+    }
     const int code = app.exit(e);
     return code == 0 ? kExitOk : kExitUsage;
   }
+  // The layout options shape a model suite's ops; with any other suite they would be ignored.
+  if (*run_cmd && !is_model_suite(run.suite))
+    for (const auto* opt : layout_group->get_options())
+      if (opt->count() > 0) {
+        std::fprintf(stderr, "trainbench: %s applies to --suite model:NAME only, not to --suite %s\n",
+                     opt->get_name().c_str(), run.suite.c_str());
+        return kExitUsage;
+      }
 
   auto logger = spdlog::stderr_color_mt("trainbench");
   logger->set_pattern("[%H:%M:%S] %^%l%$ %v");

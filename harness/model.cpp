@@ -233,7 +233,9 @@ ModelTable ModelTable::with_file(const std::string& path) {
 const ModelSpec& ModelTable::by_id(std::string_view id) const {
   for (const auto& m : models_)
     if (m.id == id) return m;
-  throw Error(fmt::format("unknown model \"{}\"; known models: {} (add one with --models-file FILE)", id, ids()));
+  throw Error(fmt::format("unknown model \"{}\"; known models: {} (`trainbench project` reads more from --models-file "
+                          "FILE)",
+                          id, ids()));
 }
 
 std::string ModelTable::ids(const std::string& group) const {

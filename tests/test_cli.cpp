@@ -136,6 +136,21 @@ TEST(Cli, ProjectRefusesValuesNoRunCouldHave) {
   EXPECT_TRUE(contains(zero.output, "must be a positive, finite number, not 0")) << zero.output;
 }
 
+// Words and options that would do nothing are refused, saying what exists: an unknown command,
+// a model layout option with a suite that is not a model's, a sequence length of 0.
+TEST(Cli, UnknownCommandsAndIdleOptionsAreUsageErrors) {
+  Outcome o = run("report");
+  EXPECT_EQ(o.code, 2) << o.output;
+  EXPECT_TRUE(contains(o.output, "no command \"report\"")) << o.output;
+  EXPECT_TRUE(contains(o.output, "project")) << o.output;
+  o = run("run --suite quick --tp 8");
+  EXPECT_EQ(o.code, 2) << o.output;
+  EXPECT_TRUE(contains(o.output, "--tp applies to --suite model:NAME only")) << o.output;
+  o = run("run --suite model:llama-3-70b --seq 0");
+  EXPECT_EQ(o.code, 2) << o.output;
+  EXPECT_TRUE(contains(o.output, "--seq")) << o.output;
+}
+
 // On a GPU: a run writes its results file and, once it has, no partial file is left beside it
 // (the partial file is what a killed run leaves: the benchmarks done so far).
 TEST(Cli, RunWritesTheResultsAndRemovesThePartialFile) {

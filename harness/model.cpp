@@ -199,6 +199,9 @@ ModelTable ModelTable::parse(std::string_view json_text, const std::string& orig
   }
   if (!doc.is_object() || !doc.contains("models") || !doc.at("models").is_array())
     throw Error(fmt::format("{}: expected an object with a \"models\" array (see harness/data/models.json)", origin));
+  if (doc.contains("schema") && doc.at("schema") != "trainbench.models/1")
+    throw Error(fmt::format("{}: schema {}; this trainbench reads \"trainbench.models/1\" (or a file without \"schema\")",
+                            origin, doc.at("schema").dump()));
   ModelTable table;
   std::set<std::string> seen;
   const auto& models = doc.at("models");

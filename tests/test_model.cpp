@@ -98,6 +98,13 @@ constexpr const char* kGood = R"({"models": [{"id": "tiny", "name": "Tiny", "lay
 
 TEST(ModelTable, ParseErrorsNameTheFileTheModelAndTheField) {
   EXPECT_NO_THROW(ModelTable::parse(kGood, "m.json"));
+  // A file of another schema version would be misread: refused.
+  std::string other = kGood;
+  other.replace(other.find('{'), 1, R"({"schema": "trainbench.models/2", )");
+  EXPECT_THROW(ModelTable::parse(other, "m.json"), Error);
+  std::string same = kGood;
+  same.replace(same.find('{'), 1, R"({"schema": "trainbench.models/1", )");
+  EXPECT_NO_THROW(ModelTable::parse(same, "m.json"));
   std::string bad = kGood;
   bad.replace(bad.find("\"hidden\": 64,"), 13, "");
   std::string msg = parse_error(bad);

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "harness/error.hpp"
 
@@ -61,6 +62,21 @@ int run_compare(const CompareOptions& o) {
     pairs[p.substr(eq + 1)] = p.substr(0, eq);
   }
   const auto files = read_all(o.files);
+  // A --pair that pairs nothing here is said (a typo, or a suite without that impl: scripts pass
+  // one list of pairs to every suite, so it is a warning, not an error).
+  for (const auto& [theirs, ours] : pairs) {
+    bool ours_found = false, theirs_found = false;
+    for (std::size_t f = 0; f < files.size(); ++f)
+      for (const auto& b : files[f].results.benchmarks) {
+        ours_found |= f == 0 && b.impl == ours;
+        theirs_found |= f > 0 && b.impl == theirs;
+      }
+    if (!ours_found || !theirs_found)
+      spdlog::warn("--pair {}={} pairs nothing: {} is in {} (impls are named as `trainbench list` and the peer's "
+                   "file name them)",
+                   ours, theirs, !ours_found ? ours : theirs,
+                   !ours_found ? "no benchmark of the first file" : "no benchmark of the later files");
+  }
   const std::string text = render_comparison(compare_results(files, pairs), table_format_from_name(o.format));
   std::fwrite(text.data(), 1, text.size(), stdout);
   return kExitOk;

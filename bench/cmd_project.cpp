@@ -171,7 +171,18 @@ CLI::App* add_project_command(CLI::App& app, ProjectOptions& o) {
 }
 
 int run_project(const ProjectOptions& o) {
-  if (o.validate) return run_validate(o.json);
+  if (o.validate) {
+    if (!o.model.empty() || o.chips || !o.results.empty() || !o.assume.empty() || !o.chip.empty())
+      throw Error("--validate predicts the built-in public runs with their own models, chips and layouts: it takes no "
+                  "--model, --chips, --chip, --results or --assume");
+    return run_validate(o.json);
+  }
+  for (std::size_t i = 0; i < o.results.size(); ++i)
+    for (std::size_t j = 0; j < i; ++j)
+      if (o.results[i] == o.results[j])
+        throw Error(fmt::format("--results {} is given twice: each file counts once", o.results[i]));
+  if (o.vpp > 1 && o.pp && o.pp < 2)
+    throw Error(fmt::format("--vpp {} interleaves pipeline stages: it needs --pp 2 or more, not {}", o.vpp, o.pp));
   const ModelTable models = o.models_file.empty() ? ModelTable::builtin() : ModelTable::with_file(o.models_file);
   if (o.model.empty())
     throw Error(fmt::format("project needs --model NAME; known models: {}", models.ids()));

@@ -131,6 +131,11 @@ TEST(Cli, ProjectRefusesValuesNoRunCouldHave) {
     const Outcome o = run(base + ok);
     EXPECT_EQ(o.code, 0) << ok << ": " << o.output;
   }
+  for (const std::string conflict : {"project --validate --model llama-3-70b",
+                                     "project --model llama-3-70b --chips 1024 --pp 1 --vpp 4"}) {
+    const Outcome o = run(conflict);
+    EXPECT_EQ(o.code, 2) << conflict << ": " << o.output;
+  }
   const Outcome zero = run("project --model llama-3-70b --chips 0");
   EXPECT_EQ(zero.code, 2) << zero.output;
   EXPECT_TRUE(contains(zero.output, "must be a positive, finite number, not 0")) << zero.output;

@@ -62,12 +62,12 @@
 // (20 of 132 at 128 x 7168). The 2-CTA multicast variant is
 // sm90_fp8_gemm_1d2d_cluster.cu (fp8gemm.wgmma_multicast).
 //
-// Measured (H200, results/h200-sxm/fp8.log, before the scales were loaded ahead and before the
-// overlapped schedule existed): fp8gemm.wgmma 743.4 TFLOP/s at 4096x7168x16384 with
-// 1x128/128x128 scales (the 1300 target is far); per-tensor 0.566x fp8gemm.cublaslt in geometric
-// mean over the suite's 8 shapes. Promotion is the cost: at 4096^3 per-tensor the same kernel runs
-// 771.9 with it and 1268.1 without (0.957x cuBLASLt), so the promotion per k-block did not hide
-// under the other consumer's wgmma. The prediction for the overlapped schedule: close to the
+// Measured (H200, results/h200-sxm/fp8.log, before the scales were loaded ahead, before the
+// overlapped schedule, the k split and the TMA-store epilogue): fp8gemm.wgmma 743.4 TFLOP/s at
+// 4096x7168x16384 with 1x128/128x128 scales (the 1300 target is far); per-tensor 0.566x
+// fp8gemm.cublaslt in geometric mean over the suite's 8 shapes. Promotion is the cost: at 4096^3
+// per-tensor the same kernel runs 771.9 with it and 1268.1 without (0.957x cuBLASLt), so the
+// promotion per k-block did not hide under the other consumer's wgmma. The prediction for the overlapped schedule: close to the
 // no-promotion figure (the FFMAs, 64 per thread per k-block, run while a k-block of wgmma, 512
 // tensor-core cycles per CTA at 8192 FLOP/cycle, is in flight). Not yet measured.
 #include <climits>

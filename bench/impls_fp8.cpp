@@ -152,7 +152,7 @@ class WgmmaFp8Case final : public ScaledGemmCase {
       : ScaledGemmCase(op, schedule == kernels::PromotionSchedule::None ? kToleranceUnpromoted : kTolerancePromoted),
         schedule_(schedule), k_splits_(k_splits) {
     if (k_splits_ > 1)
-      workspace_ = DeviceBuffer(kernels::fp8_split_k_workspace_bytes(static_cast<int>(op.m), static_cast<int>(op.n),
+      workspace_ = DeviceBuffer(kernels::split_k_workspace_bytes(static_cast<int>(op.m), static_cast<int>(op.n),
                                                                      k_splits_),
                                 "the FP32 parts of the k split");
   }
@@ -169,12 +169,6 @@ class WgmmaFp8Case final : public ScaledGemmCase {
   DeviceBuffer workspace_;
 };
 
-// fp8gemm.wgmma_splitk's split on this device (fp8_k_splits): 1 where the tiles fill more than half the SMs.
-int planned_k_splits(const ScaledGemm& g, int sm_count) {
-  const long long tiles = kernels::fp8_tile_count(static_cast<long long>(g.m), static_cast<long long>(g.n));
-  if (tiles > sm_count) return 1;
-  return kernels::fp8_k_splits(static_cast<int>(tiles), kernels::scale_blocks(static_cast<int>(g.k)), sm_count);
-}
 
 class WgmmaMulticastFp8Case final : public ScaledGemmCase {
  public:
@@ -329,7 +323,7 @@ void register_fp8_impls(Registry& r) {
   r.add(Impl{.name = "fp8gemm.wgmma_splitk",
              .family = ScaledGemm::family,
              .description = "fp8gemm.wgmma_overlap with k split where the tiles fill at most half the SMs "
-                            "(fp8_k_splits: 2 to 4 parts of >= 8 k-blocks, FP32 parts added in order by a second "
+                            "(scaled_gemm_k_splits: 2 to 4 parts of >= 8 k-blocks, FP32 parts added in order by a second "
                             "kernel); without a split, fp8gemm.wgmma_overlap itself",
              .vendor = false,
              .min_arch = 90,
@@ -338,7 +332,10 @@ void register_fp8_impls(Registry& r) {
              .make = [](const Op& op, const DeviceInfo& device) -> std::unique_ptr<Case> {
                const auto& g = std::get<ScaledGemm>(op);
                return std::make_unique<WgmmaFp8Case>(g, kernels::PromotionSchedule::Overlapped,
-                                                     planned_k_splits(g, device.sm_count));
+                                                     kernels::planned_k_splits(static_cast<long long>(g.m),
+                                                                               static_cast<long long>(g.n),
+                                                                               static_cast<long long>(g.k),
+                                                                               device.sm_count));
              }});
   r.add(Impl{.name = "fp8gemm.wgmma_multicast",
              .family = ScaledGemm::family,

@@ -111,10 +111,26 @@ class Int8GemmCase : public Case {
   }
 };
 
+// k_splits > 1 (int8gemm.mma_splitk): k split in that many parts, the s32 parts in a workspace
+// allocated here, outside the timed launches.
 class MmaInt8Case final : public Int8GemmCase {
  public:
-  explicit MmaInt8Case(const ScaledGemm& op) : Int8GemmCase(op) {}
-  void launch(cudaStream_t stream) override { kernels::int8_gemm_mma_sm80(args(), stream); }
+  explicit MmaInt8Case(const ScaledGemm& op, int k_splits = 1) : Int8GemmCase(op), k_splits_(k_splits) {
+    if (k_splits_ > 1)
+      workspace_ = DeviceBuffer(
+          kernels::split_k_workspace_bytes(static_cast<int>(op.m), static_cast<int>(op.n), k_splits_),
+          "the s32 parts of the k split");
+  }
+  void launch(cudaStream_t stream) override {
+    kernels::ScaledGemmArgs a = args();
+    a.k_splits = k_splits_;
+    a.workspace = workspace_.get();
+    kernels::int8_gemm_mma_sm80(a, stream);
+  }
+
+ private:
+  int k_splits_;
+  DeviceBuffer workspace_;
 };
 
 void check_cublas(cublasStatus_t status, const char* call) {
@@ -221,6 +237,21 @@ void register_int8_impls(Registry& r) {
              .max_arch = 0,
              .unsupported = mma_unsupported,
              .make = make_case<MmaInt8Case>});
+  r.add(Impl{.name = "int8gemm.mma_splitk",
+             .family = ScaledGemm::family,
+             .description = "int8gemm.mma with k split where the tiles fill at most half the SMs (planned_k_splits: 2 "
+                            "to 4 parts of >= 8 k-tiles); exact s32 parts added and scaled by a second kernel, so the "
+                            "output is int8gemm.mma's bit for bit; without a split, int8gemm.mma itself",
+             .vendor = false,
+             .min_arch = 80,
+             .max_arch = 0,
+             .unsupported = mma_unsupported,
+             .make = [](const Op& op, const DeviceInfo& device) -> std::unique_ptr<Case> {
+               const auto& g = std::get<ScaledGemm>(op);
+               return std::make_unique<MmaInt8Case>(
+                   g, kernels::planned_k_splits(static_cast<long long>(g.m), static_cast<long long>(g.n),
+                                                static_cast<long long>(g.k), device.sm_count));
+             }});
   r.add(Impl{.name = "int8gemm.cublaslt",
              .family = ScaledGemm::family,
              .description = "cublasLtMatmul s8 TN, CUBLAS_COMPUTE_32I, s32 out (heuristic's first algorithm), then a "

@@ -97,11 +97,9 @@ std::vector<SuiteEntry> fp8_accuracy_entries() {
 
 }  // namespace
 
-bool fp8_splits_on_132_sms(std::uint64_t m, std::uint64_t n, std::uint64_t k) {
-  constexpr int kSms = 132;
-  const long long tiles = kernels::fp8_tile_count(static_cast<long long>(m), static_cast<long long>(n));
-  return tiles <= kSms &&
-         kernels::fp8_k_splits(static_cast<int>(tiles), kernels::scale_blocks(static_cast<int>(k)), kSms) > 1;
+bool splits_k_on_132_sms(std::uint64_t m, std::uint64_t n, std::uint64_t k) {
+  return kernels::planned_k_splits(static_cast<long long>(m), static_cast<long long>(n), static_cast<long long>(k),
+                                   132) > 1;
 }
 
 namespace {
@@ -144,7 +142,7 @@ std::vector<Suite> make_suites() {
                                          "fp8gemm.cublaslt"};
       // Elsewhere fp8gemm.wgmma_splitk is fp8gemm.wgmma_overlap: listed where it splits on an H100
       // or H200 (132 SMs), 128 x 7168 x 16384 (56 tiles) among these shapes.
-      if (fp8_splits_on_132_sms(s.m, s.n, s.k)) {
+      if (splits_k_on_132_sms(s.m, s.n, s.k)) {
         fine.insert(fine.begin() + 2, "fp8gemm.wgmma_splitk");
         tensor.insert(tensor.begin() + 2, "fp8gemm.wgmma_splitk");
       }
@@ -160,9 +158,12 @@ std::vector<Suite> make_suites() {
     // The same shapes in INT8 (s8 operands, one scale per row of A and per column of C), ours
     // beside cuBLASLt's s32 matmul plus a scale kernel.
     std::vector<SuiteEntry> int8;
-    for (const Mnk s : shapes)
-      int8.push_back({ScaledGemm{.m = s.m, .n = s.n, .k = s.k, .dtype = "s8", .a_scale = "row", .b_scale = "col"},
-                      {"int8gemm.mma", "int8gemm.cublaslt"}});
+    for (const Mnk s : shapes) {
+      std::vector<std::string> impls = {"int8gemm.mma", "int8gemm.cublaslt"};
+      if (splits_k_on_132_sms(s.m, s.n, s.k)) impls.insert(impls.begin() + 1, "int8gemm.mma_splitk");
+      int8.push_back(
+          {ScaledGemm{.m = s.m, .n = s.n, .k = s.k, .dtype = "s8", .a_scale = "row", .b_scale = "col"}, impls});
+    }
     all.push_back({"int8",
                    "INT8 GEMM (s8, per-row / per-column scales, BF16 out) at DeepSeek-V3's shapes and square 4096, "
                    "8192: ours (mma.sync) and cuBLASLt (s32 out plus a scale kernel)",

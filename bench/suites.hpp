@@ -32,6 +32,6 @@ std::string benchmark_name(const Op& op, const std::string& impl);
 
 // Whether fp8gemm.wgmma_splitk splits k for an m x n x k GEMM on a GPU of 132 SMs (the H100 SXM's
 // and the H200's): the rule by which the fp8 suite lists it.
-bool fp8_splits_on_132_sms(std::uint64_t m, std::uint64_t n, std::uint64_t k);
+bool splits_k_on_132_sms(std::uint64_t m, std::uint64_t n, std::uint64_t k);
 
 }  // namespace trainbench

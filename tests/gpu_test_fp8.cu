@@ -228,7 +228,7 @@ TEST(Fp8KSplit, EverySplitAgreesWithTheUnsplitKernelAndRepeatsBitForBit) {
                                    (overlapped ? "overlapped" : "serial");
           const std::size_t bytes = count * (f32 ? 4 : 2);
           DeviceBuffer first(bytes, "first output"), second(bytes, "second output"),
-              parts(kernels::fp8_split_k_workspace_bytes(m, n, splits), "the FP32 parts");
+              parts(kernels::split_k_workspace_bytes(m, n, splits), "the FP32 parts");
           kernels::ScaledGemmArgs args = ops.args(first.get(), f32);
           args.k_splits = splits;
           args.workspace = parts.as<float>();

@@ -4,13 +4,16 @@
 
 #include <cuda_bf16.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
 #include "bench/impls.hpp"
+#include "bench/int8_kernels.hpp"
 #include "harness/device.hpp"
 #include "harness/device_buffer.hpp"
 #include "harness/error.hpp"
+#include "harness/verify.hpp"
 #include "kernels/quant/int8_gemm.cuh"
 #include "tests/gpu_skip.hpp"
 
@@ -71,7 +74,7 @@ TEST_P(Int8Impl, VerifiesAgainstTheDequantizedOracleAtAwkwardShapes) {
   EXPECT_GE(verified, 3) << impl.name << " took too few of the shapes";
 }
 
-INSTANTIATE_TEST_SUITE_P(All, Int8Impl, ::testing::Values("int8gemm.mma", "int8gemm.cublaslt"),
+INSTANTIATE_TEST_SUITE_P(All, Int8Impl, ::testing::Values("int8gemm.mma", "int8gemm.mma_splitk", "int8gemm.cublaslt"),
                          [](const auto& info) {
                            std::string name = info.param;
                            for (char& ch : name)
@@ -92,6 +95,69 @@ TEST(Int8Verification, UnwrittenOutputFailsVerification) {
 
 // Every operand -128 at the largest k allowed: every sum is 2^16 * 2^14 = 2^30, one step from
 // wrapping, and exact in BF16; unit scales. An s32 overflow or a lost k-tile shows as a wrong value.
+// Splitting k (int8gemm.mma_splitk) adds exact s32 parts and scales once as the unsplit epilogue
+// does, so its output must be the unsplit kernel's bit for bit, whatever the split: 2 to 32
+// parts, parts of one k-tile, a partial last k-tile (1008 = 7 x 128 + 112), tails in n, more
+// CTAs than SMs, and the largest k (its sums near the s32 bound, split across parts). The parts
+// and c are poisoned first.
+TEST(Int8KSplit, EverySplitIsTheUnsplitKernelBitForBit) {
+  TB_REQUIRE_GPU();
+  if (Device(0).info().arch() < 80) GTEST_SKIP() << "mma.sync s8 m16n8k32 needs sm_80";
+  const Stream stream;
+  struct Split {
+    Shape shape;
+    std::vector<int> splits;
+  };
+  const Split cases[] = {{{256, 128, 4096}, {2, 3, 4, 32}},
+                         {{200, 136, 1008}, {2, 8}},
+                         {{2056, 4104, 1008}, {3}},
+                         {{128, 96, 65536}, {4}}};
+  for (const Split& c : cases) {
+    const int m = static_cast<int>(c.shape.m), n = static_cast<int>(c.shape.n), k = static_cast<int>(c.shape.k);
+    DeviceBuffer a(static_cast<std::size_t>(m) * k, "A"), b(static_cast<std::size_t>(n) * k, "B"),
+        sa(static_cast<std::size_t>(m) * 4, "A scales"), sb(static_cast<std::size_t>(n) * 4, "B scales");
+    {
+      DeviceBuffer x(static_cast<std::size_t>(std::max(m, n)) * k * 2, "BF16 operand");
+      for (int which = 0; which < 2; ++which) {
+        const int rows = which ? n : m;
+        fill_uniform_bf16(x.get(), static_cast<std::size_t>(rows) * k, 31 + which, stream);
+        quantize_s8_rows(x.as<const __nv_bfloat16>(), (which ? b : a).as<std::int8_t>(), (which ? sb : sa).as<float>(),
+                         rows, k, stream);
+      }
+      TB_CUDA_CHECK(cudaGetLastError());
+      TB_CUDA_CHECK(cudaStreamSynchronize(stream));  // before x is freed
+    }
+    const std::size_t bytes = static_cast<std::size_t>(m) * n * 2;
+    DeviceBuffer unsplit(bytes, "unsplit output");
+    kernels::ScaledGemmArgs args{.a = a.as<const std::uint8_t>(), .b = b.as<const std::uint8_t>(),
+                                 .a_scales = sa.as<const float>(), .b_scales = sb.as<const float>(),
+                                 .c = unsplit.get(), .c_f32 = false, .s8 = true, .m = m, .n = n, .k = k,
+                                 .a_scale = kernels::AScale::Row, .b_scale = kernels::BScale::Col};
+    fill_poison(unsplit.get(), bytes, 0xFF, stream);
+    kernels::int8_gemm_mma_sm80(args, stream);
+    TB_CUDA_CHECK(cudaGetLastError());
+    std::vector<unsigned char> want(bytes), got(bytes);
+    TB_CUDA_CHECK(cudaMemcpyAsync(want.data(), unsplit.get(), bytes, cudaMemcpyDeviceToHost, stream));
+    for (const int splits : c.splits) {
+      DeviceBuffer split(bytes, "split output"),
+          parts(kernels::split_k_workspace_bytes(m, n, splits), "the s32 parts");
+      fill_poison(split.get(), bytes, 0x7F, stream);
+      fill_poison(parts.get(), parts.bytes(), 0xFF, stream);
+      args.c = split.get();
+      args.k_splits = splits;
+      args.workspace = parts.get();
+      kernels::int8_gemm_mma_sm80(args, stream);
+      TB_CUDA_CHECK(cudaGetLastError());
+      TB_CUDA_CHECK(cudaMemcpyAsync(got.data(), split.get(), bytes, cudaMemcpyDeviceToHost, stream));
+      TB_CUDA_CHECK(cudaStreamSynchronize(stream));
+      std::size_t differ = 0;
+      for (std::size_t i = 0; i < bytes; ++i) differ += want[i] != got[i];
+      EXPECT_EQ(differ, 0u) << m << "x" << n << "x" << k << " in " << splits << " parts: " << differ
+                            << " bytes differ from the unsplit kernel";
+    }
+  }
+}
+
 TEST(Int8Mma, LargestSumsAreExact) {
   TB_REQUIRE_GPU();
   if (Device(0).info().arch() < 80) GTEST_SKIP() << "mma.sync s8 m16n8k32 needs sm_80";

@@ -63,12 +63,14 @@ TEST(AccuracySuite, EveryScaledGemmImplFromK1024To65536BothInputsSameOperandsWit
   // products summed in the same order, promoted at the same points); only the path of a's bytes into
   // shared memory, or when the wgmmas are issued, differs, so their accuracy lines would repeat
   // fp8gemm.wgmma's (a GPU test holds the overlapped schedule to it bit for bit).
-  // fp8gemm.wgmma_splitk splits k only below half the SMs in tiles; the suite's 1024 x 2048 has
-  // 128 tiles, where it is fp8gemm.wgmma_overlap.
-  EXPECT_EQ(kernels::fp8_k_splits(8 * 16, kernels::scale_blocks(65536), 132), 1);
+  // fp8gemm.wgmma_splitk and int8gemm.mma_splitk split k only where the tiles fill at most half
+  // the SMs; the suite's 1024 x 2048 has 128 tiles, where they are fp8gemm.wgmma_overlap and
+  // int8gemm.mma.
+  EXPECT_EQ(kernels::scaled_gemm_k_splits(8 * 16, kernels::scale_blocks(65536), 132), 1);
   for (const auto& impl : registry().all())
     if (impl.family == ScaledGemm::family && impl.name != "fp8gemm.wgmma_multicast" &&
-        impl.name != "fp8gemm.wgmma_overlap" && impl.name != "fp8gemm.wgmma_splitk")
+        impl.name != "fp8gemm.wgmma_overlap" && impl.name != "fp8gemm.wgmma_splitk" &&
+        impl.name != "int8gemm.mma_splitk")
       scaled_gemm_impls.insert(impl.name);
   // (inputs, k) -> impl -> scales it runs with
   std::map<std::pair<std::string, std::uint64_t>, std::map<std::string, std::set<std::string>>> seen;

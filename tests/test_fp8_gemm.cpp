@@ -108,7 +108,7 @@ TEST(Fp8Gemm, EntryPointsRefuseEmptyProblems) {
 
 // A k split the kernels cannot take is refused before any CUDA call, saying what would work:
 // more parts than k-blocks, none, no workspace, the schedule without promotion (its point is the
-// whole k in the tensor core), the multicast and INT8 kernels (no split written).
+// whole k in the tensor core), the multicast kernel (no split written).
 TEST(Fp8Gemm, EntryPointsRefuseSplitsTheyCannotTake) {
   kernels::ScaledGemmArgs args{.m = 128, .n = 128, .k = 512};  // 4 k-blocks
   float workspace = 0.f;
@@ -132,35 +132,42 @@ TEST(Fp8Gemm, EntryPointsRefuseSplitsTheyCannotTake) {
   args.b_scale = kernels::BScale::Tensor;
   EXPECT_THROW(kernels::fp8_gemm_wgmma_sm90(args, kernels::PromotionSchedule::None, nullptr), std::invalid_argument);
   EXPECT_THROW(kernels::fp8_gemm_wgmma_multicast_sm90(args, nullptr), std::invalid_argument);
+  // INT8: 1 to ceil(k / 128) parts, with a workspace.
   args.s8 = true;
   args.a_scale = kernels::AScale::Row;
   args.b_scale = kernels::BScale::Col;
+  for (const int splits : {5, 0}) {
+    args.k_splits = splits;
+    EXPECT_THROW(kernels::int8_gemm_mma_sm80(args, nullptr), std::invalid_argument) << splits;
+  }
+  args.k_splits = 2;
+  args.workspace = nullptr;
   EXPECT_THROW(kernels::int8_gemm_mma_sm80(args, nullptr), std::invalid_argument);
 }
 
 // fp8gemm.wgmma_splitk's plan: no split once the tiles fill half the SMs; otherwise as many parts
-// as fit in one wave, at most kernels::kFp8MaxKSplits, each of at least kernels::kFp8MinKBlocksPerSplit k-blocks.
+// as fit in one wave, at most kernels::kMaxKSplits, each of at least kernels::kMinKBlocksPerSplit k-blocks.
 TEST(Fp8Gemm, KSplitPlan) {
-  EXPECT_EQ(kernels::fp8_k_splits(56, 128, 132), 2);  // 128 x 7168 x 16384 on an H100 or H200: 112 CTAs
-  EXPECT_EQ(kernels::fp8_k_splits(66, 128, 132), 2);  // exactly one wave
-  EXPECT_EQ(kernels::fp8_k_splits(67, 128, 132), 1);  // over half the SMs already
-  EXPECT_EQ(kernels::fp8_k_splits(1824, 128, 132), 1);
-  EXPECT_EQ(kernels::fp8_k_splits(40, 128, 132), 3);
-  EXPECT_EQ(kernels::fp8_k_splits(1, 128, 132), kernels::kFp8MaxKSplits);
-  EXPECT_EQ(kernels::fp8_k_splits(1, 2 * kernels::kFp8MinKBlocksPerSplit, 132), 2);
-  EXPECT_EQ(kernels::fp8_k_splits(1, 2 * kernels::kFp8MinKBlocksPerSplit - 1, 132), 1);
-  EXPECT_EQ(kernels::fp8_k_splits(8, 128, 0), 1);  // an unknown SM count
-  EXPECT_EQ(kernels::fp8_k_splits(0, 128, 132), 1);
+  EXPECT_EQ(kernels::scaled_gemm_k_splits(56, 128, 132), 2);  // 128 x 7168 x 16384 on an H100 or H200: 112 CTAs
+  EXPECT_EQ(kernels::scaled_gemm_k_splits(66, 128, 132), 2);  // exactly one wave
+  EXPECT_EQ(kernels::scaled_gemm_k_splits(67, 128, 132), 1);  // over half the SMs already
+  EXPECT_EQ(kernels::scaled_gemm_k_splits(1824, 128, 132), 1);
+  EXPECT_EQ(kernels::scaled_gemm_k_splits(40, 128, 132), 3);
+  EXPECT_EQ(kernels::scaled_gemm_k_splits(1, 128, 132), kernels::kMaxKSplits);
+  EXPECT_EQ(kernels::scaled_gemm_k_splits(1, 2 * kernels::kMinKBlocksPerSplit, 132), 2);
+  EXPECT_EQ(kernels::scaled_gemm_k_splits(1, 2 * kernels::kMinKBlocksPerSplit - 1, 132), 1);
+  EXPECT_EQ(kernels::scaled_gemm_k_splits(8, 128, 0), 1);  // an unknown SM count
+  EXPECT_EQ(kernels::scaled_gemm_k_splits(0, 128, 132), 1);
   for (int tiles = 1; tiles < 300; tiles += 7)
     for (const int k_blocks : {1, 7, 8, 16, 33, 128, 512})
       for (const int sms : {1, 8, 78, 108, 114, 132, 144}) {
-        const int s = kernels::fp8_k_splits(tiles, k_blocks, sms);
+        const int s = kernels::scaled_gemm_k_splits(tiles, k_blocks, sms);
         EXPECT_GE(s, 1);
-        EXPECT_LE(s, kernels::kFp8MaxKSplits);
+        EXPECT_LE(s, kernels::kMaxKSplits);
         EXPECT_LE(s, k_blocks);
         if (s > 1) {
           EXPECT_LE(s * tiles, sms) << "one wave";
-          EXPECT_GE(k_blocks / s, kernels::kFp8MinKBlocksPerSplit);
+          EXPECT_GE(k_blocks / s, kernels::kMinKBlocksPerSplit);
         }
       }
 }
@@ -182,8 +189,8 @@ TEST(Fp8Gemm, KSplitRangesCoverEveryKBlockOnce) {
       EXPECT_EQ(next, k_blocks) << k_blocks << " in " << splits;
       EXPECT_LE(longest - shortest, 1) << k_blocks << " in " << splits;
     }
-  EXPECT_EQ(kernels::fp8_split_k_workspace_bytes(128, 7168, 2), 2u * 128 * 7168 * 4);
-  EXPECT_EQ(kernels::fp8_split_k_workspace_bytes(128, 7168, 1), 0u);
+  EXPECT_EQ(kernels::split_k_workspace_bytes(128, 7168, 2), 2u * 128 * 7168 * 4);
+  EXPECT_EQ(kernels::split_k_workspace_bytes(128, 7168, 1), 0u);
 }
 
 TEST(Fp8Impls, RegisteredWithTheirLimits) {
@@ -249,17 +256,17 @@ TEST(Fp8Impls, SuiteHoldsDeepSeekShapesAndEveryImplTakesItsOps) {
     saw_largest |= g.m == 4096 && g.n == 7168 && g.k == 16384;
     // fp8gemm.wgmma_splitk exactly where it splits on 132 SMs, from the planner itself.
     const bool listed = std::ranges::count(e.impls, std::string("fp8gemm.wgmma_splitk")) == 1;
-    const long long tiles = kernels::fp8_tile_count(static_cast<long long>(g.m), static_cast<long long>(g.n));
+    const long long tiles = kernels::scaled_gemm_tile_count(static_cast<long long>(g.m), static_cast<long long>(g.n));
     const bool splits =
-        tiles <= 132 && kernels::fp8_k_splits(static_cast<int>(tiles), kernels::scale_blocks(static_cast<int>(g.k)), 132) > 1;
+        tiles <= 132 && kernels::scaled_gemm_k_splits(static_cast<int>(tiles), kernels::scale_blocks(static_cast<int>(g.k)), 132) > 1;
     EXPECT_EQ(listed, splits) << op_label(e.op);
-    EXPECT_EQ(listed, fp8_splits_on_132_sms(g.m, g.n, g.k)) << op_label(e.op);
+    EXPECT_EQ(listed, splits_k_on_132_sms(g.m, g.n, g.k)) << op_label(e.op);
     split += listed;
     for (const auto& name : e.impls) EXPECT_EQ(registry().find(name).unsupported(e.op), "") << name << " " << op_label(e.op);
   }
   EXPECT_TRUE(saw_largest);
   EXPECT_EQ(split, 2);  // 128 x 7168 x 16384 (56 tiles), with both kinds of scales
-  EXPECT_EQ(kernels::fp8_tile_count(128, 7168), 56);
+  EXPECT_EQ(kernels::scaled_gemm_tile_count(128, 7168), 56);
 }
 
 }  // namespace

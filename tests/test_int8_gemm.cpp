@@ -1,7 +1,9 @@
 // The INT8 GEMM impls without a GPU: their registration and limits, and the `int8` suite.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <stdexcept>
+#include <string>
 
 #include "bench/impls.hpp"
 #include "bench/suites.hpp"
@@ -37,6 +39,14 @@ TEST(Int8Impls, RegisteredWithTheirLimits) {
   block.b_scale = "128x128";
   EXPECT_NE(mma.unsupported(block), "");
 
+  // Splitting k changes how the work is dealt, not what the kernel takes.
+  const Impl& splitk = registry().find("int8gemm.mma_splitk");
+  EXPECT_FALSE(splitk.vendor);
+  EXPECT_EQ(splitk.min_arch, 80);
+  for (const ScaledGemm& g : {s8(8, 1, 16), s8(136, 264, 144), s8(8, 3, 1 << 16), s8(12, 8, 16), s8(8, 8, 24), e4m3,
+                              tensor, block})
+    EXPECT_EQ(splitk.unsupported(g), mma.unsupported(g)) << g.m << "x" << g.n << "x" << g.k;
+
   const Impl& lt = registry().find("int8gemm.cublaslt");
   EXPECT_TRUE(lt.vendor);
   EXPECT_EQ(lt.min_arch, 80);
@@ -63,7 +73,7 @@ TEST(Int8Mma, LauncherRefusesOtherScalesAndFp32Output) {
 
 TEST(Int8Impls, Fp8ImplsRefuseS8) {
   register_all_impls();
-  for (const char* name : {"fp8gemm.wgmma", "fp8gemm.wgmma_overlap", "fp8gemm.wgmma_nopromote",
+  for (const char* name : {"fp8gemm.wgmma", "fp8gemm.wgmma_overlap", "fp8gemm.wgmma_splitk", "fp8gemm.wgmma_nopromote",
                            "fp8gemm.wgmma_multicast", "fp8gemm.cublaslt", "fp8gemm.cublaslt_blockscaled"})
     EXPECT_NE(registry().find(name).unsupported(s8(128, 128, 128)), "") << name;
 }
@@ -78,7 +88,11 @@ TEST(Int8Impls, SuiteHoldsDeepSeekAndSquareShapesAndEveryImplTakesItsOps) {
     EXPECT_EQ(g.dtype, "s8");
     saw_largest |= g.m == 4096 && g.n == 7168 && g.k == 16384;
     saw_square |= g.m == 8192 && g.n == 8192 && g.k == 8192;
-    EXPECT_EQ(e.impls.size(), 2u);
+    // int8gemm.mma_splitk exactly where it splits on 132 SMs: 128 x 7168 x 16384 among these.
+    const bool listed = std::count(e.impls.begin(), e.impls.end(), std::string("int8gemm.mma_splitk")) == 1;
+    EXPECT_EQ(listed, splits_k_on_132_sms(g.m, g.n, g.k)) << op_label(e.op);
+    EXPECT_EQ(listed, g.m == 128 && g.n == 7168 && g.k == 16384) << op_label(e.op);
+    EXPECT_EQ(e.impls.size(), listed ? 3u : 2u);
     for (const auto& name : e.impls) EXPECT_EQ(registry().find(name).unsupported(e.op), "") << name << " " << op_label(e.op);
   }
   EXPECT_TRUE(saw_largest);

@@ -14,6 +14,12 @@
 // b (index j), its column operand a (index i), so a thread's accumulator pairs are adjacent in
 // memory and leave as 4-byte BF16 pair stores.
 //
+// Split k (int8gemm.mma_splitk, since the H200 run): grid z is the part of k (k_split_range over
+// k-tiles of 128); with more than one part, each CTA writes its exact s32 sums to the workspace
+// and int8_split_k_sum_kernel adds the parts and scales them with the unsplit epilogue's
+// expression: the same bits. For shapes whose tiles fill at most half the SMs (128 x 7168 has 56);
+// not yet measured.
+//
 // Measured (H200, results/h200-sxm/int8.log): 733.1 TFLOP/s at 4096x7168x16384 (0.529x
 // int8gemm.cublaslt), 728.2 at 8192^3 (0.604x), 410.4 at 4096x32768x512 (1.636x: cuBLASLt's
 // s32 output and separate scale pass cost it most where k is short); 0.670x in geometric mean.
@@ -26,6 +32,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <stdexcept>
+#include <string>
 
 namespace trainbench::kernels {
 namespace {
@@ -84,21 +91,24 @@ __device__ __forceinline__ void load_col_fragments(std::uint32_t (&frag)[4], std
 __global__ void __launch_bounds__(kThreads)
 int8_gemm_imma_kernel(const std::int8_t* __restrict__ a, const std::int8_t* __restrict__ b,
                           const float* __restrict__ a_scales, const float* __restrict__ b_scales,
-                          __nv_bfloat16* __restrict__ c, int m, int n, int k) {
+                          __nv_bfloat16* __restrict__ c, int m, int n, int k, int k_splits,
+                          std::int32_t* __restrict__ parts) {
   extern __shared__ __align__(1024) unsigned char smem[];
   const std::uint32_t smem_base = ptx::smem_addr(smem);
   const int tid = threadIdx.x, lane = tid % 32, warp = tid / 32;
   const int i0 = blockIdx.x * kTileI, j0 = blockIdx.y * kTileJ;
   const int warp_i = (warp % kWarpsI) * kWarpI, warp_j = (warp / kWarpsI) * kWarpJ;
-  const int k_tiles = (k + kTileK - 1) / kTileK;
+  // Part blockIdx.z of k_splits: k-tiles part.begin ..; the whole k without a split.
+  const KBlockRange part = k_split_range(static_cast<int>(blockIdx.z), k_splits, (k + kTileK - 1) / kTileK);
+  const int k_tiles = part.count;
 
   // Stage s: b's tile (the mma row operand) first, then a's.
   const auto b_tile = [&](int s) { return smem_base + static_cast<std::uint32_t>(s * kStageBytes); };
   const auto a_tile = [&](int s) { return b_tile(s) + kOperandTileBytes; };
-  const auto load_stage = [&](int kt) {
-    const int s = kt % kStages;
-    load_tile(b_tile(s), b, n, k, j0, kt * kTileK, tid);
-    load_tile(a_tile(s), a, m, k, i0, kt * kTileK, tid);
+  const auto load_stage = [&](int kt) {  // the part's k-tile kt
+    const int s = kt % kStages, k0 = (part.begin + kt) * kTileK;
+    load_tile(b_tile(s), b, n, k, j0, k0, tid);
+    load_tile(a_tile(s), a, m, k, i0, k0, tid);
   };
 
   // Prologue: kStages - 1 k-tiles in flight. Every iteration commits one group (empty past the
@@ -143,6 +153,24 @@ int8_gemm_imma_kernel(const std::int8_t* __restrict__ a, const std::int8_t* __re
   // Accumulator (fj, fi): d[0..1] at (j = lane/4, i = 2(lane%4) + 0..1), d[2..3] at j + 8.
   // m is a multiple of 8 and i even, so i < m implies i + 1 < m.
   const int g = lane / 4, t = lane % 4;
+  if (k_splits > 1) {  // the part's exact s32 sums, as pairs (8-byte aligned: m and i even)
+    std::int32_t* const mine = parts + static_cast<std::size_t>(blockIdx.z) * m * n;
+#pragma unroll
+    for (int fi = 0; fi < kFragsI; ++fi) {
+      const int i = i0 + warp_i + 8 * fi + 2 * t;
+      if (i >= m) continue;
+#pragma unroll
+      for (int fj = 0; fj < kFragsJ; ++fj)
+#pragma unroll
+        for (int half = 0; half < 2; ++half) {
+          const int j = j0 + warp_j + 16 * fj + g + 8 * half;
+          if (j < n)
+            *reinterpret_cast<int2*>(mine + std::size_t(j) * m + i) =
+                make_int2(acc[fj][fi][2 * half], acc[fj][fi][2 * half + 1]);
+        }
+    }
+    return;
+  }
 #pragma unroll
   for (int fi = 0; fi < kFragsI; ++fi) {
     const int i = i0 + warp_i + 8 * fi + 2 * t;
@@ -162,22 +190,61 @@ int8_gemm_imma_kernel(const std::int8_t* __restrict__ a, const std::int8_t* __re
   }
 }
 
+// c = bf16(float(sum of the k_splits parts' s32) sa[i] sb[j]): the sum is exact (the s32 bound
+// holds for the whole k), and the scaling is the unsplit epilogue's expression, so the output is
+// the unsplit kernel's bit for bit. One thread per adjacent pair (i, i + 1) of a column.
+__global__ void __launch_bounds__(256)
+int8_split_k_sum_kernel(const std::int32_t* __restrict__ parts, const float* __restrict__ a_scales,
+                        const float* __restrict__ b_scales, __nv_bfloat16* __restrict__ c, int m, int n,
+                        int k_splits) {
+  const std::size_t count = static_cast<std::size_t>(m) * n, pairs = count / 2;
+  for (std::size_t p = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x; p < pairs;
+       p += static_cast<std::size_t>(gridDim.x) * blockDim.x) {
+    const std::size_t at = 2 * p;
+    const int i = static_cast<int>(at % m), j = static_cast<int>(at / m);
+    int2 sum = *reinterpret_cast<const int2*>(parts + at);
+    for (int z = 1; z < k_splits; ++z) {
+      const int2 v = *reinterpret_cast<const int2*>(parts + z * count + at);
+      sum.x += v.x;
+      sum.y += v.y;
+    }
+    const float sb = b_scales[j];
+    const float lo = static_cast<float>(sum.x) * a_scales[i] * sb;
+    const float hi = static_cast<float>(sum.y) * a_scales[i + 1] * sb;
+    *reinterpret_cast<__nv_bfloat162*>(c + at) = __floats2bfloat162_rn(lo, hi);
+  }
+}
+
 }  // namespace
 
 void int8_gemm_mma_sm80(const ScaledGemmArgs& args, cudaStream_t stream) {
   if (args.a_scale != AScale::Row || args.b_scale != BScale::Col || args.c_f32)
     throw std::invalid_argument("int8_gemm_mma_sm80 takes a_scale Row, b_scale Col and BF16 output only");
-  if (args.k_splits != 1) throw std::invalid_argument("int8_gemm_mma_sm80 takes no k split (k_splits must be 1)");
+  const int k_tiles = (args.k + kTileK - 1) / kTileK;
+  if (args.k_splits < 1 || args.k_splits > k_tiles)
+    throw std::invalid_argument("int8_gemm_mma_sm80 splits k into 1 to ceil(k / 128) = " + std::to_string(k_tiles) +
+                                " parts, not " + std::to_string(args.k_splits));
+  if (args.k_splits > 1 && args.workspace == nullptr)
+    throw std::invalid_argument("int8_gemm_mma_sm80 with k split into " + std::to_string(args.k_splits) +
+                                " parts needs args.workspace of split_k_workspace_bytes = " +
+                                std::to_string(split_k_workspace_bytes(args.m, args.n, args.k_splits)) + " bytes");
   const auto kernel = int8_gemm_imma_kernel;
   // Above 48 KiB of dynamic shared memory needs an opt-in, once (errors surface at the launch,
   // which the caller checks).
   static const cudaError_t opt_in = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmemBytes);
   (void)opt_in;
-  const dim3 grid((args.m + kTileI - 1) / kTileI, (args.n + kTileJ - 1) / kTileJ);
+  const dim3 grid((args.m + kTileI - 1) / kTileI, (args.n + kTileJ - 1) / kTileJ, args.k_splits);
+  auto* const parts = static_cast<std::int32_t*>(args.workspace);
   kernel<<<grid, kThreads, kSmemBytes, stream>>>(reinterpret_cast<const std::int8_t*>(args.a),
                                                  reinterpret_cast<const std::int8_t*>(args.b), args.a_scales,
                                                  args.b_scales, static_cast<__nv_bfloat16*>(args.c), args.m, args.n,
-                                                 args.k);
+                                                 args.k, args.k_splits, parts);
+  if (args.k_splits > 1) {
+    const std::size_t pairs = static_cast<std::size_t>(args.m) * args.n / 2;
+    const std::size_t blocks = (pairs + 255) / 256, most = 8 * 132;
+    int8_split_k_sum_kernel<<<static_cast<unsigned>(blocks < most ? blocks : most), 256, 0, stream>>>(
+        parts, args.a_scales, args.b_scales, static_cast<__nv_bfloat16*>(args.c), args.m, args.n, args.k_splits);
+  }
 }
 
 }  // namespace trainbench::kernels

@@ -69,11 +69,12 @@ struct ScaledGemmArgs {
   int m = 0, n = 0, k = 0;
   AScale a_scale = AScale::Group1x128;
   BScale b_scale = BScale::Block128x128;
-  // fp8_gemm_wgmma_sm90 only: the number of parts k is split into (k_split_range), each summed by
-  // its own CTAs into `workspace` (FP32, fp8_split_k_workspace_bytes), then added in split order
-  // into c by a second kernel. 1: no split, no workspace.
+  // fp8_gemm_wgmma_sm90 and int8_gemm_mma_sm80: the number of parts k is split into
+  // (k_split_range), each summed by its own CTAs into `workspace` (FP32 or s32,
+  // split_k_workspace_bytes), then added in split order into c by a second kernel. 1: no split,
+  // no workspace.
   int k_splits = 1;
-  float* workspace = nullptr;
+  void* workspace = nullptr;
 };
 
 // The oracle: every operand element dequantized (value times its scale) and the products summed
@@ -135,31 +136,39 @@ __host__ __device__ constexpr int promotions(int k) { return scale_blocks(k); }
 // anything from 1 (TMA zero-fills the tails, the stores are predicated); 16-byte-aligned a and b.
 inline constexpr int kFp8GemmKAlign = 16;
 
-// ---- Splitting k (fp8gemm.wgmma_splitk) ----------------------------------------------------
+// ---- Splitting k (fp8gemm.wgmma_splitk, int8gemm.mma_splitk) --------------------------------
 // With no more 128x128 tiles than half the SMs, most of the GPU idles: DeepSeek-V3's 128 x 7168 x
 // 16384 has 56 tiles for 132 SMs, and fp8gemm.wgmma ran it at 322.0 TFLOP/s on the H200 against
-// its 743.4 at 4096 x 7168 x 16384. Splitting k into s parts gives s times the CTAs; each part's
-// promoted FP32 sums go to a workspace [s][n][m], and a second kernel adds the parts in split
-// order (deterministic) and writes c. The split is by whole k-blocks (128, one scale block), so
-// the promotion and the scales are untouched.
+// its 743.4 at 4096 x 7168 x 16384 (int8gemm.mma: 279.3 against 733.1). Splitting k into s parts
+// gives s times the CTAs; each part's sums go to a workspace [s][n][m] (FP8: promoted FP32 sums;
+// INT8: exact s32 sums), and a second kernel adds the parts in split order (deterministic) and
+// writes c. The split is by whole k-blocks of 128 (FP8: one scale block, so the promotion and the
+// scales are untouched; INT8: one k-tile).
 //
-// fp8_k_splits: the split for `tiles` output tiles of `k_blocks` k-blocks on `sm_count` SMs.
+// scaled_gemm_k_splits: the split for `tiles` output tiles of `k_blocks` k-blocks on `sm_count` SMs.
 // 1 when the tiles fill more than half the GPU; otherwise as many parts as fit in one wave
-// (sm_count / tiles), at most kFp8MaxKSplits (the workspace traffic grows with s) and with at
-// least kFp8MinKBlocksPerSplit k-blocks each (a part shorter than the 6-stage ring pays the
+// (sm_count / tiles), at most kMaxKSplits (the workspace traffic grows with s) and with at
+// least kMinKBlocksPerSplit k-blocks each (a part shorter than the 6-stage ring pays the
 // pipeline fill for little work).
-// The 128x128 output tiles of an m x n GEMM (what fp8_k_splits counts).
-__host__ __device__ constexpr long long fp8_tile_count(long long m, long long n) {
+// The 128x128 output tiles of an m x n GEMM (what scaled_gemm_k_splits counts).
+__host__ __device__ constexpr long long scaled_gemm_tile_count(long long m, long long n) {
   return ((m + kFp8TileM - 1) / kFp8TileM) * ((n + kFp8TileN - 1) / kFp8TileN);
 }
-inline constexpr int kFp8MaxKSplits = 4;
-inline constexpr int kFp8MinKBlocksPerSplit = 8;
-__host__ __device__ constexpr int fp8_k_splits(int tiles, int k_blocks, int sm_count) {
+inline constexpr int kMaxKSplits = 4;
+inline constexpr int kMinKBlocksPerSplit = 8;
+__host__ __device__ constexpr int scaled_gemm_k_splits(int tiles, int k_blocks, int sm_count) {
   if (tiles <= 0 || 2 * tiles > sm_count) return 1;
   int s = sm_count / tiles;
-  if (s > kFp8MaxKSplits) s = kFp8MaxKSplits;
-  if (s > k_blocks / kFp8MinKBlocksPerSplit) s = k_blocks / kFp8MinKBlocksPerSplit;
+  if (s > kMaxKSplits) s = kMaxKSplits;
+  if (s > k_blocks / kMinKBlocksPerSplit) s = k_blocks / kMinKBlocksPerSplit;
   return s > 1 ? s : 1;
+}
+
+// The split for an m x n x k GEMM (128x128 tiles, k-blocks of 128) on `sm_count` SMs.
+__host__ __device__ constexpr int planned_k_splits(long long m, long long n, long long k, int sm_count) {
+  const long long tiles = scaled_gemm_tile_count(m, n);
+  if (tiles > sm_count) return 1;
+  return scaled_gemm_k_splits(static_cast<int>(tiles), static_cast<int>((k + kScaleBlock - 1) / kScaleBlock), sm_count);
 }
 
 // Part `split` of `splits` covers k-blocks begin .. begin + count - 1: consecutive, balanced to
@@ -173,8 +182,9 @@ __host__ __device__ constexpr KBlockRange k_split_range(int split, int splits, i
   return {begin, end - begin};
 }
 
-// The FP32 workspace a split GEMM needs: one m x n part per split; 0 without a split.
-__host__ __device__ constexpr std::size_t fp8_split_k_workspace_bytes(int m, int n, int splits) {
+// The workspace a split GEMM needs (FP32 or s32, 4 bytes an element): one m x n part per split;
+// 0 without a split.
+__host__ __device__ constexpr std::size_t split_k_workspace_bytes(int m, int n, int splits) {
   return splits > 1 ? static_cast<std::size_t>(splits) * static_cast<std::size_t>(m) * static_cast<std::size_t>(n) * 4
                     : 0;
 }
@@ -190,7 +200,7 @@ __host__ __device__ constexpr std::size_t fp8_split_k_workspace_bytes(int m, int
 //   promotion. 192 accumulator registers per thread instead of 128. The same sums in the same order
 //   as Serial: the two agree bit for bit.
 // args.k_splits > 1 splits k (above; Serial and Overlapped only, k_splits <= ceil(k / 128),
-// args.workspace holding fp8_split_k_workspace_bytes).
+// args.workspace holding split_k_workspace_bytes).
 // Throws std::invalid_argument when m, n or k is not positive or the split is not one of those,
 // std::runtime_error when the tensor maps cannot be encoded.
 enum class PromotionSchedule { None, Serial, Overlapped };

@@ -43,7 +43,7 @@
 // failure. The sums and their order are Serial's: a GPU test holds the two to the same bits.
 //
 // Split k (fp8gemm.wgmma_splitk: the overlapped schedule with args.k_splits > 1, chosen by
-// fp8_k_splits where the tiles fill at most half the SMs). The persistent CTAs walk work units,
+// scaled_gemm_k_splits where the tiles fill at most half the SMs). The persistent CTAs walk work units,
 // unit u being part u % k_splits (k_split_range: whole k-blocks) of tile u / k_splits; producer
 // and consumers walk the same units, so the ring's stage and phase run on across parts of
 // different lengths as they do across tiles. A part's promoted FP32 sums go to the workspace
@@ -287,12 +287,13 @@ void launch(const ScaledGemmArgs& args, cudaStream_t stream) {
   kernel<<<grid, kThreads, kSmemBytes, stream>>>(last.a, last.b, last.c, tma_store, args.a_scales, args.b_scales,
                                                  a_scale_strides(args.a_scale, args.m),
                                                  b_scale_strides(args.b_scale, args.k), static_cast<OutT*>(args.c),
-                                                 args.m, args.n, args.k, order, args.k_splits, args.workspace);
+                                                 args.m, args.n, args.k, order, args.k_splits,
+                                                 static_cast<float*>(args.workspace));
   if (args.k_splits > 1) {
     const std::int64_t count = static_cast<std::int64_t>(args.m) * args.n;
     const std::int64_t blocks = (count + 255) / 256, most = 8LL * sms;
     fp8_split_k_sum_kernel<OutT><<<static_cast<int>(blocks < most ? blocks : most), 256, 0, stream>>>(
-        args.workspace, static_cast<OutT*>(args.c), count, args.k_splits);
+        static_cast<const float*>(args.workspace), static_cast<OutT*>(args.c), count, args.k_splits);
   }
 }
 
@@ -319,8 +320,8 @@ void fp8_gemm_wgmma_sm90(const ScaledGemmArgs& args, PromotionSchedule schedule,
     throw std::invalid_argument("fp8_gemm_wgmma_sm90: tiles times k_splits must fit in an int (fewer parts)");
   if (args.k_splits > 1 && args.workspace == nullptr)
     throw std::invalid_argument("fp8_gemm_wgmma_sm90 with k split into " + std::to_string(args.k_splits) +
-                                " parts needs args.workspace of fp8_split_k_workspace_bytes = " +
-                                std::to_string(fp8_split_k_workspace_bytes(args.m, args.n, args.k_splits)) + " bytes");
+                                " parts needs args.workspace of split_k_workspace_bytes = " +
+                                std::to_string(split_k_workspace_bytes(args.m, args.n, args.k_splits)) + " bytes");
   const auto run = [&]<PromotionSchedule kMode>() {
     if (args.c_f32) launch<kMode, float>(args, stream);
     else launch<kMode, __nv_bfloat16>(args, stream);

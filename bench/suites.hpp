@@ -30,8 +30,8 @@ const Suite& find_suite(const std::string& name);
 // The benchmark name of one (op, impl): "copy/memory.copy/bytes:1073741824".
 std::string benchmark_name(const Op& op, const std::string& impl);
 
-// Whether fp8gemm.wgmma_splitk splits k for an m x n x k GEMM on a GPU of 132 SMs (the H100 SXM's
-// and the H200's): the rule by which the fp8 suite lists it.
+// Whether fp8gemm.wgmma_splitk and int8gemm.mma_splitk split k for an m x n x k GEMM on a GPU of
+// 132 SMs (the H100 SXM's and the H200's): the rule by which the fp8 and int8 suites list them.
 bool splits_k_on_132_sms(std::uint64_t m, std::uint64_t n, std::uint64_t k);
 
 }  // namespace trainbench

@@ -93,13 +93,11 @@ TEST(Int8Verification, UnwrittenOutputFailsVerification) {
   }
 }
 
-// Every operand -128 at the largest k allowed: every sum is 2^16 * 2^14 = 2^30, one step from
-// wrapping, and exact in BF16; unit scales. An s32 overflow or a lost k-tile shows as a wrong value.
 // Splitting k (int8gemm.mma_splitk) adds exact s32 parts and scales once as the unsplit epilogue
 // does, so its output must be the unsplit kernel's bit for bit, whatever the split: 2 to 32
 // parts, parts of one k-tile, a partial last k-tile (1008 = 7 x 128 + 112), tails in n, more
-// CTAs than SMs, and the largest k (its sums near the s32 bound, split across parts). The parts
-// and c are poisoned first.
+// CTAs than SMs, and the largest k in 4 parts. The parts (with about 2^30 in every s32, so that
+// an unwritten one cannot hide) and c are poisoned first. Sums at the s32 bound, split: below.
 TEST(Int8KSplit, EverySplitIsTheUnsplitKernelBitForBit) {
   TB_REQUIRE_GPU();
   if (Device(0).info().arch() < 80) GTEST_SKIP() << "mma.sync s8 m16n8k32 needs sm_80";
@@ -142,7 +140,7 @@ TEST(Int8KSplit, EverySplitIsTheUnsplitKernelBitForBit) {
       DeviceBuffer split(bytes, "split output"),
           parts(kernels::split_k_workspace_bytes(m, n, splits), "the s32 parts");
       fill_poison(split.get(), bytes, 0x7F, stream);
-      fill_poison(parts.get(), parts.bytes(), 0xFF, stream);
+      fill_poison(parts.get(), parts.bytes(), 0x40, stream);
       args.c = split.get();
       args.k_splits = splits;
       args.workspace = parts.get();
@@ -158,6 +156,9 @@ TEST(Int8KSplit, EverySplitIsTheUnsplitKernelBitForBit) {
   }
 }
 
+// Every operand -128 at the largest k allowed: every sum is 2^16 * 2^14 = 2^30, one step from
+// wrapping, and exact in BF16; unit scales. An s32 overflow or a lost k-tile shows as a wrong value.
+// The same in 4 parts (int8gemm.mma_splitk): a lost part gives 0.75 2^30, a doubled one 1.25 2^30.
 TEST(Int8Mma, LargestSumsAreExact) {
   TB_REQUIRE_GPU();
   if (Device(0).info().arch() < 80) GTEST_SKIP() << "mma.sync s8 m16n8k32 needs sm_80";
@@ -175,12 +176,21 @@ TEST(Int8Mma, LargestSumsAreExact) {
                                      .a_scales = sa.as<const float>(), .b_scales = sb.as<const float>(), .c = c.get(),
                                      .c_f32 = false, .s8 = true, .m = m, .n = n, .k = k,
                                      .a_scale = kernels::AScale::Row, .b_scale = kernels::BScale::Col};
-  kernels::int8_gemm_mma_sm80(args, stream);
-  TB_CUDA_CHECK(cudaGetLastError());
-  std::vector<__nv_bfloat16> got(m * n);
-  TB_CUDA_CHECK(cudaMemcpyAsync(got.data(), c.get(), c.bytes(), cudaMemcpyDeviceToHost, stream));
-  TB_CUDA_CHECK(cudaStreamSynchronize(stream));
-  for (int e = 0; e < m * n; ++e) EXPECT_EQ(__bfloat162float(got[e]), 1073741824.f) << "at " << e;
+  DeviceBuffer parts(kernels::split_k_workspace_bytes(m, n, 4), "the s32 parts");
+  for (const int splits : {1, 4}) {
+    kernels::ScaledGemmArgs split = args;
+    split.k_splits = splits;
+    split.workspace = splits > 1 ? parts.get() : nullptr;
+    fill_poison(c.get(), c.bytes(), 0xFF, stream);
+    fill_poison(parts.get(), parts.bytes(), 0x40, stream);
+    kernels::int8_gemm_mma_sm80(split, stream);
+    TB_CUDA_CHECK(cudaGetLastError());
+    std::vector<__nv_bfloat16> got(m * n);
+    TB_CUDA_CHECK(cudaMemcpyAsync(got.data(), c.get(), c.bytes(), cudaMemcpyDeviceToHost, stream));
+    TB_CUDA_CHECK(cudaStreamSynchronize(stream));
+    for (int e = 0; e < m * n; ++e)
+      EXPECT_EQ(__bfloat162float(got[e]), 1073741824.f) << "at " << e << ", k in " << splits << " part(s)";
+  }
 }
 
 }  // namespace

@@ -136,13 +136,18 @@ TEST(Fp8Gemm, EntryPointsRefuseSplitsTheyCannotTake) {
   args.s8 = true;
   args.a_scale = kernels::AScale::Row;
   args.b_scale = kernels::BScale::Col;
-  for (const int splits : {5, 0}) {
+  for (const int splits : {5, 0, -1}) {
     args.k_splits = splits;
     EXPECT_THROW(kernels::int8_gemm_mma_sm80(args, nullptr), std::invalid_argument) << splits;
   }
   args.k_splits = 2;
   args.workspace = nullptr;
-  EXPECT_THROW(kernels::int8_gemm_mma_sm80(args, nullptr), std::invalid_argument);
+  try {
+    kernels::int8_gemm_mma_sm80(args, nullptr);
+    ADD_FAILURE() << "an INT8 split without a workspace ran";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("131072 bytes"), std::string::npos) << e.what();  // 2 x 128 x 128 x 4
+  }
 }
 
 // fp8gemm.wgmma_splitk's plan: no split once the tiles fill half the SMs; otherwise as many parts

@@ -220,13 +220,16 @@ int8_split_k_sum_kernel(const std::int32_t* __restrict__ parts, const float* __r
 void int8_gemm_mma_sm80(const ScaledGemmArgs& args, cudaStream_t stream) {
   if (args.a_scale != AScale::Row || args.b_scale != BScale::Col || args.c_f32)
     throw std::invalid_argument("int8_gemm_mma_sm80 takes a_scale Row, b_scale Col and BF16 output only");
+  if (args.k <= 0 || args.k > kInt8MaxK)
+    throw std::invalid_argument("int8_gemm_mma_sm80 needs k from 1 to " + std::to_string(kInt8MaxK) + ", not " +
+                                std::to_string(args.k));
   const int k_tiles = (args.k + kTileK - 1) / kTileK;
   if (args.k_splits < 1 || args.k_splits > k_tiles)
     throw std::invalid_argument("int8_gemm_mma_sm80 splits k into 1 to ceil(k / 128) = " + std::to_string(k_tiles) +
                                 " parts, not " + std::to_string(args.k_splits));
-  if (args.k_splits > 1 && args.workspace == nullptr)
+  if (args.k_splits > 1 && (args.workspace == nullptr || reinterpret_cast<std::uintptr_t>(args.workspace) % 8))
     throw std::invalid_argument("int8_gemm_mma_sm80 with k split into " + std::to_string(args.k_splits) +
-                                " parts needs args.workspace of split_k_workspace_bytes = " +
+                                " parts needs args.workspace (8-byte aligned) of split_k_workspace_bytes = " +
                                 std::to_string(split_k_workspace_bytes(args.m, args.n, args.k_splits)) + " bytes");
   const auto kernel = int8_gemm_imma_kernel;
   // Above 48 KiB of dynamic shared memory needs an opt-in, once (errors surface at the launch,
@@ -241,7 +244,7 @@ void int8_gemm_mma_sm80(const ScaledGemmArgs& args, cudaStream_t stream) {
                                                  args.k, args.k_splits, parts);
   if (args.k_splits > 1) {
     const std::size_t pairs = static_cast<std::size_t>(args.m) * args.n / 2;
-    const std::size_t blocks = (pairs + 255) / 256, most = 8 * 132;
+    const std::size_t blocks = (pairs + 255) / 256, most = 1024;  // a grid-stride loop: any count works
     int8_split_k_sum_kernel<<<static_cast<unsigned>(blocks < most ? blocks : most), 256, 0, stream>>>(
         parts, args.a_scales, args.b_scales, static_cast<__nv_bfloat16*>(args.c), args.m, args.n, args.k_splits);
   }

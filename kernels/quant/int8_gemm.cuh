@@ -30,12 +30,15 @@ inline constexpr int kInt8KAlign = 16;
 inline constexpr int kInt8MaxK = 1 << 16;
 inline constexpr int kInt8MAlign = 8;
 
+// planned_k_splits (scaled_gemm.cuh) counts 128x128 tiles and k-blocks of 128: this kernel's.
+static_assert(kInt8TileM == kFp8TileM && kInt8TileN == kFp8TileN && kInt8TileK == kScaleBlock);
+
 // s32 bound: |a|, |b| <= 128, so |sum| <= k 2^14.
 static_assert(static_cast<long long>(kInt8MaxK) * 128 * 128 < (1ll << 31), "s32 sums must not wrap");
 
 // args.k_splits > 1 splits k (scaled_gemm.cuh; int8gemm.mma_splitk): each part's exact s32 sums
-// go to args.workspace (split_k_workspace_bytes), and a second kernel adds them and scales once,
-// so the output is the unsplit kernel's bit for bit.
+// go to args.workspace (split_k_workspace_bytes, 8-byte aligned: s32 pairs), and a second kernel
+// adds them and scales once, so the output is the unsplit kernel's bit for bit.
 // Throws std::invalid_argument when the scale layouts are not Row / Col, c_f32 is set, or the
 // split is not 1 to ceil(k / 128) parts with a workspace.
 void int8_gemm_mma_sm80(const ScaledGemmArgs& args, cudaStream_t stream);

@@ -148,8 +148,8 @@ inline constexpr int kFp8GemmKAlign = 16;
 // scaled_gemm_k_splits: the split for `tiles` output tiles of `k_blocks` k-blocks on `sm_count` SMs.
 // 1 when the tiles fill more than half the GPU; otherwise as many parts as fit in one wave
 // (sm_count / tiles), at most kMaxKSplits (the workspace traffic grows with s) and with at
-// least kMinKBlocksPerSplit k-blocks each (a part shorter than the 6-stage ring pays the
-// pipeline fill for little work).
+// least kMinKBlocksPerSplit k-blocks each (a part shorter than the pipeline, 6 stages in FP8 and 3
+// in INT8, pays the pipeline fill for little work).
 // The 128x128 output tiles of an m x n GEMM (what scaled_gemm_k_splits counts).
 __host__ __device__ constexpr long long scaled_gemm_tile_count(long long m, long long n) {
   return ((m + kFp8TileM - 1) / kFp8TileM) * ((n + kFp8TileN - 1) / kFp8TileN);

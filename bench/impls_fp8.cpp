@@ -332,10 +332,7 @@ void register_fp8_impls(Registry& r) {
              .make = [](const Op& op, const DeviceInfo& device) -> std::unique_ptr<Case> {
                const auto& g = std::get<ScaledGemm>(op);
                return std::make_unique<WgmmaFp8Case>(g, kernels::PromotionSchedule::Overlapped,
-                                                     kernels::planned_k_splits(static_cast<long long>(g.m),
-                                                                               static_cast<long long>(g.n),
-                                                                               static_cast<long long>(g.k),
-                                                                               device.sm_count));
+                                                     kernels::planned_k_splits(g.m, g.n, g.k, device.sm_count));
              }});
   r.add(Impl{.name = "fp8gemm.wgmma_multicast",
              .family = ScaledGemm::family,

@@ -248,9 +248,7 @@ void register_int8_impls(Registry& r) {
              .unsupported = mma_unsupported,
              .make = [](const Op& op, const DeviceInfo& device) -> std::unique_ptr<Case> {
                const auto& g = std::get<ScaledGemm>(op);
-               return std::make_unique<MmaInt8Case>(
-                   g, kernels::planned_k_splits(static_cast<long long>(g.m), static_cast<long long>(g.n),
-                                                static_cast<long long>(g.k), device.sm_count));
+               return std::make_unique<MmaInt8Case>(g, kernels::planned_k_splits(g.m, g.n, g.k, device.sm_count));
              }});
   r.add(Impl{.name = "int8gemm.cublaslt",
              .family = ScaledGemm::family,

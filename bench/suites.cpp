@@ -98,8 +98,7 @@ std::vector<SuiteEntry> fp8_accuracy_entries() {
 }  // namespace
 
 bool splits_k_on_132_sms(std::uint64_t m, std::uint64_t n, std::uint64_t k) {
-  return kernels::planned_k_splits(static_cast<long long>(m), static_cast<long long>(n), static_cast<long long>(k),
-                                   132) > 1;
+  return kernels::planned_k_splits(m, n, k, 132) > 1;
 }
 
 namespace {

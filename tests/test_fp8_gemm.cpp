@@ -261,7 +261,7 @@ TEST(Fp8Impls, SuiteHoldsDeepSeekShapesAndEveryImplTakesItsOps) {
     saw_largest |= g.m == 4096 && g.n == 7168 && g.k == 16384;
     // fp8gemm.wgmma_splitk exactly where it splits on 132 SMs, from the planner itself.
     const bool listed = std::ranges::count(e.impls, std::string("fp8gemm.wgmma_splitk")) == 1;
-    const long long tiles = kernels::scaled_gemm_tile_count(static_cast<long long>(g.m), static_cast<long long>(g.n));
+    const std::uint64_t tiles = kernels::scaled_gemm_tile_count(g.m, g.n);
     const bool splits =
         tiles <= 132 && kernels::scaled_gemm_k_splits(static_cast<int>(tiles), kernels::scale_blocks(static_cast<int>(g.k)), 132) > 1;
     EXPECT_EQ(listed, splits) << op_label(e.op);
@@ -271,7 +271,7 @@ TEST(Fp8Impls, SuiteHoldsDeepSeekShapesAndEveryImplTakesItsOps) {
   }
   EXPECT_TRUE(saw_largest);
   EXPECT_EQ(split, 2);  // 128 x 7168 x 16384 (56 tiles), with both kinds of scales
-  EXPECT_EQ(kernels::scaled_gemm_tile_count(128, 7168), 56);
+  EXPECT_EQ(kernels::scaled_gemm_tile_count(128, 7168), 56u);
 }
 
 }  // namespace

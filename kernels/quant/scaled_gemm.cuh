@@ -151,7 +151,7 @@ inline constexpr int kFp8GemmKAlign = 16;
 // least kMinKBlocksPerSplit k-blocks each (a part shorter than the pipeline, 6 stages in FP8 and 3
 // in INT8, pays the pipeline fill for little work).
 // The 128x128 output tiles of an m x n GEMM (what scaled_gemm_k_splits counts).
-__host__ __device__ constexpr long long scaled_gemm_tile_count(long long m, long long n) {
+__host__ __device__ constexpr std::uint64_t scaled_gemm_tile_count(std::uint64_t m, std::uint64_t n) {
   return ((m + kFp8TileM - 1) / kFp8TileM) * ((n + kFp8TileN - 1) / kFp8TileN);
 }
 inline constexpr int kMaxKSplits = 4;
@@ -165,9 +165,9 @@ __host__ __device__ constexpr int scaled_gemm_k_splits(int tiles, int k_blocks, 
 }
 
 // The split for an m x n x k GEMM (128x128 tiles, k-blocks of 128) on `sm_count` SMs.
-__host__ __device__ constexpr int planned_k_splits(long long m, long long n, long long k, int sm_count) {
-  const long long tiles = scaled_gemm_tile_count(m, n);
-  if (tiles > sm_count) return 1;
+__host__ __device__ constexpr int planned_k_splits(std::uint64_t m, std::uint64_t n, std::uint64_t k, int sm_count) {
+  const std::uint64_t tiles = scaled_gemm_tile_count(m, n);
+  if (sm_count <= 0 || tiles > static_cast<std::uint64_t>(sm_count)) return 1;
   return scaled_gemm_k_splits(static_cast<int>(tiles), static_cast<int>((k + kScaleBlock - 1) / kScaleBlock), sm_count);
 }
 

@@ -199,20 +199,18 @@ fp8_gemm_wgmma_kernel(const __grid_constant__ CUtensorMap a_map, const __grid_co
       };
       fp8_consumer_mainloop<kMode>(ring, part.count, consumer, sum, partial, partial_odd, full, a_tile, b_tile,
                                    hand_back, scales);
-      float scale = 1.f;
-      if constexpr (kMode == PromotionSchedule::None) scale = __ldg(a_scales) * __ldg(b_scales);
+      // The tile's result: the promoted sums, or (None) the whole-k sums times the one scale.
+      if constexpr (kMode == PromotionSchedule::None) {
+        const float scale = __ldg(a_scales) * __ldg(b_scales);
+#pragma unroll
+        for (int r = 0; r < kFp8ConsumerAccumulators; ++r) partial[r] *= scale;
+      }
+      const float(&out)[kFp8ConsumerAccumulators] = kMode == PromotionSchedule::None ? partial : sum;
       const int i0 = tile.i * kFp8TileM + kWgmmaM * consumer;
       if constexpr (sizeof(OutT) == 2) {
         if (tma_store) {  // BF16, no k split, m a multiple of 8: staged, and stored by TMA (which clips the tails)
-          if constexpr (kMode == PromotionSchedule::None) {
-#pragma unroll
-            for (int r = 0; r < kFp8ConsumerAccumulators; ++r) partial[r] *= scale;
-            store_accumulators_tma_transposed<kFp8TileN>(c_map, staging(consumer), partial, i0, col0, t128,
-                                                         kEpilogueBarrier + consumer);
-          } else {
-            store_accumulators_tma_transposed<kFp8TileN>(c_map, staging(consumer), sum, i0, col0, t128,
-                                                         kEpilogueBarrier + consumer);
-          }
+          store_accumulators_tma_transposed<kFp8TileN>(c_map, staging(consumer), out, i0, col0, t128,
+                                                       kEpilogueBarrier + consumer);
           continue;
         }
       }
@@ -220,14 +218,11 @@ fp8_gemm_wgmma_kernel(const __grid_constant__ CUtensorMap a_map, const __grid_co
       for (int r = 0; r < kFp8ConsumerAccumulators; ++r) {
         const WgmmaCoord at = wgmma_accumulator_coord(t128, r);
         const int i = i0 + at.row, j = col0 + at.col;
-        float v;
-        if constexpr (kMode != PromotionSchedule::None) v = sum[r];
-        else v = partial[r] * scale;
         if (i < m && j < n) {
           const std::int64_t idx = static_cast<std::int64_t>(j) * m + i;
-          if (k_splits > 1) parts[static_cast<std::int64_t>(split) * m * n + idx] = v;
-          else if constexpr (sizeof(OutT) == 4) c[idx] = v;
-          else c[idx] = __float2bfloat16_rn(v);
+          if (k_splits > 1) parts[static_cast<std::int64_t>(split) * m * n + idx] = out[r];
+          else if constexpr (sizeof(OutT) == 4) c[idx] = out[r];
+          else c[idx] = __float2bfloat16_rn(out[r]);
         }
       }
     }

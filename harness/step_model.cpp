@@ -157,7 +157,8 @@ Assumptions Assumptions::defaults_for(const ChipSpec& chip) {
         "farther ones use the roofline with the best measured efficiency");
   a.set("tp_overlap", 0,
         "TP collectives on the critical path, as in Megatron-LM (Narayanan et al. 2021 arXiv 2104.04473 §3.3; "
-        "Korthikanti et al. 2022 arXiv 2205.05198 §4.2.2); --tp-comm-overlap is not on by default");
+        "Korthikanti et al. 2022 arXiv 2205.05198 §4.2.2); --tp-comm-overlap is not on by default. Above 0, that "
+        "fraction hides behind the layers' GEMMs, up to their time");
   a.set("dp_overlap", 1,
         "DP reduce-scatter/all-gather overlapped with the last micro-batch's backward and the next step's first "
         "forward (Megatron-LM --overlap-grad-reduce --overlap-param-gather, https://github.com/NVIDIA/Megatron-LM/"
@@ -165,10 +166,21 @@ Assumptions Assumptions::defaults_for(const ChipSpec& chip) {
   a.set("ep_overlap", 0,
         "EP all-to-all not overlapped (Megatron-LM's alltoall token dispatcher default); DeepSeek-V3's DualPipe "
         "hides it fully (arXiv 2412.19437 §3.2.1): set ep_overlap=1 for that");
+  a.set("ep_dispatch_bytes", 2,
+        "bytes per element of the tokens an EP all-to-all sends toward the experts (the forward's dispatch, the "
+        "backward's gradient before the down-projection): BF16, as Megatron-LM's alltoall token dispatcher sends "
+        "them; DeepSeek-V3 sends both in FP8 (arXiv 2412.19437 §3.3.3): 1 for that. Combines stay BF16");
+  a.set("ep_node_limit", 0,
+        "0: a token sends one copy per routed expert over the EP link; M > 0: where the EP group crosses scale-up "
+        "domains, a token reaches experts on at most M of them and crosses the scale-out link once per domain, the "
+        "copies inside a domain forwarded over its scale-up links (DeepSeek-V3's node-limited routing, M = 4, arXiv "
+        "2412.19437 §2.1.2, §3.2.2, §4.2)");
   a.set("cp_overlap", 1,
         "ring attention passes K/V blocks while computing on the previous ones (Liu et al. 2023 arXiv 2310.01889 "
         "§3); hidden up to the attention compute time");
-  a.set("pp_overlap", 0, "pipeline send/recv on the critical path (Narayanan et al. 2021 arXiv 2104.04473 §2.2)");
+  a.set("pp_overlap", 0,
+        "pipeline send/recv on the critical path (Narayanan et al. 2021 arXiv 2104.04473 §2.2); above 0, that "
+        "fraction hides behind a micro-batch's compute, as asynchronous send/recv and DeepSeek-V3's DualPipe do");
   a.set("elementwise_bwd_factor", 2,
         "backward of an element-wise op reads the saved input and the incoming gradient and writes one gradient: "
         "twice the forward's traffic (counted, not measured)");
@@ -225,6 +237,11 @@ std::string Assumptions::range_problem(const std::string& name, double v) {
     return v >= 1 && v == std::floor(v) && v <= 1e15 ? ""
                                                      : fmt::format("{} is a whole number from 1 (to 1e15), not {:g}",
                                                                    name, v);
+  if (name == "ep_node_limit")
+    return v >= 0 && v == std::floor(v) && v <= 1e6 ? ""
+                                                    : fmt::format("{} is 0 (no limit) or a whole number of scale-up "
+                                                                  "domains, not {:g}",
+                                                                  name, v);
   if (ends_with(name, "_latency_s") || name == "nearest_shape_max_distance")
     return v >= 0 ? "" : fmt::format("{} must be 0 or more, not {:g}", name, v);
   return v > 0 ? "" : fmt::format("{} must be positive, not {:g}", name, v);
@@ -441,8 +458,13 @@ void validate_layout(const ModelSpec& m, const Layout& l, int chips) {
   } else if (l.ep != 1) {
     fail(fmt::format("EP {} given, but {} has no experts: use EP 1", l.ep, m.id));
   }
-  if (std::uint64_t(l.pp) * std::uint64_t(l.vpp) > m.layers)
-    fail(fmt::format("PP {} x interleaving {} exceeds {}'s {} layers", l.pp, l.vpp, m.id, m.layers));
+  // A model chunk holds at least one layer, or the embedding or the loss alone: Llama 3 405B ran 128 chunks over
+  // its 126 layers (arXiv 2407.21783 §3.3.2; Megatron-LM's --account-for-embedding-in-pipeline-split and
+  // --account-for-loss-in-pipeline-split).
+  if (std::uint64_t(l.pp) * std::uint64_t(l.vpp) > m.layers + 2)
+    fail(fmt::format("PP {} x interleaving {} = {} model chunks, more than {}'s {} layers plus the embedding and the "
+                     "loss: use at most {} chunks",
+                     l.pp, l.vpp, l.pp * l.vpp, m.id, m.layers, m.layers + 2));
   if (l.seq % l.cp) fail(fmt::format("CP {} does not divide the sequence length {}", l.cp, l.seq));
   if (l.cp > 1 && l.attention != "flash") fail("context parallelism needs the fused (flash) attention");
   if (l.tp > 1 && l.sequence_parallel && (l.micro_batch * l.seq / l.cp) % l.tp)
@@ -717,7 +739,7 @@ StepEstimate estimate_step(const ModelSpec& m, const Layout& l, const ChipSpec& 
   e.ops = std::move(b.ops);
 
   // Compute per step and per micro-batch.
-  double per_mb_compute = 0, attention_mb = 0, moe_mb = 0, fwd_mb = 0, bwd_mb = 0;
+  double per_mb_compute = 0, attention_mb = 0, moe_mb = 0, gemm_mb = 0, fwd_mb = 0, bwd_mb = 0;
   const double mbs = double(l.micro_batches());
   for (const auto& s : e.ops) {
     const double total = s.count * s.time_s;
@@ -731,6 +753,7 @@ StepEstimate estimate_step(const ModelSpec& m, const Layout& l, const ChipSpec& 
     per_mb_compute += total / mbs;
     if (s.family == "attention") attention_mb += total / mbs;
     if (s.family == "moe") moe_mb += total / mbs;
+    if (s.family == "gemm") gemm_mb += total / mbs;
     (s.phase == "fwd" ? fwd_mb : bwd_mb) += total / mbs;
   }
 
@@ -763,7 +786,7 @@ StepEstimate estimate_step(const ModelSpec& m, const Layout& l, const ChipSpec& 
     const Link link = link_for(double(t), "TP");
     const double n = layers_d * (4 + (full ? 2 : 0));
     per_mb_exposed += comm(l.sequence_parallel ? "TP reduce-scatter + all-gather" : "TP all-reduce", link,
-                           n * all_reduce_s(act_bytes, int(t), link) * mbs, 0, a["tp_overlap"]) / mbs;
+                           n * all_reduce_s(act_bytes, int(t), link) * mbs, gemm_mb * mbs, a["tp_overlap"]) / mbs;
   }
   if (l.cp > 1) {
     const Link link = link_for(double(t * l.cp), "CP");
@@ -773,16 +796,27 @@ StepEstimate estimate_step(const ModelSpec& m, const Layout& l, const ChipSpec& 
                            a["cp_overlap"]) / mbs;
   }
   if (l.ep > 1 && moe_in_stage > 0) {
-    const Link link = link_for(double(t * l.cp * l.ep), "EP");
-    const double bytes = moe_tokens * double(m.moe->top_k) * double(h) * 2;
-    const double n = moe_in_stage * (4 + (full ? 2 : 0));
-    per_mb_exposed += comm("EP all-to-all (dispatch + combine)", link, n * all_to_all_s(bytes, l.ep, link) * mbs,
-                           moe_mb * mbs, a["ep_overlap"]) / mbs;
+    const double span = double(t * l.cp * l.ep);
+    const Link link = link_for(span, "EP");
+    // Copies of a token on the EP link: one per routed expert, or one per scale-up domain where routing is
+    // node-limited and the group crosses domains (the copies within a domain then travel its faster links).
+    const double limit = a["ep_node_limit"];
+    const double top_k = double(m.moe->top_k);
+    const double copies = (limit > 0 && span > a["scale_up_domain"]) ? std::min(top_k, limit) : top_k;
+    // Per MoE layer and micro-batch: the forward's dispatch and combine, the backward's two (the gradient toward
+    // the experts travels as the dispatch does, the one back as the combine), and full recomputation's forward
+    // pair again. Combines carry BF16.
+    const double pairs = 2 + (full ? 1 : 0);
+    const double dispatch = moe_tokens * copies * double(h) * a["ep_dispatch_bytes"];
+    const double combine = moe_tokens * copies * double(h) * 2;
+    const double total = moe_in_stage * pairs * (all_to_all_s(dispatch, l.ep, link) + all_to_all_s(combine, l.ep, link));
+    per_mb_exposed += comm("EP all-to-all (dispatch + combine)", link, total * mbs, moe_mb * mbs, a["ep_overlap"]) / mbs;
   }
   if (l.pp > 1) {
     const Link link = link_for(double(t * l.cp * l.dp * l.pp), "PP");
     const double bytes = double(Tn) * double(h) * 2;
-    per_mb_exposed += comm("PP send/recv", link, 2 * p2p_s(bytes, link) * mbs, 0, a["pp_overlap"]) / mbs;
+    per_mb_exposed += comm("PP send/recv", link, 2 * p2p_s(bytes, link) * mbs, per_mb_compute * mbs,
+                           a["pp_overlap"]) / mbs;
   }
   double dp_exposed = 0;
   if (l.dp * l.cp > 1) {

@@ -76,6 +76,11 @@ TEST(StepModel, AssumptionRanges) {
   EXPECT_EQ(Assumptions::range_problem("scale_up_latency_s", 0), "");
   EXPECT_NE(Assumptions::range_problem("scale_out_gbps", std::numeric_limits<double>::infinity()), "");
   EXPECT_NE(Assumptions::range_problem("goodput", std::nan("")), "");
+  EXPECT_EQ(Assumptions::range_problem("ep_node_limit", 0), "");
+  EXPECT_EQ(Assumptions::range_problem("ep_node_limit", 4), "");
+  EXPECT_NE(Assumptions::range_problem("ep_node_limit", 2.5), "");
+  EXPECT_NE(Assumptions::range_problem("ep_node_limit", -1), "");
+  EXPECT_NE(Assumptions::range_problem("ep_dispatch_bytes", 0), "");
 }
 
 TEST(StepModel, Llama3_70bGemmShapesAtTp8) {
@@ -142,6 +147,66 @@ TEST(StepModel, MoeTokensPerExpertFromTopK) {
   bool has_a2a = false;
   for (const auto& comm : e.comm) has_a2a |= contains(comm.name, "all-to-all");
   EXPECT_TRUE(has_a2a);
+}
+
+const CommItem* comm_item(const StepEstimate& e, const std::string& prefix) {
+  for (const auto& c : e.comm)
+    if (c.name.rfind(prefix, 0) == 0) return &c;
+  return nullptr;
+}
+
+// The EP traffic follows the bytes per dispatched element and the node limit: with the defaults (BF16 both ways,
+// one copy per routed expert) against FP8 dispatch (3 of 4 bytes) and 4 domains for DeepSeek-V3's 8 experts (half
+// the copies). Where the group stays in one scale-up domain, the node limit changes nothing.
+TEST(StepModel, EpTrafficFollowsDispatchBytesAndTheNodeLimit) {
+  const auto& c = chip("h800-sxm");
+  Layout l;
+  l.tp = 1, l.pp = 16, l.dp = 128, l.ep = 64;
+  l.seq = 4096;
+  l.global_batch_tokens = 4096.0 * 128 * 16;
+  auto ep_total = [&](std::vector<std::pair<const char*, double>> set, const Layout& layout) {
+    Assumptions a = Assumptions::defaults_for(c);
+    a.set("scale_out_latency_s", 0, "test: bandwidth only");
+    a.set("scale_up_latency_s", 0, "test: bandwidth only");
+    for (const auto& [name, v] : set) a.set(name, v, "test");
+    const CommItem* item = comm_item(estimate_step(model("deepseek-v3"), layout, c, a), "EP all-to-all");
+    EXPECT_NE(item, nullptr);
+    return item ? item->total_s : 0.0;
+  };
+  const double base = ep_total({}, l);
+  EXPECT_GT(base, 0);
+  EXPECT_NEAR(ep_total({{"ep_dispatch_bytes", 1}}, l) / base, 0.75, 1e-9);
+  EXPECT_NEAR(ep_total({{"ep_node_limit", 4}}, l) / base, 0.5, 1e-9);
+  EXPECT_NEAR(ep_total({{"ep_node_limit", 16}}, l) / base, 1.0, 1e-9);  // 8 experts reach at most 8 domains
+  Layout inside = l;
+  inside.ep = 8;  // 8 GPUs: one HGX board
+  EXPECT_NEAR(ep_total({{"ep_node_limit", 4}}, inside) / ep_total({}, inside), 1.0, 1e-9);
+  // Full recomputation repeats the forward's pair: 3 pairs instead of 2.
+  Layout full = l;
+  full.recompute = Recompute::Full;
+  EXPECT_NEAR(ep_total({}, full) / base, 1.5, 1e-9);
+}
+
+// tp_overlap and pp_overlap hide their traffic behind compute, up to that compute's time.
+TEST(StepModel, TpAndPpOverlapHideTrafficBehindCompute) {
+  const auto& c = chip("h100-sxm");
+  Layout l = llama70b_tp8();
+  l.pp = 4, l.dp = 32;
+  auto exposed = [&](const char* prefix, const char* name, double v) {
+    Assumptions a = Assumptions::defaults_for(c);
+    a.set(name, v, "test");
+    const CommItem* item = comm_item(estimate_step(model("llama-3-70b"), l, c, a), prefix);
+    EXPECT_NE(item, nullptr) << prefix;
+    return item ? std::pair{item->total_s, item->exposed_s} : std::pair{0.0, 0.0};
+  };
+  const auto [tp_total, tp_none] = exposed("TP", "tp_overlap", 0);
+  EXPECT_DOUBLE_EQ(tp_none, tp_total);
+  EXPECT_NEAR(exposed("TP", "tp_overlap", 0.5).second, tp_total / 2, 1e-12);  // the GEMMs take longer than that
+  EXPECT_NEAR(exposed("TP", "tp_overlap", 1).second, 0, 1e-12);
+  const auto [pp_total, pp_none] = exposed("PP", "pp_overlap", 0);
+  EXPECT_GT(pp_total, 0);
+  EXPECT_DOUBLE_EQ(pp_none, pp_total);
+  EXPECT_NEAR(exposed("PP", "pp_overlap", 1).second, 0, 1e-12);
 }
 
 TEST(StepModel, Fp8GemmsUseTheFp8RoofAndMfuStaysOverBf16Peak) {
@@ -359,6 +424,14 @@ TEST(StepModel, LayoutErrorsNameTheProblemAndTheChoices) {
   Layout moe;
   moe.dp = 8, moe.ep = 3, moe.seq = 4096, moe.global_batch_tokens = 4096.0 * 8;
   EXPECT_TRUE(contains(layout_error("mixtral-8x7b", moe, 8), "EP 3 does not divide mixtral-8x7b's 8 experts"));
+  // Model chunks: a layer each, or the embedding or the loss alone (Llama 3 405B: 16 x 8 = 126 + 2).
+  Layout chunks;
+  chunks.tp = 8, chunks.pp = 16, chunks.dp = 1, chunks.vpp = 8;
+  chunks.seq = 8192, chunks.global_batch_tokens = 8192.0 * 16;
+  EXPECT_EQ(layout_error("llama-3-405b", chunks, 128), "");
+  chunks.pp = 8, chunks.vpp = 17, chunks.dp = 2;
+  EXPECT_TRUE(contains(layout_error("llama-3-405b", chunks, 128), "136 model chunks, more than llama-3-405b's 126 "
+                                                                   "layers plus the embedding and the loss"));
 }
 
 TEST(StepModel, ChosenLayoutFitsAndIsSaidSo) {
@@ -385,12 +458,19 @@ TEST(StepModel, EveryDefaultAssumptionHasASource) {
 
 TEST(Validation, EveryPublishedRunIsPredictedWithoutPerRowTuning) {
   const auto rows = validate_published_runs();
-  EXPECT_EQ(rows.size(), 13u);
+  EXPECT_EQ(rows.size(), 16u);
   for (const auto& r : rows) {
     EXPECT_TRUE(std::isfinite(r.error)) << r.run.id;
     EXPECT_LT(std::fabs(r.error), 0.5) << r.run.id << " predicted " << r.predicted;
     EXPECT_FALSE(r.run.source.empty()) << r.run.id;
-    if (r.run.id.rfind("megatron", 0) == 0) {
+    EXPECT_EQ(r.estimate.layout.chips(), r.run.chips) << r.run.id;
+    // A run sets only mechanisms it published, and says so.
+    for (const auto& [name, value] : r.run.assume) {
+      EXPECT_TRUE(contains(r.run.assumed, name)) << r.run.id << " sets " << name << " without saying so";
+      EXPECT_EQ(Assumptions::range_problem(name, value), "") << r.run.id << " " << name;
+    }
+    // The Megatron-LM rows and the Hopper-era runs (Llama 3 405B, DeepSeek-V3) stay within 20%.
+    if (r.run.id.rfind("megatron", 0) == 0 || r.run.id.rfind("llama-3-405b", 0) == 0 || r.run.id == "deepseek-v3") {
       EXPECT_LE(std::fabs(r.error), 0.2) << r.run.id;
     }
   }
@@ -435,7 +515,8 @@ TEST(ProjectCommand, UnknownNamesAndBadLayoutsExitTwoWithTheChoices) {
 TEST(ProjectCommand, ValidateAndListWork) {
   auto o = testing::run_trainbench("project --validate");
   EXPECT_EQ(o.code, 0) << o.output;
-  for (const char* s : {"Megatron-LM 2021", "BLOOM", "OPT", "GLM-130B", "llama-2-70b", "within 20%"})
+  for (const char* s : {"Megatron-LM 2021", "BLOOM", "OPT", "GLM-130B", "llama-2-70b", "Llama 3 405B", "DeepSeek-V3",
+                        "within 20%"})
     EXPECT_TRUE(contains(o.output, s)) << s;
   o = testing::run_trainbench("list");
   EXPECT_TRUE(contains(o.output, "deepseek-v3")) << o.output;

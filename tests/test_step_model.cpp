@@ -129,12 +129,18 @@ TEST(StepModel, ExecutedFlopsEqualTheHandCount) {
   }
 }
 
-TEST(StepModel, MoeTokensPerExpertFromTopK) {
-  const auto& c = chip("h800-sxm");
+// DeepSeek-V3 as it trained (no TP, PP 16, DP 128, 16 micro-batches), with EP `ep`.
+Layout deepseek_v3_pp16(int ep) {
   Layout l;
-  l.tp = 1, l.pp = 16, l.dp = 128, l.ep = 8;
+  l.tp = 1, l.pp = 16, l.dp = 128, l.ep = ep;
   l.seq = 4096;
   l.global_batch_tokens = 4096.0 * 128 * 16;
+  return l;
+}
+
+TEST(StepModel, MoeTokensPerExpertFromTopK) {
+  const auto& c = chip("h800-sxm");
+  const Layout l = deepseek_v3_pp16(8);
   const StepEstimate e = estimate_step(model("deepseek-v3"), l, c, Assumptions::defaults_for(c));
   // 4096 tokens x top-8 x EP 8 / 256 experts = 1024 tokens per local expert; 32 local experts.
   const Gemm up = gemm_of(e, "moe.expert.up", "fwd");
@@ -160,10 +166,7 @@ const CommItem* comm_item(const StepEstimate& e, const std::string& prefix) {
 // the copies). Where the group stays in one scale-up domain, the node limit changes nothing.
 TEST(StepModel, EpTrafficFollowsDispatchBytesAndTheNodeLimit) {
   const auto& c = chip("h800-sxm");
-  Layout l;
-  l.tp = 1, l.pp = 16, l.dp = 128, l.ep = 64;
-  l.seq = 4096;
-  l.global_batch_tokens = 4096.0 * 128 * 16;
+  const Layout l = deepseek_v3_pp16(64);
   auto ep_total = [&](std::vector<std::pair<const char*, double>> set, const Layout& layout) {
     Assumptions a = Assumptions::defaults_for(c);
     a.set("scale_out_latency_s", 0, "test: bandwidth only");
@@ -178,8 +181,7 @@ TEST(StepModel, EpTrafficFollowsDispatchBytesAndTheNodeLimit) {
   EXPECT_NEAR(ep_total({{"ep_dispatch_bytes", 1}}, l) / base, 0.75, 1e-9);
   EXPECT_NEAR(ep_total({{"ep_node_limit", 4}}, l) / base, 0.5, 1e-9);
   EXPECT_NEAR(ep_total({{"ep_node_limit", 16}}, l) / base, 1.0, 1e-9);  // 8 experts reach at most 8 domains
-  Layout inside = l;
-  inside.ep = 8;  // 8 GPUs: one HGX board
+  const Layout inside = deepseek_v3_pp16(8);  // 8 GPUs: one HGX board
   EXPECT_NEAR(ep_total({{"ep_node_limit", 4}}, inside) / ep_total({}, inside), 1.0, 1e-9);
   // Full recomputation repeats the forward's pair: 3 pairs instead of 2.
   Layout full = l;

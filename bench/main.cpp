@@ -1,5 +1,7 @@
 // trainbench: how fast does this GPU really train, and why?
 // Exit codes: 0 success; 1 a verification or check failed; 2 usage or environment error.
+#include <algorithm>
+
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -98,9 +100,12 @@ int cmd_list() {
     if (!i.missing.empty()) fmt::print("  {:<20} unavailable in this build: {}\n", "", i.missing);
   }
   fmt::print("\nChips (harness/data/chips.json; dense peaks):\n");
-  fmt::print("  {:<16} {:<34} {:>9} {:>9} {:>8} {:>8}\n", "id", "name", "BF16 TF", "FP8 TF", "HBM TB/s", "TDP W");
+  std::size_t name_width = 4;
+  for (const auto& c : ChipTable::builtin().chips()) name_width = std::max(name_width, c.name.size());
+  fmt::print("  {:<16} {:<{}} {:>9} {:>9} {:>8} {:>8}\n", "id", "name", name_width, "BF16 TF", "FP8 TF", "HBM TB/s",
+             "TDP W");
   for (const auto& c : ChipTable::builtin().chips())
-    fmt::print("  {:<16} {:<34} {:>9} {:>9} {:>8} {:>8}\n", c.id, c.name, opt(c.bf16_dense_tflops),
+    fmt::print("  {:<16} {:<{}} {:>9} {:>9} {:>8} {:>8}\n", c.id, c.name, name_width, opt(c.bf16_dense_tflops),
                opt(c.fp8_dense_tflops), opt(c.hbm_tbps), opt(c.tdp_w));
   print_models_list();
   return kExitOk;

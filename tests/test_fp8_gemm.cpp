@@ -107,7 +107,7 @@ TEST(Fp8Gemm, EntryPointsRefuseEmptyProblems) {
 }
 
 // A k split the kernels cannot take is refused before any CUDA call, saying what would work:
-// more parts than k-blocks, none, no workspace, the schedule without promotion (its point is the
+// more parts than k-blocks, none, no workspace or a misaligned one, the schedule without promotion (its point is the
 // whole k in the tensor core), the multicast kernel (no split written).
 TEST(Fp8Gemm, EntryPointsRefuseSplitsTheyCannotTake) {
   kernels::ScaledGemmArgs args{.m = 128, .n = 128, .k = 512};  // 4 k-blocks
@@ -127,6 +127,9 @@ TEST(Fp8Gemm, EntryPointsRefuseSplitsTheyCannotTake) {
   } catch (const std::invalid_argument& e) {
     EXPECT_NE(std::string(e.what()).find("131072 bytes"), std::string::npos) << e.what();  // 2 x 128 x 128 x 4
   }
+  float unaligned_room[2];
+  args.workspace = reinterpret_cast<char*>(unaligned_room) + 2;  // the FP32 parts need 4-byte alignment
+  EXPECT_THROW(kernels::fp8_gemm_wgmma_sm90(args, kernels::PromotionSchedule::Serial, nullptr), std::invalid_argument);
   args.workspace = &workspace;
   args.a_scale = kernels::AScale::Tensor;
   args.b_scale = kernels::BScale::Tensor;

@@ -69,6 +69,8 @@ __device__ __forceinline__ bool mbarrier_try_wait(std::uint32_t bar, std::uint32
 // try_wait suspends for a hardware-chosen time before giving up; loop until the phase completes.
 // Builds without NDEBUG give up after 10 s of %globaltimer and trap: a wait that long is a lost
 // arrival or a wrong expect_tx, and an error ends the launch where a hang would stall the GPU.
+// The watchdog's branch costs registers: the overlapped FP8 kernels spill in such builds (ptxas
+// -v: about 740 bytes), so time Release builds only (CMakeLists.txt makes Release the default).
 __device__ __forceinline__ void mbarrier_wait(std::uint32_t bar, std::uint32_t parity) {
 #ifdef NDEBUG
   while (!mbarrier_try_wait(bar, parity)) {

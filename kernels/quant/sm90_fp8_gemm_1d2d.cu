@@ -313,9 +313,9 @@ void fp8_gemm_wgmma_sm90(const ScaledGemmArgs& args, PromotionSchedule schedule,
           args.k_splits >
       INT_MAX)
     throw std::invalid_argument("fp8_gemm_wgmma_sm90: tiles times k_splits must fit in an int (fewer parts)");
-  if (args.k_splits > 1 && args.workspace == nullptr)
+  if (args.k_splits > 1 && (args.workspace == nullptr || reinterpret_cast<std::uintptr_t>(args.workspace) % 4))
     throw std::invalid_argument("fp8_gemm_wgmma_sm90 with k split into " + std::to_string(args.k_splits) +
-                                " parts needs args.workspace of split_k_workspace_bytes = " +
+                                " parts needs args.workspace (4-byte aligned) of split_k_workspace_bytes = " +
                                 std::to_string(split_k_workspace_bytes(args.m, args.n, args.k_splits)) + " bytes");
   const auto run = [&]<PromotionSchedule kMode>() {
     if (args.c_f32) launch<kMode, float>(args, stream);

@@ -142,7 +142,8 @@ struct FineScaledOperands {
 // The overlapped schedule (a second accumulator set), alone and in the 2-CTA multicast kernel, does
 // the serial one's arithmetic: the same FFMAs in the same order, so the outputs agree bit for bit. Shapes with an odd and an even number
 // of k-blocks (the loop's two exits), one k-block, a partial last k-block, and more tiles than SMs
-// (persistent CTAs carry the ring's state from tile to tile); BF16 and FP32 outputs.
+// (persistent CTAs carry the ring's state from tile to tile); BF16 and FP32 outputs. BF16 output also
+// through the per-element stores (c misaligned for TMA): the TMA-store epilogue alone against them.
 TEST(Fp8Promotion, OverlappedScheduleMatchesSerialBitForBit) {
   TB_REQUIRE_GPU();
   const Device device(0);
@@ -180,6 +181,21 @@ TEST(Fp8Promotion, OverlappedScheduleMatchesSerialBitForBit) {
                             << " bytes differ (overlapped)";
       EXPECT_EQ(differ_multicast, 0u) << m << "x" << n << "x" << k << (f32 ? " FP32" : " BF16") << ": "
                                       << differ_multicast << " bytes differ (multicast)";
+      if (f32) continue;
+      // The same kernel and schedule into c two bytes past a 16-byte boundary: the TMA store cannot take it,
+      // so the per-element stores write it. Only the epilogue differs from `serial`.
+      DeviceBuffer shifted(bytes + 16, "shifted output");
+      fill_poison(shifted.get(), bytes + 16, 0x7F, stream);
+      args.c = static_cast<unsigned char*>(shifted.get()) + 2;
+      kernels::fp8_gemm_wgmma_sm90(args, kernels::PromotionSchedule::Serial, stream);
+      TB_CUDA_CHECK(cudaGetLastError());
+      std::vector<unsigned char> got_shifted(bytes);
+      TB_CUDA_CHECK(cudaMemcpyAsync(got_shifted.data(), args.c, bytes, cudaMemcpyDeviceToHost, stream));
+      TB_CUDA_CHECK(cudaStreamSynchronize(stream));
+      std::size_t differ_shifted = 0;
+      for (std::size_t i = 0; i < bytes; ++i) differ_shifted += want[i] != got_shifted[i];
+      EXPECT_EQ(differ_shifted, 0u) << m << "x" << n << "x" << k << " BF16: " << differ_shifted
+                                    << " bytes differ between the TMA-store and the per-element epilogue";
     }
   }
 }

@@ -71,6 +71,37 @@ Totals totals(const StepEstimate& e, double tokens, const ChipSpec& chip, const 
   return t;
 }
 
+void print_conventions(const StepEstimate& e) {
+  fmt::print("\nconventions\n"
+             "  model FLOPs per token = 6 x matmul parameters (active experts only; the LM head counts, the\n"
+             "  embedding lookup does not) + attention 6 L H (d_qk + d_v) T halved for the causal mask = {:.4g}\n"
+             "  GFLOP. MFU divides model FLOPs/s by the dense BF16 peak whatever the GEMM precision (as\n"
+             "  DeepSeek-V3 and Llama 3 report it); HFU counts what runs: recomputation and the fused attention\n"
+             "  backward's recomputed scores ({:.4g} GFLOP per token).\n",
+             e.model_flops_per_token / 1e9, e.hardware_flops_per_token / 1e9);
+}
+
+// "h100-sxm,b200" -> {"h100-sxm", "b200"}; empty names and repeats are refused.
+std::vector<std::string> split_chip_list(const std::string& text) {
+  std::vector<std::string> ids;
+  if (text.empty()) return ids;
+  std::size_t at = 0;
+  while (true) {
+    const std::size_t comma = text.find(',', at);
+    std::string id = text.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
+    if (id.empty())
+      throw Error(fmt::format("--chip \"{}\" has an empty chip name: write ids separated by commas, e.g. "
+                              "h100-sxm,h200-sxm,b200",
+                              text));
+    if (std::find(ids.begin(), ids.end(), id) != ids.end())
+      throw Error(fmt::format("--chip \"{}\" names {} twice: each chip is projected once", text, id));
+    ids.push_back(std::move(id));
+    if (comma == std::string::npos) break;
+    at = comma + 1;
+  }
+  return ids;
+}
+
 void print_assumptions(const Assumptions& a) {
   fmt::print("\nassumptions (change one with --assume NAME=VALUE)\n");
   for (const auto& [name, x] : a.all()) fmt::print("  {:<26} {:<8g} {}\n", name, x.value, x.source);
@@ -148,8 +179,8 @@ CLI::App* add_project_command(CLI::App& app, ProjectOptions& o) {
   cmd->add_option("--model", o.model, "Reference model (see `trainbench list`)");
   cmd->add_option("--chips", o.chips, "Number of GPUs")->check(positive_number());
   cmd->add_option("--tokens", o.tokens, "Training tokens (15T, 300B, 2e12; default: the model's published count)");
-  cmd->add_option("--chip", o.chip, "Chip id from harness/data/chips.json (default: the results files' chip, "
-                                    "else h100-sxm)");
+  cmd->add_option("--chip", o.chip, "Chip id from harness/data/chips.json, or several separated by commas for a "
+                                    "side-by-side table (default: the results files' chip, else h100-sxm)");
   cmd->add_option("--results", o.results, "Results files: exact-shape measurements and measured efficiencies")
       ->expected(1, -1);
   cmd->add_option("--models-file", o.models_file, "Extra models file (same form as harness/data/models.json)");
@@ -178,48 +209,25 @@ CLI::App* add_project_command(CLI::App& app, ProjectOptions& o) {
   return cmd;
 }
 
-int run_project(const ProjectOptions& o) {
-  if (o.validate) {
-    if (!o.model.empty() || o.chips || !o.results.empty() || !o.assume.empty() || !o.chip.empty())
-      throw Error("--validate predicts the built-in public runs with their own models, chips and layouts: it takes no "
-                  "--model, --chips, --chip, --results or --assume");
-    return run_validate(o.json);
-  }
-  for (std::size_t i = 0; i < o.results.size(); ++i)
-    for (std::size_t j = 0; j < i; ++j)
-      if (o.results[i] == o.results[j])
-        throw Error(fmt::format("--results {} is given twice: each file counts once", o.results[i]));
-  if (o.vpp > 1 && o.pp && o.pp < 2)
-    throw Error(fmt::format("--vpp {} interleaves pipeline stages: it needs --pp 2 or more, not {}", o.vpp, o.pp));
-  const ModelTable models = o.models_file.empty() ? ModelTable::builtin() : ModelTable::with_file(o.models_file);
-  if (o.model.empty())
-    throw Error(fmt::format("project needs --model NAME; known models: {}", models.ids()));
-  if (o.chips <= 0) throw Error("project needs --chips N (the number of GPUs)");
-  if (o.global_batch_tokens != 0 &&
-      !(std::isfinite(o.global_batch_tokens) && o.global_batch_tokens >= 1 && o.global_batch_tokens <= 1e15))
-    throw Error(fmt::format("--global-batch-tokens {} is not a token count from 1 to 1e15 (e.g. 4194304 or 4e6)",
-                            o.global_batch_tokens));
-  const ModelSpec& model = models.by_id(o.model);
+namespace {
 
-  // The chip: named, else the one the results were measured on, else the H100 SXM.
-  std::string chip_id = o.chip;
-  std::vector<std::string> notes;
-  if (chip_id.empty() && !o.results.empty()) {
-    const Results r = read_results_file(o.results.front());
-    if (r.context.chip) chip_id = r.context.chip->id;
-  }
-  if (chip_id.empty()) {
-    chip_id = "h100-sxm";
-    notes.push_back("no --chip given and no results files: projecting to h100-sxm");
-  }
-  const ChipSpec& chip = ChipTable::builtin().by_id(chip_id);
+// One chip's answer: the layout (given or searched), the step, and the totals, with everything that
+// went into them.
+struct Projection {
+  const ChipSpec* chip = nullptr;
+  Assumptions assumptions;
+  Layout layout;
+  std::vector<std::string> reasons, notes;
+  StepEstimate estimate;
+  Totals totals;
+};
 
-  double tokens = 0;
-  if (!o.tokens.empty()) tokens = parse_count(o.tokens, "--tokens");
-  else if (model.train_tokens) tokens = *model.train_tokens;
-  else throw Error(fmt::format("{} has no published training token count: give --tokens (e.g. 1T)", model.id));
-
-  Assumptions a = Assumptions::defaults_for(chip);
+Projection project_on(const ProjectOptions& o, const ModelSpec& model, const ChipSpec& chip, double tokens,
+                      std::vector<std::string> notes) {
+  Projection p;
+  p.chip = &chip;
+  Assumptions& a = p.assumptions;
+  a = Assumptions::defaults_for(chip);
   auto apply_assume = [&] {
     for (const auto& kv : o.assume) {
       const auto eq = kv.find('=');
@@ -257,8 +265,7 @@ int run_project(const ProjectOptions& o) {
   if (!o.recompute.empty()) req.recompute = recompute_from_name(o.recompute);
   req.precision = o.precision;
 
-  Layout layout;
-  std::vector<std::string> reasons;
+  Layout& layout = p.layout;
   const MeasuredOps* mp = o.results.empty() ? nullptr : &measured;
   const bool custom = o.no_sequence_parallel || o.attention != "flash";
   if (req.complete() || (req.tp && req.pp && req.dp)) {
@@ -280,60 +287,67 @@ int run_project(const ProjectOptions& o) {
     if (layout.tp * layout.pp * layout.dp * layout.cp != o.chips)
       validate_layout(model, layout, o.chips);  // names the mismatch
     if (!o.global_batch_tokens && !model.global_batch_tokens)
-      reasons.push_back(fmt::format("global batch: {} (the model file gives none)", a.all().at(
-                                                                                        "default_global_batch_tokens").source));
-    reasons.push_back("layout as given");
+      p.reasons.push_back(fmt::format("global batch: {} (the model file gives none)",
+                                      a.all().at("default_global_batch_tokens").source));
+    p.reasons.push_back("layout as given");
   } else {
     if (custom) throw Error("--attention and --no-sequence-parallel need a full layout (--tp --pp --dp)");
     const LayoutChoice choice = choose_layout(model, o.chips, chip, a, req, mp);
     layout = choice.layout;
-    reasons = choice.reasons;
+    p.reasons = choice.reasons;
   }
   validate_layout(model, layout, o.chips);
-  const StepEstimate e = estimate_step(model, layout, chip, a, mp);
-  const Totals t = totals(e, tokens, chip, a);
-  notes.insert(notes.end(), e.notes.begin(), e.notes.end());
-  if (chip.memory_gb && e.memory_gb > *chip.memory_gb)
+  p.estimate = estimate_step(model, layout, chip, a, mp);
+  p.totals = totals(p.estimate, tokens, chip, a);
+  notes.insert(notes.end(), p.estimate.notes.begin(), p.estimate.notes.end());
+  if (chip.memory_gb && p.estimate.memory_gb > *chip.memory_gb)
     notes.push_back(fmt::format("estimated memory {:.0f} GB exceeds the chip's {:g} GB: this layout would not fit "
                                 "(try more PP/TP or --recompute full)",
-                                e.memory_gb, *chip.memory_gb));
+                                p.estimate.memory_gb, *chip.memory_gb));
+  p.notes = std::move(notes);
+  return p;
+}
 
-  if (o.json) {
-    nlohmann::ordered_json j = estimate_to_json(e);
-    nlohmann::ordered_json out;
-    out["model"] = model.id;
-    out["chip"] = chip.id;
-    out["chips"] = o.chips;
-    out["tokens"] = tokens;
-    for (auto it = j.begin(); it != j.end(); ++it) out[it.key()] = it.value();
-    out["days"] = t.days;
-    out["gpu_hours"] = t.gpu_hours;
-    out["goodput"] = t.goodput;
-    out["days_steady_state"] = t.steady_days;
-    out["gpu_hours_steady_state"] = t.steady_gpu_hours;
-    out["energy_mwh"] = t.energy_mwh ? nlohmann::ordered_json(*t.energy_mwh) : nlohmann::ordered_json("unknown");
-    out["layout_reasons"] = reasons;
-    out["notes"] = notes;
-    nlohmann::ordered_json as = nlohmann::ordered_json::object();
-    for (const auto& [name, x] : a.all()) as[name] = {{"value", x.value}, {"source", x.source}};
-    out["assumptions"] = as;
-    fmt::print("{}\n", out.dump(2));
-    return kExitOk;
-  }
+nlohmann::ordered_json projection_json(const Projection& p, const ModelSpec& model, int chips, double tokens) {
+  nlohmann::ordered_json out;
+  out["model"] = model.id;
+  out["chip"] = p.chip->id;
+  out["chips"] = chips;
+  out["tokens"] = tokens;
+  const nlohmann::ordered_json j = estimate_to_json(p.estimate);
+  for (auto it = j.begin(); it != j.end(); ++it) out[it.key()] = it.value();
+  const Totals& t = p.totals;
+  out["days"] = t.days;
+  out["gpu_hours"] = t.gpu_hours;
+  out["goodput"] = t.goodput;
+  out["days_steady_state"] = t.steady_days;
+  out["gpu_hours_steady_state"] = t.steady_gpu_hours;
+  out["energy_mwh"] = t.energy_mwh ? nlohmann::ordered_json(*t.energy_mwh) : nlohmann::ordered_json("unknown");
+  out["layout_reasons"] = p.reasons;
+  out["notes"] = p.notes;
+  nlohmann::ordered_json as = nlohmann::ordered_json::object();
+  for (const auto& [name, x] : p.assumptions.all()) as[name] = {{"value", x.value}, {"source", x.source}};
+  out["assumptions"] = as;
+  return out;
+}
 
+void print_projection(const ProjectOptions& o, const Projection& p, const ModelSpec& model, double tokens) {
+  const ChipSpec& chip = *p.chip;
+  const StepEstimate& e = p.estimate;
+  const Totals& t = p.totals;
   fmt::print("{} on {} x {} ({}), {} tokens\n", model.name, o.chips, chip.id, chip.name, si(tokens));
   fmt::print("  parameters     {} total, {} active per token\n", si(model.total_params()), si(model.active_params()));
-  fmt::print("  layout         {}\n", layout.describe());
-  for (const auto& r : reasons) fmt::print("                 ({})\n", r);
+  fmt::print("  layout         {}\n", p.layout.describe());
+  for (const auto& r : p.reasons) fmt::print("                 ({})\n", r);
   fmt::print("  op times       {} measured at their exact shape, {} from the nearest measured shape, {} projected "
              "(roofline on {}'s spec sheet)\n",
              e.measured_ops, e.nearest_ops, e.projected_ops, chip.id);
   fmt::print("\n  step time             {:.3f} s\n", e.step_s);
   fmt::print("  tokens/s per chip     {:.0f}\n", e.tokens_per_s_per_chip);
   fmt::print("  MFU                   {} of dense BF16 peak ({:g} TFLOP/s){}\n", pct(e.mfu), *chip.bf16_dense_tflops,
-             layout.precision == "fp8" ? fmt::format("; {} of the FP8 peak ({:g})", pct(e.mfu_precision_peak),
-                                                     *chip.fp8_dense_tflops)
-                                       : "");
+             p.layout.precision == "fp8" ? fmt::format("; {} of the FP8 peak ({:g})", pct(e.mfu_precision_peak),
+                                                       *chip.fp8_dense_tflops)
+                                         : "");
   fmt::print("  HFU                   {} (with the recomputed work)\n", pct(e.hfu));
   fmt::print("  memory per GPU        {:.0f} GB estimated{}\n", e.memory_gb,
              chip.memory_gb ? fmt::format(" of {:g} GB", *chip.memory_gb) : "");
@@ -348,8 +362,8 @@ int run_project(const ProjectOptions& o) {
   fmt::print("\nwhere a step's time goes (the slowest pipeline stage)\n");
   std::vector<std::pair<std::string, double>> parts(e.breakdown_s.begin(), e.breakdown_s.end());
   std::sort(parts.begin(), parts.end(), [](const auto& x, const auto& y) { return x.second > y.second; });
-  for (const auto& [name, s] : parts)
-    if (s > 0) fmt::print("  {:<16} {:>10.3f} s  {:>6}\n", name, s, pct(s / e.step_s));
+  for (const auto& [name, sec] : parts)
+    if (sec > 0) fmt::print("  {:<16} {:>10.3f} s  {:>6}\n", name, sec, pct(sec / e.step_s));
   if (!e.comm.empty()) {
     fmt::print("\ncommunication per step\n");
     for (const auto& c : e.comm)
@@ -358,22 +372,122 @@ int run_project(const ProjectOptions& o) {
   if (o.ops) {
     fmt::print("\nops of one step (bottleneck GPU)\n");
     fmt::print("  {:<24} {:<9} {:<54} {:>9} {:>11}  {}\n", "op", "phase", "shape", "count", "each (us)", "from");
-    for (const auto& s : e.ops)
-      fmt::print("  {:<24} {:<9} {:<54} {:>9g} {:>11.1f}  {}\n", s.name, s.phase,
-                 s.op ? op_family(*s.op) + " " + op_label(*s.op) : fmt::format("{:.3g} bytes", s.bytes), s.count,
-                 s.time_s * 1e6, s.time_from);
+    for (const auto& st : e.ops)
+      fmt::print("  {:<24} {:<9} {:<54} {:>9g} {:>11.1f}  {}\n", st.name, st.phase,
+                 st.op ? op_family(*st.op) + " " + op_label(*st.op) : fmt::format("{:.3g} bytes", st.bytes), st.count,
+                 st.time_s * 1e6, st.time_from);
   }
-  fmt::print("\nconventions\n"
-             "  model FLOPs per token = 6 x matmul parameters (active experts only; the LM head counts, the\n"
-             "  embedding lookup does not) + attention 6 L H (d_qk + d_v) T halved for the causal mask = {:.4g}\n"
-             "  GFLOP. MFU divides model FLOPs/s by the dense BF16 peak whatever the GEMM precision (as\n"
-             "  DeepSeek-V3 and Llama 3 report it); HFU counts what runs: recomputation and the fused attention\n"
-             "  backward's recomputed scores ({:.4g} GFLOP per token).\n",
-             e.model_flops_per_token / 1e9, e.hardware_flops_per_token / 1e9);
-  print_assumptions(a);
-  if (!notes.empty()) {
+  print_conventions(e);
+  print_assumptions(p.assumptions);
+  if (!p.notes.empty()) {
     fmt::print("\nnotes\n");
-    for (const auto& n : notes) fmt::print("  - {}\n", n);
+    for (const auto& n : p.notes) fmt::print("  - {}\n", n);
+  }
+}
+
+// "TP8 PP4x2 DP32 EP1 CP1, micro-batch 1, recompute none": the parallel sizes and what the search chooses besides.
+std::string compact_layout(const Layout& l) {
+  return fmt::format("TP{} PP{}{} DP{} EP{} CP{}, micro-batch {}, recompute {}", l.tp, l.pp,
+                     l.vpp > 1 ? fmt::format("x{}", l.vpp) : "", l.dp, l.ep, l.cp, l.micro_batch,
+                     recompute_name(l.recompute));
+}
+
+// Several chips side by side: one row each, every chip with its own defaults, layout and the results files'
+// efficiencies; the full answer for one chip is `--chip ID` alone.
+void print_chip_table(const ProjectOptions& o, const std::vector<Projection>& ps, const ModelSpec& model,
+                      double tokens) {
+  fmt::print("{} on {} chips of each kind, {} tokens: each chip with its own spec sheet, defaults and layout{}\n\n",
+             model.name, o.chips, si(tokens),
+             o.results.empty() ? "" : ", and the measured efficiencies of the results files");
+  fmt::print("  {:<14} {:>9} {:>8} {:>7} {:>8} {:>10} {:>11} {:>9}  {:<12} {}\n", "chip", "step (s)", "tok/s", "MFU",
+             "days", "GPU-hours", "energy MWh", "memory", "op times", "layout");
+  for (const auto& p : ps) {
+    const StepEstimate& e = p.estimate;
+    fmt::print("  {:<14} {:>9.3f} {:>8.0f} {:>7} {:>8.1f} {:>10} {:>11} {:>6.0f} GB  {:<12} {}\n", p.chip->id,
+               e.step_s, e.tokens_per_s_per_chip, pct(e.mfu), p.totals.days, si(p.totals.gpu_hours),
+               p.totals.energy_mwh ? fmt::format("{:.0f}", *p.totals.energy_mwh) : std::string("unknown"),
+               e.memory_gb, fmt::format("{}/{}/{}", e.measured_ops, e.nearest_ops, e.projected_ops),
+               compact_layout(p.layout));
+  }
+  fmt::print("\n  tok/s: tokens per second per chip. days and GPU-hours: wall clock at each chip's goodput "
+             "assumption. op times: measured at the exact shape / nearest measured shape / roofline.\n");
+  print_conventions(ps.front().estimate);
+  for (const auto& p : ps) {
+    if (p.notes.empty()) continue;
+    fmt::print("\nnotes for {}\n", p.chip->id);
+    for (const auto& n : p.notes) fmt::print("  - {}\n", n);
+  }
+  fmt::print("\nEach chip's assumptions and breakdown: the same command with --chip {} alone (or --json).\n",
+             ps.front().chip->id);
+}
+
+}  // namespace
+
+int run_project(const ProjectOptions& o) {
+  if (o.validate) {
+    if (!o.model.empty() || o.chips || !o.results.empty() || !o.assume.empty() || !o.chip.empty())
+      throw Error("--validate predicts the built-in public runs with their own models, chips and layouts: it takes no "
+                  "--model, --chips, --chip, --results or --assume");
+    return run_validate(o.json);
+  }
+  for (std::size_t i = 0; i < o.results.size(); ++i)
+    for (std::size_t j = 0; j < i; ++j)
+      if (o.results[i] == o.results[j])
+        throw Error(fmt::format("--results {} is given twice: each file counts once", o.results[i]));
+  if (o.vpp > 1 && o.pp && o.pp < 2)
+    throw Error(fmt::format("--vpp {} interleaves pipeline stages: it needs --pp 2 or more, not {}", o.vpp, o.pp));
+  const ModelTable models = o.models_file.empty() ? ModelTable::builtin() : ModelTable::with_file(o.models_file);
+  if (o.model.empty())
+    throw Error(fmt::format("project needs --model NAME; known models: {}", models.ids()));
+  if (o.chips <= 0) throw Error("project needs --chips N (the number of GPUs)");
+  if (o.global_batch_tokens != 0 &&
+      !(std::isfinite(o.global_batch_tokens) && o.global_batch_tokens >= 1 && o.global_batch_tokens <= 1e15))
+    throw Error(fmt::format("--global-batch-tokens {} is not a token count from 1 to 1e15 (e.g. 4194304 or 4e6)",
+                            o.global_batch_tokens));
+  const ModelSpec& model = models.by_id(o.model);
+
+  // The chips: named (one, or several separated by commas), else the one the results were measured on, else
+  // the H100 SXM.
+  std::vector<std::string> chip_ids = split_chip_list(o.chip);
+  std::vector<std::string> notes;
+  if (chip_ids.empty() && !o.results.empty()) {
+    const Results r = read_results_file(o.results.front());
+    if (r.context.chip) chip_ids.push_back(r.context.chip->id);
+  }
+  if (chip_ids.empty()) {
+    chip_ids.push_back("h100-sxm");
+    notes.push_back("no --chip given and no results files: projecting to h100-sxm");
+  }
+  std::vector<const ChipSpec*> chips;
+  for (const auto& id : chip_ids) chips.push_back(&ChipTable::builtin().by_id(id));  // unknown: exit 2 with the list
+
+  double tokens = 0;
+  if (!o.tokens.empty()) tokens = parse_count(o.tokens, "--tokens");
+  else if (model.train_tokens) tokens = *model.train_tokens;
+  else throw Error(fmt::format("{} has no published training token count: give --tokens (e.g. 1T)", model.id));
+
+  std::vector<Projection> ps;
+  for (const ChipSpec* chip : chips) {
+    try {
+      ps.push_back(project_on(o, model, *chip, tokens, notes));
+    } catch (const Error& err) {
+      if (chips.size() == 1) throw;
+      throw Error(fmt::format("{}: {}", chip->id, err.what()), err.code());
+    }
+  }
+  if (ps.size() == 1) {
+    if (o.json) fmt::print("{}\n", projection_json(ps.front(), model, o.chips, tokens).dump(2));
+    else print_projection(o, ps.front(), model, tokens);
+    return kExitOk;
+  }
+  if (o.json) {
+    nlohmann::ordered_json all = nlohmann::ordered_json::array();
+    for (const auto& p : ps) all.push_back(projection_json(p, model, o.chips, tokens));
+    fmt::print("{}\n", nlohmann::ordered_json{{"model", model.id}, {"chips", o.chips}, {"tokens", tokens},
+                                              {"projections", all}}
+                           .dump(2));
+  } else {
+    print_chip_table(o, ps, model, tokens);
   }
   return kExitOk;
 }

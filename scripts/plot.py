@@ -4,7 +4,8 @@
     scripts/plot.py roofline  RESULTS.json [...]       --out DIR   one roofline per chip
     scripts/plot.py bars      RESULTS.json [...]       --out DIR   chips side by side, per op family
     scripts/plot.py breakdown PROJECT.json [...]       --out DIR   where a training step's time goes
-                                                                   (from `trainbench project --json`)
+                                                                   (from `trainbench project --json`; with
+                                                                   --chip A,B,... a stacked bar per chip)
     scripts/plot.py accuracy  RESULTS.json [...]       --out DIR   error vs k, one line per impl, per file
                                                                    (from `trainbench run --suite fp8-accuracy`)
 
@@ -151,19 +152,50 @@ def short_shape(shape):
     return " ".join(keep)
 
 
+def breakdown_items(doc, where):
+    """(family, seconds) pairs of one projection's breakdown, positive times only."""
+    parts = doc.get("breakdown") if isinstance(doc, dict) else None
+    if isinstance(parts, dict):
+        items = [(k, v if isinstance(v, (int, float)) else v.get("seconds", v.get("time_s"))) for k, v in parts.items()]
+    elif isinstance(parts, list):
+        items = [(p.get("name") or p.get("part"), p.get("seconds", p.get("time_s"))) for p in parts]
+    else:
+        raise InputError(f"{where}: no \"breakdown\" in it; make it with `trainbench project ... --json`")
+    items = [(k, float(v)) for k, v in items if isinstance(v, (int, float)) and v > 0]
+    if not items:
+        raise InputError(f"{where}: the breakdown holds no positive times")
+    return items
+
+
 def breakdown(paths, out_dir):
     for path in paths:
         doc = read_json(path)
-        parts = doc.get("breakdown") if isinstance(doc, dict) else None
-        if isinstance(parts, dict):
-            items = [(k, v if isinstance(v, (int, float)) else v.get("seconds", v.get("time_s"))) for k, v in parts.items()]
-        elif isinstance(parts, list):
-            items = [(p.get("name") or p.get("part"), p.get("seconds", p.get("time_s"))) for p in parts]
-        else:
-            raise InputError(f"{path}: no \"breakdown\" in it; make it with `trainbench project ... --json`")
-        items = [(k, float(v)) for k, v in items if isinstance(v, (int, float)) and v > 0]
-        if not items:
-            raise InputError(f"{path}: the breakdown holds no positive times")
+        name = f"breakdown-{safe(os.path.splitext(os.path.basename(path))[0])}"
+        if isinstance(doc, dict) and isinstance(doc.get("projections"), list):
+            # `project --chip A,B,... --json`: one stacked bar per chip, the same families in the same colours.
+            rows = []
+            for i, p in enumerate(doc["projections"]):
+                if not isinstance(p, dict):
+                    raise InputError(f"{path}: projections[{i}] is not an object")
+                rows.append((str(p.get("chip", f"#{i}")), dict(breakdown_items(p, f"{path}: projections[{i}]"))))
+            if not rows:
+                raise InputError(f"{path}: \"projections\" is empty")
+            families = sorted({k for _, parts in rows for k in parts}, key=lambda k: -max(r.get(k, 0) for _, r in rows))
+            fig, ax = plt.subplots(figsize=(9, 0.6 * len(rows) + 2))
+            left = [0.0] * len(rows)
+            for j, fam in enumerate(families):
+                widths = [parts.get(fam, 0.0) for _, parts in rows]
+                ax.barh([c for c, _ in rows], widths, left=left, label=fam, color=plt.cm.tab20(j % 20))
+                left = [a + b for a, b in zip(left, widths)]
+            for i, total in enumerate(left):
+                ax.text(total, i, f" {total:.2f} s", va="center", fontsize=8)
+            ax.invert_yaxis()
+            ax.set_xlabel("seconds per step")
+            ax.set_title(f"Where a step's time goes: {doc.get('model', '')} on {doc.get('chips', '?')} chips of each kind")
+            ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+            save(fig, out_dir, name)
+            continue
+        items = breakdown_items(doc, path)
         total = sum(v for _, v in items)
         fig, ax = plt.subplots(figsize=(8, 0.45 * len(items) + 1.5))
         ax.barh([k for k, _ in items][::-1], [v for _, v in items][::-1], color="tab:blue")
@@ -172,7 +204,7 @@ def breakdown(paths, out_dir):
         ax.set_xlabel("seconds per step")
         title = doc.get("model", "") + (f" on {doc['chips']} x {doc['chip']}" if "chips" in doc and "chip" in doc else "")
         ax.set_title(f"Where a step's time goes {title}".strip())
-        save(fig, out_dir, f"breakdown-{safe(os.path.splitext(os.path.basename(path))[0])}")
+        save(fig, out_dir, name)
 
 
 def finite_number(x):

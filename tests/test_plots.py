@@ -51,6 +51,18 @@ with open(breakdown, "w") as f:
     json.dump({"model": "synthetic", "breakdown": {"gemm": 1.2, "attention": 0.4, "exposed communication": 0.2,
                                                     "pipeline bubble": 0.1}}, f)
 render("breakdown", [breakdown], os.path.join(out_dir, "synthetic"))
+chips = os.path.join(out_dir, "breakdown-chips.json")  # `project --chip A,B --json`: a bar per chip
+with open(chips, "w") as f:
+    json.dump({"model": "synthetic", "chips": 64, "projections": [
+        {"chip": "h100-sxm", "breakdown": {"gemm": 1.2, "attention": 0.4, "exposed comm": 0.2}},
+        {"chip": "b200", "breakdown": {"gemm": 0.6, "attention": 0.2, "bubble": 0.1}}]}, f)
+render("breakdown", [chips], os.path.join(out_dir, "synthetic"))
+empty = os.path.join(out_dir, "breakdown-none.json")
+with open(empty, "w") as f:
+    json.dump({"model": "synthetic", "projections": [{"chip": "b200", "breakdown": {}}]}, f)
+r = run("breakdown", empty, "--out", out_dir)
+if r.returncode != 2 or "projections[0]" not in r.stderr:
+    failures.append(f"breakdown of {empty}: exit {r.returncode}, stderr {r.stderr!r}")
 accuracy = sorted(glob.glob(os.path.join(synthetic_dir, "accuracy", "*.json")))
 assert accuracy, f"no synthetic accuracy results in {synthetic_dir}/accuracy"
 render("accuracy", accuracy, os.path.join(out_dir, "synthetic-accuracy"))

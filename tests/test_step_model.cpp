@@ -514,6 +514,30 @@ TEST(ProjectCommand, UnknownNamesAndBadLayoutsExitTwoWithTheChoices) {
   EXPECT_EQ(o.code, 0) << o.output;
 }
 
+// Several chips side by side: a row per chip, and in JSON each chip's object is what --chip ID alone prints.
+TEST(ProjectCommand, SeveralChipsSideBySide) {
+  const std::string base = "project --model llama-3-70b --chips 1024 --tokens 15T ";
+  auto o = testing::run_trainbench(base + "--chip h100-sxm,h200-sxm,b200");
+  EXPECT_EQ(o.code, 0) << o.output;
+  for (const char* s : {"h100-sxm", "h200-sxm", "b200", "step (s)", "GPU-hours", "TP8 PP1 DP128"})
+    EXPECT_TRUE(contains(o.output, s)) << s << "\n" << o.output;
+  const auto both = testing::run_trainbench(base + "--chip b200,h100-sxm --json");
+  const auto one = testing::run_trainbench(base + "--chip h100-sxm --json");
+  ASSERT_EQ(both.code, 0) << both.output;
+  ASSERT_EQ(one.code, 0) << one.output;
+  const auto doc = nlohmann::json::parse(both.output);
+  ASSERT_EQ(doc["projections"].size(), 2u);
+  EXPECT_EQ(doc["projections"][0]["chip"], "b200");
+  EXPECT_EQ(doc["projections"][1], nlohmann::json::parse(one.output));
+  for (const auto& [chips, says] : std::vector<std::pair<std::string, std::string>>{
+           {"h100-sxm,,b200", "empty chip name"}, {"b200,b200", "names b200 twice"}, {"b200,nonesuch", "h100-sxm"},
+           {"b200,mi300x", "mi300x: "}}) {  // the MI300X sheet has no scale-out bandwidth: the row's chip is named
+    o = testing::run_trainbench(base + "--chip " + chips);
+    EXPECT_EQ(o.code, 2) << chips;
+    EXPECT_TRUE(contains(o.output, says)) << chips << "\n" << o.output;
+  }
+}
+
 TEST(ProjectCommand, ValidateAndListWork) {
   auto o = testing::run_trainbench("project --validate");
   EXPECT_EQ(o.code, 0) << o.output;

@@ -35,8 +35,11 @@
 // 8192 x 1280 x 8192 (Llama 3 70B at TP = 8) the 256 x 128 tiles are 320, 160 pairs on the H200's
 // 66 clusters: 2.4 waves, the third 40% full, and gemm.wgmma ran 0.846x cuBLAS there (0.842x at
 // 1280 x 8192 x 8192) against 0.98-1.01x at shapes with many waves. 128 x 128 tiles make 4.85 waves
-// at the price of a smaller tile (half the FLOPs per byte of A). Not yet run on a GPU; its
-// measured ratio at each shape says whether gemm.wgmma should pick the width by shape.
+// at the price of a smaller tile (half the FLOPs per byte of A). The figures above scale with the
+// tile: each CTA multicasts 64 of the 128 A rows, a stage is 32 KiB (its 16 KiB B tile and both
+// 8 KiB halves of A, 24 KiB of it from L2), and 6 stages x 32 KiB + 2 x 16 KiB staging fill
+// 224 KiB. Not yet run on a GPU; its measured ratio at each shape says whether gemm.wgmma should
+// pick the width by shape.
 #include "kernels/common/ptx.cuh"
 #include "kernels/common/sm90_ptx.cuh"
 #include "kernels/gemm/dispatch.cuh"

@@ -237,7 +237,11 @@ attention_fwd_mma_sm80_kernel(const __nv_bfloat16* __restrict__ q, const __nv_bf
         mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
         // A row with nothing visible yet keeps max -inf: subtract 0 so that exp2(-inf) = 0, not NaN.
         const float m_scaled = mx == -INFINITY ? 0.f : mx * scale_log2;
-        correction[mt][half] = ptx::ex2_approx(row_max[mt][half] * scale_log2 - m_scaled);
+        // A max that did not move gives exactly 1: computed, the exponent would be the rounding
+        // error of the fused multiply-add (ptxas fuses it), not 0, and a settled row's sum and O
+        // would be scaled by a factor a few ulps from 1 at every block.
+        correction[mt][half] =
+            row_max[mt][half] == mx ? 1.f : ptx::ex2_approx(row_max[mt][half] * scale_log2 - m_scaled);
         row_max[mt][half] = mx;
         float sum = 0.f;
 #pragma unroll
@@ -251,9 +255,8 @@ attention_fwd_mma_sm80_kernel(const __nv_bfloat16* __restrict__ q, const __nv_bf
         row_sum[mt][half] = row_sum[mt][half] * correction[mt][half] + sum;
       }
     // Once a row's max has settled (after the first few blocks of a long row) its correction is
-    // exp2(0) = 1: the warp skips the O rescale (kRowTiles x kDTiles x 4 FMULs a thread) unless
-    // one of its rows' max moved. Exact: only factors of exactly 1 are skipped (were MUFU.EX2's
-    // exp2(0) not 1, nothing would be).
+    // exactly 1: the warp skips the O rescale (kRowTiles x kDTiles x 4 FMULs a thread) unless one
+    // of its rows' max moved. Exact: only factors of exactly 1 are skipped.
     bool moved = false;
 #pragma unroll
     for (int mt = 0; mt < kRowTiles; ++mt) moved |= correction[mt][0] != 1.f || correction[mt][1] != 1.f;

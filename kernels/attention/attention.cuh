@@ -110,7 +110,8 @@ __host__ __device__ constexpr bool attention_mma_supports_head_dim(int d) { retu
 void attention_fwd_mma_sm80(const AttentionFwdArgs& args, cudaStream_t stream);
 // 1b. The same on 256-row CTAs, 8 warps of 32 rows (two m16 tiles sharing every K and V
 //     fragment: 40% fewer shared-memory bytes per FLOP), Q re-read from shared memory per k16
-//     step (FlashAttention-2's own forward tile). 128 KiB of shared memory at head_dim 128.
+//     step (FlashAttention-2's own forward tile). 96 KiB of shared memory at head_dim 128
+//     (32-key blocks), 64 KiB at 64.
 inline constexpr int kAttentionFwdMma256BlockM = 256;
 void attention_fwd_mma_256_sm80(const AttentionFwdArgs& args, cudaStream_t stream);
 

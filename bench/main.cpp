@@ -91,9 +91,8 @@ int cmd_list() {
              "judged against HBM bandwidth\n", "quantize");
   fmt::print("\nImpls:\n");
   for (const auto& i : registry().all()) {
-    const std::string arch = i.max_arch == i.min_arch ? fmt::format("sm_{}a", i.min_arch)
-                                                       : fmt::format("sm_{}+", i.min_arch);
-    fmt::print("  {:<20} {:<6} {:<7} {}{}\n", i.name, i.family, arch, i.vendor ? "[vendor] " : "", i.description);
+    fmt::print("  {:<20} {:<6} {:<7} {}{}\n", i.name, i.family, arch_label(i), i.vendor ? "[vendor] " : "",
+               i.description);
     if (i.min_smem_per_block)
       fmt::print("  {:<20} needs {} KiB of shared memory per block (A100 and H100 give it; sm_86 and sm_89 GPUs do not)\n", "",
                  i.min_smem_per_block / 1024);
@@ -141,6 +140,9 @@ int main_impl(int argc, char** argv) {
   run_cmd->add_flag("--verify-only", run.verify_only,
                     "Verify every benchmark of the suite (one launch each, against its reference) and print the "
                     "verdicts; time nothing, write no results file");
+  run_cmd->add_flag("--list", run.list,
+                    "Print the benchmarks the suite holds (after --filter) with their GFLOP and bytes, and run "
+                    "nothing (no GPU needed)");
   run_cmd->add_option("--noise", run.noise_target, "Relative noise target that ends sampling")
       ->capture_default_str()->check(positive_number());
   run_cmd->add_option("--budget", run.budget_s, "Seconds of sampling per benchmark at most (after min samples)")

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -151,6 +152,45 @@ namespace {
 // against its reference, a line each (the impl's error, its tolerance, how it was measured);
 // nothing timed, no results file. The quickest answer to "does every kernel verify at every
 // shape of this suite?" on a new GPU or after a change.
+// What a run of the suite holds, without a GPU: every (op, impl) after the filter, with the op's work and
+// whether the impl takes that shape. Which impls a given GPU can run (arch, shared memory) is decided when it runs.
+int list_plan(const Suite& suite, const std::optional<std::regex>& filter) {
+  struct Row {
+    std::string name, note;
+    double gflop, mb;
+  };
+  std::vector<Row> rows;
+  std::size_t listed = 0, width = 9;
+  double flops = 0, bytes = 0;
+  for (const auto& entry : suite.entries)
+    for (const auto& impl_name : entry.impls) {
+      const Impl& impl = registry().find(impl_name);
+      const std::string name = benchmark_name(entry.op, impl.name);
+      if (filter && !std::regex_search(name, *filter)) continue;
+      std::string note = arch_label(impl);
+      if (impl.vendor) note += " vendor";
+      if (entry.accuracy) note += " accuracy";
+      if (const auto why = impl.unsupported(entry.op); !why.empty()) {
+        note += " (unsupported shape, would be skipped: " + why + ")";
+      } else {
+        ++listed;
+        flops += op_flops(entry.op);
+        bytes += op_bytes(entry.op);
+      }
+      width = std::max(width, name.size());
+      rows.push_back({name, note, op_flops(entry.op) / 1e9, op_bytes(entry.op) / 1e6});
+    }
+  if (rows.empty())
+    throw Error(fmt::format("no benchmark of suite \"{}\" matches the filter; `trainbench list` shows the suites",
+                            suite.name));
+  fmt::print("{:<{}} {:>12} {:>12}  {}\n", "benchmark", width, "GFLOP", "MB moved", "note");
+  for (const auto& r : rows) fmt::print("{:<{}} {:>12.1f} {:>12.1f}  {}\n", r.name, width, r.gflop, r.mb, r.note);
+  fmt::print("\n{} benchmark(s) of suite {} ({:.3g} TFLOP and {:.3g} GB in one verifying launch of each){}\n", listed,
+             suite.name, flops / 1e12, bytes / 1e9,
+             rows.size() > listed ? fmt::format("; {} refuse their shape", rows.size() - listed) : "");
+  return kExitOk;
+}
+
 int verify_plan(const std::vector<Planned>& plan, const DeviceInfo& info) {
   cudaStream_t stream = nullptr;
   TB_CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
@@ -205,6 +245,9 @@ int run_suite(const RunOptions& options) {
   }
   if (options.verify_only && !options.out.empty())
     throw Error("--verify-only times nothing and writes no results file: drop --out (or --verify-only)");
+  if (options.list && (options.verify_only || !options.out.empty()))
+    throw Error("--list runs nothing: drop --verify-only and --out (or --list)");
+  if (options.list) return list_plan(suite, filter);
   if (!options.out.empty()) check_results_path(options.out, options.force);
   if (options.noise_target <= 0 || options.budget_s <= 0 || options.min_samples < 1)
     throw Error("--noise must be > 0, --budget > 0 and --min-samples >= 1");

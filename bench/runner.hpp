@@ -23,12 +23,14 @@ struct RunOptions {
   int min_samples = 10;
   int device = 0;
   bool verify_only = false;  // verify every benchmark, time none, write no results file
+  bool list = false;         // print what would run (no GPU touched), run nothing
   ModelSuiteOptions model;  // the layout of a `model:NAME` suite
   std::string command;  // the command line, recorded in the file
 };
 
 // Runs and writes the results file (with verify_only: prints each benchmark's verification
-// instead, times nothing, writes nothing). Returns the exit code: 0, 1 if a verification failed,
+// instead, times nothing, writes nothing; with list: prints the benchmarks the suite holds after
+// --filter, with their FLOPs and bytes, without a GPU). Returns the exit code: 0, 1 if a verification failed,
 // 2 if a benchmark could not run (out of memory, ...). Throws Error for usage and environment
 // errors before anything runs.
 int run_suite(const RunOptions& options);

@@ -6,6 +6,12 @@
 
 namespace trainbench {
 
+std::string arch_label(const Impl& impl) {
+  if (impl.max_arch == impl.min_arch) return fmt::format("sm_{}a", impl.min_arch);
+  if (impl.max_arch) return fmt::format("sm_{}-{}", impl.min_arch, impl.max_arch);
+  return fmt::format("sm_{}+", impl.min_arch);
+}
+
 std::string unavailable_reason(const Impl& impl, const DeviceInfo& device) {
   if (!impl.missing.empty()) return impl.missing;
   const int arch = device.arch();

@@ -52,6 +52,9 @@ struct Impl {
   std::function<std::unique_ptr<Case>(const Op&, const DeviceInfo&)> make;
 };
 
+// The GPUs an impl runs on, as tables print it: "sm_90a" (that arch alone), "sm_80+".
+std::string arch_label(const Impl& impl);
+
 // Empty when the impl can run on this device; otherwise why not (the build's `missing` first).
 std::string unavailable_reason(const Impl& impl, const DeviceInfo& device);
 

@@ -48,6 +48,24 @@ TEST(Cli, ListWorksWithoutAGpu) {
   EXPECT_TRUE(contains(o.output, "needs 144 KiB of shared memory per block")) << o.output;
 }
 
+// `run --list` prints what a run would measure without touching a GPU: a line per benchmark and the count
+// `trainbench list` gives the suite (a model suite expanded with its layout flags).
+TEST(Cli, RunListPrintsTheBenchmarksWithoutAGpu) {
+  Outcome o = run("run --suite quick --list");
+  EXPECT_EQ(o.code, 0) << o.output;
+  EXPECT_TRUE(contains(o.output, "gemm/gemm.cublas/m:4096/n:4096/k:4096/layout:tn")) << o.output;
+  EXPECT_TRUE(contains(o.output, "11 benchmark(s) of suite quick")) << o.output;
+  EXPECT_TRUE(contains(run("list").output, "quick      11 benchmark(s)"));
+  o = run("run --suite model:llama-3-70b --tp 4 --list --filter gemm.cublas/");
+  EXPECT_EQ(o.code, 0) << o.output;
+  EXPECT_TRUE(contains(o.output, "/n:14336/")) << o.output;  // FFN 28672 over TP 4 (gate and up: 2 x 7168)
+  EXPECT_EQ(run("run --suite quick --list --out x.json").code, 2);
+  EXPECT_EQ(run("run --suite quick --list --verify-only").code, 2);
+  o = run("run --suite quick --list --filter nonesuch");
+  EXPECT_EQ(o.code, 2) << o.output;
+  EXPECT_TRUE(contains(o.output, "no benchmark of suite \"quick\"")) << o.output;
+}
+
 TEST(Cli, UnknownSuiteNamesTheKnownOnes) {
   const Outcome o = run("run --suite nonesuch");
   EXPECT_EQ(o.code, 2) << o.output;

@@ -399,17 +399,19 @@ void print_chip_table(const ProjectOptions& o, const std::vector<Projection>& ps
   fmt::print("{} on {} chips of each kind, {} tokens: each chip with its own spec sheet, defaults and layout{}\n\n",
              model.name, o.chips, si(tokens),
              o.results.empty() ? "" : ", and the measured efficiencies of the results files");
-  fmt::print("  {:<14} {:>9} {:>8} {:>7} {:>8} {:>10} {:>11} {:>9}  {:<12} {}\n", "chip", "step (s)", "tok/s", "MFU",
-             "days", "GPU-hours", "energy MWh", "memory", "op times", "layout");
+  fmt::print("  {:<14} {:>9} {:>8} {:>8} {:>7} {:>8} {:>10} {:>11} {:>9}  {:<12} {}\n", "chip", "step (s)", "tok/s",
+             "vs first", "MFU", "days", "GPU-hours", "energy MWh", "memory", "op times", "layout");
+  const double first = ps.front().estimate.tokens_per_s_per_chip;
   for (const auto& p : ps) {
     const StepEstimate& e = p.estimate;
-    fmt::print("  {:<14} {:>9.3f} {:>8.0f} {:>7} {:>8.1f} {:>10} {:>11} {:>6.0f} GB  {:<12} {}\n", p.chip->id,
-               e.step_s, e.tokens_per_s_per_chip, pct(e.mfu), p.totals.days, si(p.totals.gpu_hours),
+    fmt::print("  {:<14} {:>9.3f} {:>8.0f} {:>7.2f}x {:>7} {:>8.1f} {:>10} {:>11} {:>6.0f} GB  {:<12} {}\n",
+               p.chip->id, e.step_s, e.tokens_per_s_per_chip, e.tokens_per_s_per_chip / first, pct(e.mfu),
+               p.totals.days, si(p.totals.gpu_hours),
                p.totals.energy_mwh ? fmt::format("{:.0f}", *p.totals.energy_mwh) : std::string("unknown"),
                e.memory_gb, fmt::format("{}/{}/{}", e.measured_ops, e.nearest_ops, e.projected_ops),
                compact_layout(p.layout));
   }
-  fmt::print("\n  tok/s: tokens per second per chip. days and GPU-hours: wall clock at each chip's goodput "
+  fmt::print("\n  tok/s: tokens per second per chip; vs first: that over the first chip's. days and GPU-hours: wall clock at each chip's goodput "
              "assumption. op times: measured at the exact shape / nearest measured shape / roofline.\n");
   print_conventions(ps.front().estimate);
   for (const auto& p : ps) {

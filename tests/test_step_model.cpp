@@ -519,7 +519,7 @@ TEST(ProjectCommand, SeveralChipsSideBySide) {
   const std::string base = "project --model llama-3-70b --chips 1024 --tokens 15T ";
   auto o = testing::run_trainbench(base + "--chip h100-sxm,h200-sxm,b200");
   EXPECT_EQ(o.code, 0) << o.output;
-  for (const char* s : {"h100-sxm", "h200-sxm", "b200", "step (s)", "GPU-hours", "TP8 PP1 DP128"})
+  for (const char* s : {"h100-sxm", "h200-sxm", "b200", "step (s)", "GPU-hours", "vs first", "1.00x", "TP8 PP1 DP128"})
     EXPECT_TRUE(contains(o.output, s)) << s << "\n" << o.output;
   const auto both = testing::run_trainbench(base + "--chip b200,h100-sxm --json");
   const auto one = testing::run_trainbench(base + "--chip h100-sxm --json");

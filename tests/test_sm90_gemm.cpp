@@ -180,12 +180,12 @@ TEST(Sm90OperandTile, BoxesFitTheSwizzleSpanAndTmaLimits) {
   EXPECT_EQ(K256::kBytes, 256u * 64 * 2);
 }
 
-// Version 5's A tile, loaded by the two CTAs of a cluster in 128-row slices: every element the
-// wgmmas read through the whole tile's descriptors is the one the slice holding it was written
-// with, wherever that slice's boxes land.
-template <bool kKMajor>
+// Version 5's A tile, loaded by the two CTAs of a cluster in slices of half its rows (128 of 256;
+// 64 of 128 in version 5b): every element the wgmmas read through the whole tile's descriptors is
+// the one the slice holding it was written with, wherever that slice's boxes land.
+template <int kRows, bool kKMajor>
 void expect_wgmma_reads_what_the_slices_wrote() {
-  using Sliced = Sm90SlicedOperandTile<256, kKMajor, 2>;
+  using Sliced = Sm90SlicedOperandTile<kRows, kKMajor, 2>;
   using Whole = typename Sliced::Whole;
   using Slice = typename Sliced::Slice;
   constexpr std::uint32_t kTile = 5 * 1024 * 16;
@@ -193,7 +193,7 @@ void expect_wgmma_reads_what_the_slices_wrote() {
   std::set<std::uint32_t> read;
   for (int ks = 0; ks < 4; ++ks) {
     const std::uint64_t desc = Whole::descriptor(kTile, 0, ks);
-    for (int r = 0; r < 256; ++r)
+    for (int r = 0; r < kRows; ++r)
       for (int kk = 0; kk < 16; ++kk) {
         const int slice = r / Sliced::kSliceRows;
         const std::uint32_t got = wgmma_reads(desc, kKMajor, r, kk);
@@ -207,9 +207,13 @@ void expect_wgmma_reads_what_the_slices_wrote() {
   EXPECT_EQ(Sliced::slice_offset(1), Whole::kBytes / 2);
 }
 
-TEST(Sm90SlicedOperandTile, KMajorWgmmaReadsWhatTheTwoSlicesWrote) { expect_wgmma_reads_what_the_slices_wrote<true>(); }
+TEST(Sm90SlicedOperandTile, KMajorWgmmaReadsWhatTheTwoSlicesWrote) {
+  expect_wgmma_reads_what_the_slices_wrote<256, true>();
+  expect_wgmma_reads_what_the_slices_wrote<128, true>();
+}
 TEST(Sm90SlicedOperandTile, MnMajorWgmmaReadsWhatTheTwoSlicesWrote) {
-  expect_wgmma_reads_what_the_slices_wrote<false>();
+  expect_wgmma_reads_what_the_slices_wrote<256, false>();
+  expect_wgmma_reads_what_the_slices_wrote<128, false>();
 }
 
 // ---- accumulators --------------------------------------------------------------------------
@@ -256,10 +260,12 @@ TEST(WgmmaAccumulators, MatchTheMmaSyncLayoutPerEightColumns) {
 // plus 2 (2 (L % 4) + e) bytes. For every chunk of a warpgroup's 64 x 256 BF16 accumulators, each
 // element must land where the TMA box reads the accumulator that wgmma left there: offset(row,
 // col) of its own (row, col).
-TEST(Sm90StoreChunk, StmatrixPutsEveryBf16AccumulatorWhereTheTmaBoxReadsIt) {
+// Version 5's 256-column accumulators and version 5b's 128.
+template <int kN>
+void expect_stmatrix_puts_every_bf16_accumulator_where_the_tma_box_reads_it() {
   using Chunk = Sm90StoreChunk<std::uint16_t>;  // BF16's size; the layout depends on nothing else
   ASSERT_EQ(Chunk::kCols, 64);
-  for (int chunk = 0; chunk < 256 / Chunk::kCols; ++chunk) {
+  for (int chunk = 0; chunk < kN / Chunk::kCols; ++chunk) {
     std::vector<int> written(Chunk::kBytes / 2, 0);
     for (int warp = 0; warp < 4; ++warp)
       for (int p = 0; p < Chunk::kCols / 16; ++p)
@@ -286,6 +292,11 @@ TEST(Sm90StoreChunk, StmatrixPutsEveryBf16AccumulatorWhereTheTmaBoxReadsIt) {
         }
     for (std::size_t e = 0; e < written.size(); ++e) ASSERT_EQ(written[e], 1) << "chunk " << chunk << " element " << e;
   }
+}
+
+TEST(Sm90StoreChunk, StmatrixPutsEveryBf16AccumulatorWhereTheTmaBoxReadsIt) {
+  expect_stmatrix_puts_every_bf16_accumulator_where_the_tma_box_reads_it<256>();
+  expect_stmatrix_puts_every_bf16_accumulator_where_the_tma_box_reads_it<128>();
 }
 
 // The transposed staging of the FP8 kernels (store_accumulators_tma_transposed): stmatrix .x4

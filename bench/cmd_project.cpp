@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -222,24 +223,35 @@ struct Projection {
   Totals totals;
 };
 
-Projection project_on(const ProjectOptions& o, const ModelSpec& model, const ChipSpec& chip, double tokens,
-                      std::vector<std::string> notes) {
+using Overrides = std::vector<std::pair<std::string, double>>;
+
+// The --assume NAME=VALUE pairs, checked once for every chip: the syntax, a known name (the link
+// bandwidths too, which some sheets lack), and the value's range.
+Overrides parse_assume(const std::vector<std::string>& assume, const ChipSpec& any_chip) {
+  const Assumptions known = Assumptions::defaults_for(any_chip);
+  Overrides out;
+  for (const auto& kv : assume) {
+    const auto eq = kv.find('=');
+    if (eq == std::string::npos) throw Error(fmt::format("--assume \"{}\" is not NAME=VALUE", kv));
+    const std::string name = kv.substr(0, eq);
+    if (!known.all().count(name) && name != "scale_up_gbps" && name != "scale_out_gbps")
+      (void)known[name];  // throws, listing the known names
+    const double value = parse_number(kv.substr(eq + 1), "--assume value", true);
+    if (const auto why = Assumptions::range_problem(name, value); !why.empty())
+      throw Error(fmt::format("--assume {}: {}", kv, why));
+    out.emplace_back(name, value);
+  }
+  return out;
+}
+
+Projection project_on(const ProjectOptions& o, const Overrides& overrides, const ModelSpec& model,
+                      const ChipSpec& chip, double tokens, std::vector<std::string> notes) {
   Projection p;
   p.chip = &chip;
   Assumptions& a = p.assumptions;
   a = Assumptions::defaults_for(chip);
   auto apply_assume = [&] {
-    for (const auto& kv : o.assume) {
-      const auto eq = kv.find('=');
-      if (eq == std::string::npos) throw Error(fmt::format("--assume \"{}\" is not NAME=VALUE", kv));
-      const std::string name = kv.substr(0, eq);
-      const bool known = a.all().count(name) || name == "scale_up_gbps" || name == "scale_out_gbps";
-      if (!known) (void)a[name];  // throws, listing the known names
-      const double value = parse_number(kv.substr(eq + 1), "--assume value", true);
-      if (const auto why = Assumptions::range_problem(name, value); !why.empty())
-        throw Error(fmt::format("--assume {}: {}", kv, why));
-      a.set(name, value, "command line (--assume)");
-    }
+    for (const auto& [name, value] : overrides) a.set(name, value, "command line (--assume)");
   };
   // Before the results (the GEMM shape model they are read with), and after (the user's word wins over a
   // measured efficiency).
@@ -468,10 +480,11 @@ int run_project(const ProjectOptions& o) {
   else if (model.train_tokens) tokens = *model.train_tokens;
   else throw Error(fmt::format("{} has no published training token count: give --tokens (e.g. 1T)", model.id));
 
+  const Overrides overrides = parse_assume(o.assume, *chips.front());
   std::vector<Projection> ps;
   for (const ChipSpec* chip : chips) {
     try {
-      ps.push_back(project_on(o, model, *chip, tokens, notes));
+      ps.push_back(project_on(o, overrides, model, *chip, tokens, notes));
     } catch (const Error& err) {
       if (chips.size() == 1) throw;
       throw Error(fmt::format("{}: {}", chip->id, err.what()), err.code());

@@ -1,5 +1,5 @@
 // INT8 scaled-GEMM impls (the scaled_gemm family, dtype s8, a_scale "row", b_scale "col"): ours
-// (kernels/quant/2_sm80_int8_gemm_mma.cu) beside cuBLASLt, both verified against the same
+// (kernels/quant/2_sm80_int8_gemm_mma.cu, 3_sm90_int8_gemm_wgmma.cu) beside cuBLASLt, both verified against the same
 // dequantized FP64 oracle as the FP8 impls (kernels::scaled_gemm_reference, s8 = true).
 //
 // Inputs: A [m][k] and B [n][k] uniform in [-1, 1] (or [0, 1] for inputs "nonnegative"; BF16,
@@ -133,6 +133,28 @@ class MmaInt8Case final : public Int8GemmCase {
   DeviceBuffer workspace_;
 };
 
+// int8gemm.wgmma (k_splits 1) and int8gemm.wgmma_splitk (planned_k_splits): the same workspace
+// rule as the mma.sync kernel.
+class WgmmaInt8Case final : public Int8GemmCase {
+ public:
+  explicit WgmmaInt8Case(const ScaledGemm& op, int k_splits = 1) : Int8GemmCase(op), k_splits_(k_splits) {
+    if (k_splits_ > 1)
+      workspace_ = DeviceBuffer(
+          kernels::split_k_workspace_bytes(static_cast<int>(op.m), static_cast<int>(op.n), k_splits_),
+          "the s32 parts of the k split");
+  }
+  void launch(cudaStream_t stream) override {
+    kernels::ScaledGemmArgs a = args();
+    a.k_splits = k_splits_;
+    a.workspace = workspace_.get();
+    kernels::int8_gemm_wgmma_sm90(a, stream);
+  }
+
+ private:
+  int k_splits_;
+  DeviceBuffer workspace_;
+};
+
 void check_cublas(cublasStatus_t status, const char* call) {
   if (status != CUBLAS_STATUS_SUCCESS)
     throw Error(fmt::format("{} failed: {} ({})", call, cublasLtGetStatusName(status), cublasLtGetStatusString(status)));
@@ -249,6 +271,29 @@ void register_int8_impls(Registry& r) {
              .make = [](const Op& op, const DeviceInfo& device) -> std::unique_ptr<Case> {
                const auto& g = std::get<ScaledGemm>(op);
                return std::make_unique<MmaInt8Case>(g, kernels::planned_k_splits(g.m, g.n, g.k, device.sm_count));
+             }});
+  r.add(Impl{.name = "int8gemm.wgmma",
+             .family = ScaledGemm::family,
+             .description = "s8 wgmma m64n128k32 (IGMMA) into exact s32 sums, TMA producer + 2 consumers (setmaxnreg "
+                            "40/232), persistent, 128x128x128 tiles, row/column scales once in the epilogue, BF16 out "
+                            "by stmatrix + TMA store (kernels/quant/3_sm90_int8_gemm_wgmma.cu)",
+             .vendor = false,
+             .min_arch = 90,
+             .max_arch = 90,
+             .unsupported = mma_unsupported,
+             .make = make_case<WgmmaInt8Case>});
+  r.add(Impl{.name = "int8gemm.wgmma_splitk",
+             .family = ScaledGemm::family,
+             .description = "int8gemm.wgmma with k split where the tiles fill at most half the SMs (planned_k_splits); "
+                            "exact s32 parts added and scaled by int8gemm.mma_splitk's second kernel, so the output is "
+                            "int8gemm.wgmma's bit for bit; without a split, int8gemm.wgmma itself",
+             .vendor = false,
+             .min_arch = 90,
+             .max_arch = 90,
+             .unsupported = mma_unsupported,
+             .make = [](const Op& op, const DeviceInfo& device) -> std::unique_ptr<Case> {
+               const auto& g = std::get<ScaledGemm>(op);
+               return std::make_unique<WgmmaInt8Case>(g, kernels::planned_k_splits(g.m, g.n, g.k, device.sm_count));
              }});
   r.add(Impl{.name = "int8gemm.cublaslt",
              .family = ScaledGemm::family,

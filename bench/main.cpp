@@ -90,13 +90,19 @@ int cmd_list() {
   fmt::print("  {:<10} BF16 -> E4M3 with 1x128 / 128x128 / per-tensor scales; 3 bytes per element + scales; "
              "judged against HBM bandwidth\n", "quantize");
   fmt::print("\nImpls:\n");
+  std::size_t impl_width = 0, family_width = 0, arch_width = 0;  // columns as wide as their longest entry
   for (const auto& i : registry().all()) {
-    fmt::print("  {:<20} {:<6} {:<7} {}{}\n", i.name, i.family, arch_label(i), i.vendor ? "[vendor] " : "",
-               i.description);
+    impl_width = std::max(impl_width, i.name.size());
+    family_width = std::max(family_width, i.family.size());
+    arch_width = std::max(arch_width, arch_label(i).size());
+  }
+  for (const auto& i : registry().all()) {
+    fmt::print("  {:<{}} {:<{}} {:<{}} {}{}\n", i.name, impl_width, i.family, family_width, arch_label(i), arch_width,
+               i.vendor ? "[vendor] " : "", i.description);
     if (i.min_smem_per_block)
-      fmt::print("  {:<20} needs {} KiB of shared memory per block (A100 and H100 give it; sm_86 and sm_89 GPUs do not)\n", "",
-                 i.min_smem_per_block / 1024);
-    if (!i.missing.empty()) fmt::print("  {:<20} unavailable in this build: {}\n", "", i.missing);
+      fmt::print("  {:<{}} needs {} KiB of shared memory per block (A100 and H100 give it; sm_86 and sm_89 GPUs do not)\n",
+                 "", impl_width, i.min_smem_per_block / 1024);
+    if (!i.missing.empty()) fmt::print("  {:<{}} unavailable in this build: {}\n", "", impl_width, i.missing);
   }
   fmt::print("\nChips (harness/data/chips.json; dense peaks):\n");
   std::size_t name_width = 4;

@@ -158,14 +158,18 @@ std::vector<Suite> make_suites() {
     // beside cuBLASLt's s32 matmul plus a scale kernel.
     std::vector<SuiteEntry> int8;
     for (const Mnk s : shapes) {
-      std::vector<std::string> impls = {"int8gemm.mma", "int8gemm.cublaslt"};
-      if (splits_k_on_132_sms(s.m, s.n, s.k)) impls.insert(impls.begin() + 1, "int8gemm.mma_splitk");
+      std::vector<std::string> impls = {"int8gemm.mma", "int8gemm.wgmma", "int8gemm.cublaslt"};
+      if (splits_k_on_132_sms(s.m, s.n, s.k)) {
+        impls.insert(impls.begin() + 1, "int8gemm.mma_splitk");
+        impls.insert(impls.begin() + 3, "int8gemm.wgmma_splitk");
+      }
       int8.push_back(
           {ScaledGemm{.m = s.m, .n = s.n, .k = s.k, .dtype = "s8", .a_scale = "row", .b_scale = "col"}, impls});
     }
     all.push_back({"int8",
                    "INT8 GEMM (s8, per-row / per-column scales, BF16 out) at DeepSeek-V3's shapes and square 4096, "
-                   "8192: ours (mma.sync; with k split at 128x7168x16384) and cuBLASLt (s32 out plus a scale kernel)",
+                   "8192: ours (mma.sync and wgmma; each with k split at 128x7168x16384) and cuBLASLt (s32 out plus a scale "
+                   "kernel)",
                    int8});
   }
   all.push_back({"fp8-accuracy",

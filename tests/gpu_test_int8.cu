@@ -5,6 +5,7 @@
 #include <cuda_bf16.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdint>
 #include <vector>
 
@@ -74,7 +75,9 @@ TEST_P(Int8Impl, VerifiesAgainstTheDequantizedOracleAtAwkwardShapes) {
   EXPECT_GE(verified, 3) << impl.name << " took too few of the shapes";
 }
 
-INSTANTIATE_TEST_SUITE_P(All, Int8Impl, ::testing::Values("int8gemm.mma", "int8gemm.mma_splitk", "int8gemm.cublaslt"),
+INSTANTIATE_TEST_SUITE_P(All, Int8Impl,
+                         ::testing::Values("int8gemm.mma", "int8gemm.mma_splitk", "int8gemm.wgmma",
+                                           "int8gemm.wgmma_splitk", "int8gemm.cublaslt"),
                          [](const auto& info) {
                            std::string name = info.param;
                            for (char& ch : name)
@@ -87,20 +90,37 @@ TEST(Int8Verification, UnwrittenOutputFailsVerification) {
   register_all_impls();
   const Stream stream;
   const ScaledGemm g{.m = 256, .n = 256, .k = 256, .dtype = "s8", .a_scale = "row", .b_scale = "col"};
-  for (const char* name : {"int8gemm.mma", "int8gemm.cublaslt"}) {
+  for (const char* name : {"int8gemm.mma", "int8gemm.wgmma", "int8gemm.cublaslt"}) {
     const Verification v = verify_once(registry().find(name), g, false, stream);
     EXPECT_FALSE(v.error <= v.tolerance) << name << ": " << v.detail;
   }
 }
 
-// Splitting k (int8gemm.mma_splitk) adds exact s32 parts and scales once as the unsplit epilogue
-// does, so its output must be the unsplit kernel's bit for bit, whatever the split: 2 to 32
-// parts, parts of one k-tile, a partial last k-tile (1008 = 7 x 128 + 112), tails in n, more
-// CTAs than SMs, and the largest k in 4 parts. The parts (with about 2^30 in every s32, so that
-// an unwritten one cannot hide) and c are poisoned first. Sums at the s32 bound, split: below.
+// The kernels that must give int8gemm.mma's unsplit output bit for bit: its own k split, and on
+// sm_90a the wgmma kernel, split or not (all compute the exact s32 sums and scale them with one
+// expression).
+struct Int8Kernel {
+  const char* name;
+  void (*run)(const kernels::ScaledGemmArgs&, cudaStream_t);
+  int min_splits;
+};
+std::vector<Int8Kernel> int8_kernels_held_to_mma(const DeviceInfo& info) {
+  std::vector<Int8Kernel> out = {{"int8gemm.mma", kernels::int8_gemm_mma_sm80, 2}};
+  if (info.arch() == 90) out.push_back({"int8gemm.wgmma", kernels::int8_gemm_wgmma_sm90, 1});
+  return out;
+}
+
+// Splitting k (int8gemm.mma_splitk, int8gemm.wgmma_splitk) adds exact s32 parts and scales once
+// as the unsplit epilogue does, so the output must be int8gemm.mma's bit for bit, whatever the
+// split and whichever kernel: 1 (wgmma only) to 32 parts, parts of one k-tile, a partial last
+// k-tile (1008 = 7 x 128 + 112), tails in n, more tiles or CTAs than SMs, and the largest k in 4
+// parts. The parts (with about 2^30 in every s32, so that an unwritten one cannot hide) and c are
+// poisoned first. Sums at the s32 bound: below.
 TEST(Int8KSplit, EverySplitIsTheUnsplitKernelBitForBit) {
   TB_REQUIRE_GPU();
-  if (Device(0).info().arch() < 80) GTEST_SKIP() << "mma.sync s8 m16n8k32 needs sm_80";
+  const DeviceInfo info = Device(0).info();
+  if (info.arch() < 80) GTEST_SKIP() << "mma.sync s8 m16n8k32 needs sm_80";
+  if (info.arch() != 90) std::printf("[ INFO     ] int8gemm.wgmma needs sm_90a: only int8gemm.mma checked here\n");
   const Stream stream;
   struct Split {
     Shape shape;
@@ -136,32 +156,38 @@ TEST(Int8KSplit, EverySplitIsTheUnsplitKernelBitForBit) {
     TB_CUDA_CHECK(cudaGetLastError());
     std::vector<unsigned char> want(bytes), got(bytes);
     TB_CUDA_CHECK(cudaMemcpyAsync(want.data(), unsplit.get(), bytes, cudaMemcpyDeviceToHost, stream));
-    for (const int splits : c.splits) {
-      DeviceBuffer split(bytes, "split output"),
-          parts(kernels::split_k_workspace_bytes(m, n, splits), "the s32 parts");
-      fill_poison(split.get(), bytes, 0x7F, stream);
-      fill_poison(parts.get(), parts.bytes(), 0x40, stream);
-      args.c = split.get();
-      args.k_splits = splits;
-      args.workspace = parts.get();
-      kernels::int8_gemm_mma_sm80(args, stream);
-      TB_CUDA_CHECK(cudaGetLastError());
-      TB_CUDA_CHECK(cudaMemcpyAsync(got.data(), split.get(), bytes, cudaMemcpyDeviceToHost, stream));
-      TB_CUDA_CHECK(cudaStreamSynchronize(stream));
-      std::size_t differ = 0;
-      for (std::size_t i = 0; i < bytes; ++i) differ += want[i] != got[i];
-      EXPECT_EQ(differ, 0u) << m << "x" << n << "x" << k << " in " << splits << " parts: " << differ
-                            << " bytes differ from the unsplit kernel";
+    for (const Int8Kernel& kernel : int8_kernels_held_to_mma(info)) {
+      std::vector<int> splits = c.splits;
+      if (kernel.min_splits == 1) splits.insert(splits.begin(), 1);
+      for (const int parts_count : splits) {
+        DeviceBuffer split(bytes, "split output"),
+            parts(std::max<std::size_t>(kernels::split_k_workspace_bytes(m, n, parts_count), 8), "the s32 parts");
+        fill_poison(split.get(), bytes, 0x7F, stream);
+        fill_poison(parts.get(), parts.bytes(), 0x40, stream);
+        args.c = split.get();
+        args.k_splits = parts_count;
+        args.workspace = parts_count > 1 ? parts.get() : nullptr;
+        kernel.run(args, stream);
+        TB_CUDA_CHECK(cudaGetLastError());
+        TB_CUDA_CHECK(cudaMemcpyAsync(got.data(), split.get(), bytes, cudaMemcpyDeviceToHost, stream));
+        TB_CUDA_CHECK(cudaStreamSynchronize(stream));
+        std::size_t differ = 0;
+        for (std::size_t i = 0; i < bytes; ++i) differ += want[i] != got[i];
+        EXPECT_EQ(differ, 0u) << kernel.name << " at " << m << "x" << n << "x" << k << " in " << parts_count
+                              << " part(s): " << differ << " bytes differ from int8gemm.mma unsplit";
+      }
     }
   }
 }
 
 // Every operand -128 at the largest k allowed: every sum is 2^16 * 2^14 = 2^30, one step from
 // wrapping, and exact in BF16; unit scales. An s32 overflow or a lost k-tile shows as a wrong value.
-// The same in 4 parts (int8gemm.mma_splitk): a lost part gives 0.75 2^30, a doubled one 1.25 2^30.
+// The same in 4 parts (the _splitk impls): a lost part gives 0.75 2^30, a doubled one 1.25 2^30.
+// Both kernels (the wgmma one on sm_90a).
 TEST(Int8Mma, LargestSumsAreExact) {
   TB_REQUIRE_GPU();
-  if (Device(0).info().arch() < 80) GTEST_SKIP() << "mma.sync s8 m16n8k32 needs sm_80";
+  const DeviceInfo info = Device(0).info();
+  if (info.arch() < 80) GTEST_SKIP() << "mma.sync s8 m16n8k32 needs sm_80";
   const Stream stream;
   constexpr int m = 8, n = 8, k = kernels::kInt8MaxK;
   DeviceBuffer a(static_cast<std::size_t>(m) * k, "A"), b(static_cast<std::size_t>(n) * k, "B"), sa(m * 4, "sa"),
@@ -171,26 +197,27 @@ TEST(Int8Mma, LargestSumsAreExact) {
   const std::vector<float> ones(8, 1.f);
   TB_CUDA_CHECK(cudaMemcpyAsync(sa.get(), ones.data(), sa.bytes(), cudaMemcpyHostToDevice, stream));
   TB_CUDA_CHECK(cudaMemcpyAsync(sb.get(), ones.data(), sb.bytes(), cudaMemcpyHostToDevice, stream));
-  fill_poison(c.get(), c.bytes(), 0xFF, stream);
   const kernels::ScaledGemmArgs args{.a = a.as<const std::uint8_t>(), .b = b.as<const std::uint8_t>(),
                                      .a_scales = sa.as<const float>(), .b_scales = sb.as<const float>(), .c = c.get(),
                                      .c_f32 = false, .s8 = true, .m = m, .n = n, .k = k,
                                      .a_scale = kernels::AScale::Row, .b_scale = kernels::BScale::Col};
   DeviceBuffer parts(kernels::split_k_workspace_bytes(m, n, 4), "the s32 parts");
-  for (const int splits : {1, 4}) {
-    kernels::ScaledGemmArgs split = args;
-    split.k_splits = splits;
-    split.workspace = splits > 1 ? parts.get() : nullptr;
-    fill_poison(c.get(), c.bytes(), 0xFF, stream);
-    fill_poison(parts.get(), parts.bytes(), 0x40, stream);
-    kernels::int8_gemm_mma_sm80(split, stream);
-    TB_CUDA_CHECK(cudaGetLastError());
-    std::vector<__nv_bfloat16> got(m * n);
-    TB_CUDA_CHECK(cudaMemcpyAsync(got.data(), c.get(), c.bytes(), cudaMemcpyDeviceToHost, stream));
-    TB_CUDA_CHECK(cudaStreamSynchronize(stream));
-    for (int e = 0; e < m * n; ++e)
-      EXPECT_EQ(__bfloat162float(got[e]), 1073741824.f) << "at " << e << ", k in " << splits << " part(s)";
-  }
+  for (const Int8Kernel& kernel : int8_kernels_held_to_mma(info))
+    for (const int splits : {1, 4}) {
+      kernels::ScaledGemmArgs split = args;
+      split.k_splits = splits;
+      split.workspace = splits > 1 ? parts.get() : nullptr;
+      fill_poison(c.get(), c.bytes(), 0xFF, stream);
+      fill_poison(parts.get(), parts.bytes(), 0x40, stream);
+      kernel.run(split, stream);
+      TB_CUDA_CHECK(cudaGetLastError());
+      std::vector<__nv_bfloat16> got(m * n);
+      TB_CUDA_CHECK(cudaMemcpyAsync(got.data(), c.get(), c.bytes(), cudaMemcpyDeviceToHost, stream));
+      TB_CUDA_CHECK(cudaStreamSynchronize(stream));
+      for (int e = 0; e < m * n; ++e)
+        EXPECT_EQ(__bfloat162float(got[e]), 1073741824.f) << kernel.name << " at " << e << ", k in " << splits
+                                                          << " part(s)";
+    }
 }
 
 }  // namespace

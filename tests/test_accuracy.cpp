@@ -65,12 +65,14 @@ TEST(AccuracySuite, EveryScaledGemmImplFromK1024To65536BothInputsSameOperandsWit
   // fp8gemm.wgmma's (a GPU test holds the overlapped schedule to it bit for bit).
   // fp8gemm.wgmma_splitk and int8gemm.mma_splitk split k only where the tiles fill at most half
   // the SMs; the suite's 1024 x 2048 has 128 tiles, where they are fp8gemm.wgmma_overlap and
-  // int8gemm.mma.
+  // int8gemm.mma. int8gemm.wgmma (and its split) computes int8gemm.mma's exact s32 sums and scales
+  // them with the same expression: the same bits (a GPU test holds them to it).
   EXPECT_EQ(kernels::scaled_gemm_k_splits(8 * 16, kernels::scale_blocks(65536), 132), 1);
+  const std::set<std::string> same_bits_as_listed = {"fp8gemm.wgmma_multicast", "fp8gemm.wgmma_overlap",
+                                                     "fp8gemm.wgmma_splitk", "int8gemm.mma_splitk",
+                                                     "int8gemm.wgmma", "int8gemm.wgmma_splitk"};
   for (const auto& impl : registry().all())
-    if (impl.family == ScaledGemm::family && impl.name != "fp8gemm.wgmma_multicast" &&
-        impl.name != "fp8gemm.wgmma_overlap" && impl.name != "fp8gemm.wgmma_splitk" &&
-        impl.name != "int8gemm.mma_splitk")
+    if (impl.family == ScaledGemm::family && !same_bits_as_listed.contains(impl.name))
       scaled_gemm_impls.insert(impl.name);
   // (inputs, k) -> impl -> scales it runs with
   std::map<std::pair<std::string, std::uint64_t>, std::map<std::string, std::set<std::string>>> seen;

@@ -194,7 +194,7 @@ TEST(Sass, ClusterGemmKernelMulticastsLoadsAndStoresThroughStmatrixAndTma) {
 // a WARPGROUP.DEPBAR after each). The kernels issue four per k-tile and wait on the last only.
 TEST(Sass, WgmmaKernelsKeepHgmmaInFlight) {
   TB_REQUIRE_SASS();
-  static const std::regex hgmma(R"([HQ]GMMA\.[^;]*;)");  // QGMMA: the FP8 kernel
+  static const std::regex hgmma(R"([HQI]GMMA\.[^;]*;)");  // QGMMA: the FP8 kernel; IGMMA: the INT8 one
   for (const auto& [key, body] : kernels_sass().sass) {
     if (key.first != "sm_90a" || key.second.find("gemm_wgmma") == std::string::npos) continue;
     int all = 0, waiting = 0;
@@ -306,6 +306,26 @@ TEST(Sass, Int8MmaKernelRunsOnImmaFedByLdmatrixAndCpAsyncWithoutLocalMemory) {
   }
   for (const auto& [key, body] : kernels_sass().sass) {
     if (key.second.find("int8_gemm_imma_kernel") == std::string::npos) continue;
+    std::smatch m;
+    EXPECT_FALSE(std::regex_search(body, m, local)) << key.second << " (" << key.first << ") uses local memory: " << m.str();
+  }
+}
+
+// int8gemm.wgmma: one instance, on IGMMA fed by TMA through the mbarrier ring, the register split,
+// BF16 output staged by stmatrix .trans and stored by TMA, one k-block left in flight while the
+// one before is handed back (WARPGROUP.DEPBAR.LE gsb0, 0x1), no local memory.
+TEST(Sass, Int8WgmmaKernelRunsOnIgmmaFedByTmaWithoutLocalMemory) {
+  TB_REQUIRE_SASS();
+  const std::string kernel = "int8_gemm_wgmma_kernel";
+  const auto n = count_by_arch(kernel);
+  EXPECT_EQ(n.count("sm_90a") ? n.at("sm_90a") : 0, 1);
+  for (const char* instruction :
+       {"IGMMA.64x128x32.S8.S8", "UTMALDG.2D", "UTMASTG.2D", "STSM.16.MT88.4", "SYNCS.PHASECHK.TRANS64.TRYWAIT",
+        "USETMAXREG.DEALLOC", "USETMAXREG.TRY_ALLOC", "WARPGROUP.DEPBAR.LE gsb0, 0x1"})
+    expect_instruction_in_every(kernel, instruction, "sm_90a");
+  static const std::regex local(R"(\b(LDL|STL)(\.\w+)*\s)");
+  for (const auto& [key, body] : kernels_sass().sass) {
+    if (key.second.find(kernel) == std::string::npos) continue;
     std::smatch m;
     EXPECT_FALSE(std::regex_search(body, m, local)) << key.second << " (" << key.first << ") uses local memory: " << m.str();
   }

@@ -231,6 +231,8 @@ void int8_gemm_mma_sm80(const ScaledGemmArgs& args, cudaStream_t stream) {
     throw std::invalid_argument("int8_gemm_mma_sm80 with k split into " + std::to_string(args.k_splits) +
                                 " parts needs args.workspace (8-byte aligned) of split_k_workspace_bytes = " +
                                 std::to_string(split_k_workspace_bytes(args.m, args.n, args.k_splits)) + " bytes");
+  if (reinterpret_cast<std::uintptr_t>(args.c) % 4)
+    throw std::invalid_argument("int8_gemm_mma_sm80 stores c as BF16 pairs: c must be 4-byte aligned");
   const auto kernel = int8_gemm_imma_kernel;
   // Above 48 KiB of dynamic shared memory needs an opt-in, once (errors surface at the launch,
   // which the caller checks).
@@ -242,12 +244,15 @@ void int8_gemm_mma_sm80(const ScaledGemmArgs& args, cudaStream_t stream) {
                                                  reinterpret_cast<const std::int8_t*>(args.b), args.a_scales,
                                                  args.b_scales, static_cast<__nv_bfloat16*>(args.c), args.m, args.n,
                                                  args.k, args.k_splits, parts);
-  if (args.k_splits > 1) {
-    const std::size_t pairs = static_cast<std::size_t>(args.m) * args.n / 2;
-    const std::size_t blocks = (pairs + 255) / 256, most = 1024;  // a grid-stride loop: any count works
-    int8_split_k_sum_kernel<<<static_cast<unsigned>(blocks < most ? blocks : most), 256, 0, stream>>>(
-        parts, args.a_scales, args.b_scales, static_cast<__nv_bfloat16*>(args.c), args.m, args.n, args.k_splits);
-  }
+  if (args.k_splits > 1) int8_split_k_sum(args, stream);
+}
+
+void int8_split_k_sum(const ScaledGemmArgs& args, cudaStream_t stream) {
+  const std::size_t pairs = static_cast<std::size_t>(args.m) * args.n / 2;
+  const std::size_t blocks = (pairs + 255) / 256, most = 1024;  // a grid-stride loop: any count works
+  int8_split_k_sum_kernel<<<static_cast<unsigned>(blocks < most ? blocks : most), 256, 0, stream>>>(
+      static_cast<const std::int32_t*>(args.workspace), args.a_scales, args.b_scales,
+      static_cast<__nv_bfloat16*>(args.c), args.m, args.n, args.k_splits);
 }
 
 }  // namespace trainbench::kernels

@@ -43,4 +43,19 @@ static_assert(static_cast<long long>(kInt8MaxK) * 128 * 128 < (1ll << 31), "s32 
 // split is not 1 to ceil(k / 128) parts with a workspace.
 void int8_gemm_mma_sm80(const ScaledGemmArgs& args, cudaStream_t stream);
 
+// int8gemm.wgmma and int8gemm.wgmma_splitk (3_sm90_int8_gemm_wgmma.cu), sm_90a only: s8 wgmma
+// m64n128k32 into s32, TMA and a 6-stage mbarrier ring, one producer and two consumer warpgroups,
+// persistent over 128x128x128 tiles; the epilogue c = bf16(float(s32) sa[i] sb[j]) is
+// int8_gemm_mma_sm80's expression, so the two give the same bits (the s32 sums are exact in both).
+// The same requirements as int8_gemm_mma_sm80, and c 16-byte aligned (BF16 output leaves by TMA
+// stores); args.k_splits > 1 as there, the s32 parts added by int8_split_k_sum. Throws
+// std::invalid_argument naming what is wrong, std::runtime_error when the tensor maps cannot be
+// encoded.
+void int8_gemm_wgmma_sm90(const ScaledGemmArgs& args, cudaStream_t stream);
+
+// The second kernel of a split INT8 GEMM (both kernels above): c = bf16(float(sum over the
+// args.k_splits parts in args.workspace, [split][n][m] s32) sa[i] sb[j]). Needs m even (pairs of
+// a column per thread) and the workspace 8-byte aligned; the callers check.
+void int8_split_k_sum(const ScaledGemmArgs& args, cudaStream_t stream);
+
 }  // namespace trainbench::kernels

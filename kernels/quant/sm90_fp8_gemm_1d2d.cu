@@ -111,9 +111,6 @@ constexpr int kSmemBytes =
     kStages * static_cast<int>(kStageBytes) + kConsumers * static_cast<int>(kStagingBytes) + 2 * kStages * 8 + 1024;
 static_assert(kSmemBytes <= 227 * 1024, "an H100's or H200's shared memory per block");
 
-// Box origin along k in the BF16 view: two FP8 per element.
-constexpr int kBytesPerViewElement = 2;
-
 template <PromotionSchedule kMode, typename OutT>
 __global__ void __launch_bounds__(kThreads, 1)
 fp8_gemm_wgmma_kernel(const __grid_constant__ CUtensorMap a_map, const __grid_constant__ CUtensorMap b_map,
@@ -151,27 +148,8 @@ fp8_gemm_wgmma_kernel(const __grid_constant__ CUtensorMap a_map, const __grid_co
 
   if (wg == 0) {
     ptx::setmaxnreg_dec<kProducerRegisters>();
-    if (warp == 0 && ptx::elect_one()) {
-      ptx::prefetch_tensor_map(&a_map);
-      ptx::prefetch_tensor_map(&b_map);
-      int stage = 0;
-      std::uint32_t phase = 0;
-      for (int u = sched.first(blockIdx.x); u < units; u = sched.next(u)) {
-        const TileCoord tile = order.tile(u / k_splits);
-        const KBlockRange part = k_split_range(u % k_splits, k_splits, k_blocks);
-        for (int kb = part.begin; kb < part.begin + part.count; ++kb) {
-          ptx::mbarrier_wait(empty(stage), phase ^ 1u);
-          ptx::mbarrier_arrive_expect_tx(full(stage), kStageBytes);
-          const int x = kb * kFp8TileK / kBytesPerViewElement;
-          ptx::tma_load_2d(a_tile(stage), &a_map, full(stage), x, tile.i * kFp8TileM);
-          ptx::tma_load_2d(b_tile(stage), &b_map, full(stage), x, tile.j * kFp8TileN);
-          if (++stage == kStages) {
-            stage = 0;
-            phase ^= 1u;
-          }
-        }
-      }
-    }
+    if (warp == 0 && ptx::elect_one())
+      load_byte_operand_k_blocks<kStages>(&a_map, &b_map, sched, k_splits, k_blocks, full, empty, a_tile, b_tile);
   } else {
     // Consumer w computes rows 64w .. 64w + 63 of the CTA tile; this thread rows r and r + 8.
     ptx::setmaxnreg_inc<kConsumerRegisters>();
@@ -263,10 +241,8 @@ void launch(const ScaledGemmArgs& args, cudaStream_t stream) {
                          reinterpret_cast<std::uintptr_t>(args.c) % 16 == 0;
   if (last.args.a != args.a || last.args.b != args.b || last.args.c != args.c || last.args.m != args.m ||
       last.args.n != args.n || last.args.k != args.k || last.args.k_splits != args.k_splits) {
-    const auto inner = static_cast<std::uint64_t>(args.k / kBytesPerViewElement);
-    const std::uint32_t box_inner = kFp8TileK / kBytesPerViewElement;
-    last.a = make_tensor_map_bf16_2d_sw128(args.a, inner, static_cast<std::uint64_t>(args.m), box_inner, kFp8TileM);
-    last.b = make_tensor_map_bf16_2d_sw128(args.b, inner, static_cast<std::uint64_t>(args.n), box_inner, kFp8TileN);
+    last.a = byte_operand_tensor_map(args.a, args.k, args.m, kFp8TileM);
+    last.b = byte_operand_tensor_map(args.b, args.k, args.n, kFp8TileN);
     // C^T: n rows of m contiguous BF16, one Sm90StoreChunk (64 x 64) per box; unused without tma_store.
     using Chunk = Sm90StoreChunk<__nv_bfloat16>;
     last.c = tma_store ? make_tensor_map_bf16_2d_sw128(args.c, static_cast<std::uint64_t>(args.m),

@@ -73,9 +73,6 @@ constexpr std::uint32_t kOperandTileBytes = kFp8OperandTileBytes;
 constexpr std::uint32_t kStageBytes = 2 * kOperandTileBytes;  // own b, own half of a, the peer's half
 constexpr int kSmemBytes = kStages * static_cast<int>(kStageBytes) + 2 * kStages * 8 + 1024;
 
-// Box origin along k in the BF16 view: two FP8 per element.
-constexpr int kBytesPerViewElement = 2;
-
 template <typename OutT>
 __global__ void __launch_bounds__(kThreads, 1)
 fp8_gemm_wgmma_multicast_kernel(const __grid_constant__ CUtensorMap a_map, const __grid_constant__ CUtensorMap b_map,
@@ -209,8 +206,7 @@ void launch(const ScaledGemmArgs& args, cudaStream_t stream) {
     const auto inner = static_cast<std::uint64_t>(args.k / kBytesPerViewElement);
     last.a = make_tensor_map_bf16_2d_sw128(args.a, inner, static_cast<std::uint64_t>(args.m), TileA::Slice::kBoxInner,
                                            TileA::Slice::kBoxOuter);
-    last.b = make_tensor_map_bf16_2d_sw128(args.b, inner, static_cast<std::uint64_t>(args.n),
-                                           kFp8TileK / kBytesPerViewElement, kFp8TileN);
+    last.b = byte_operand_tensor_map(args.b, args.k, args.n, kFp8TileN);
     last.args = args;
   }
   const ClusterPairScheduler sched = cluster_pair_scheduler((args.m + kFp8TileM - 1) / kFp8TileM,

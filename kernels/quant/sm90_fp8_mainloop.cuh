@@ -3,15 +3,67 @@
 // epilogue, in each PromotionSchedule (scaled_gemm.cuh says what they are). The kernels differ only
 // in how a stage is handed back (a local arrival, or one into each CTA of the cluster), which the
 // caller passes in. sm_90a only (wgmma).
+//
+// Also the producer that fp8gemm.wgmma and int8gemm.wgmma (3_sm90_int8_gemm_wgmma.cu) share: their
+// operands are both rows of k bytes in 128 x 128-byte k-tiles, loaded the same way.
 #pragma once
 #include <cstdint>
+
+#include <cuda.h>
 
 #include "kernels/common/ptx.cuh"
 #include "kernels/common/sm90_layout.cuh"
 #include "kernels/common/sm90_ptx.cuh"
+#include "kernels/common/tensor_map.cuh"
+#include "kernels/gemm/tile_scheduler.cuh"
 #include "kernels/quant/scaled_gemm.cuh"
 
 namespace trainbench::kernels {
+
+// The tensor maps view the 1-byte operands (E4M3 or s8) as BF16 pairs, with the existing BF16
+// encoder: TMA moves bytes, and the swizzle and the zero fill past the edges do not depend on the
+// element type. A k-tile's 128 bytes are 64 elements of that view.
+inline constexpr int kBytesPerViewElement = 2;
+
+// The tensor map of a [rows][k] byte operand, one box per k-tile of box_rows rows (k a multiple of 16).
+inline CUtensorMap byte_operand_tensor_map(const void* operand, int k, int rows, std::uint32_t box_rows) {
+  return make_tensor_map_bf16_2d_sw128(operand, static_cast<std::uint64_t>(k / kBytesPerViewElement),
+                                       static_cast<std::uint64_t>(rows), kFp8TileK / kBytesPerViewElement, box_rows);
+}
+
+#if TRAINBENCH_SM90A
+// The producer of the persistent 1-byte-operand kernels (one elected thread): it walks the same
+// work units as the consumers (unit u: part u % k_splits, k_split_range, of tile u / k_splits) and
+// for every k-block waits for its stage to be free, then loads a's and b's 128 x 128-byte k-tiles
+// by TMA onto the stage's full barrier. The ring's stage and phase run on across units.
+template <int kStages, typename Full, typename Empty, typename ATile, typename BTile>
+__device__ __forceinline__ void load_byte_operand_k_blocks(const CUtensorMap* a_map, const CUtensorMap* b_map,
+                                                           PersistentTileScheduler sched, int k_splits,
+                                                           int k_blocks, Full full, Empty empty, ATile a_tile,
+                                                           BTile b_tile) {
+  constexpr std::uint32_t kStageBytes = 2 * kFp8OperandTileBytes;
+  ptx::prefetch_tensor_map(a_map);
+  ptx::prefetch_tensor_map(b_map);
+  const int units = sched.order.num_tiles() * k_splits;
+  int stage = 0;
+  std::uint32_t phase = 0;
+  for (int u = sched.first(static_cast<int>(blockIdx.x)); u < units; u = sched.next(u)) {
+    const TileCoord tile = sched.order.tile(u / k_splits);
+    const KBlockRange part = k_split_range(u % k_splits, k_splits, k_blocks);
+    for (int kb = part.begin; kb < part.begin + part.count; ++kb) {
+      ptx::mbarrier_wait(empty(stage), phase ^ 1u);
+      ptx::mbarrier_arrive_expect_tx(full(stage), kStageBytes);
+      const int x = kb * kFp8TileK / kBytesPerViewElement;
+      ptx::tma_load_2d(a_tile(stage), a_map, full(stage), x, tile.i * kFp8TileM);
+      ptx::tma_load_2d(b_tile(stage), b_map, full(stage), x, tile.j * kFp8TileN);
+      if (++stage == kStages) {
+        stage = 0;
+        phase ^= 1u;
+      }
+    }
+  }
+}
+#endif  // TRAINBENCH_SM90A
 
 inline constexpr int kFp8ConsumerAccumulators = kFp8TileN / 2;  // FP32 per thread, m64n128
 

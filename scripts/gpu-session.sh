@@ -165,7 +165,7 @@ for suite in "${suites[@]}"; do
       2>&1 | tee "$out/peer-$suite.log" || status=1
     [ -f "$out/$suite-torch.json" ] && "$tb" compare "$out/$suite.json" "$out/$suite-torch.json" \
       --pair memory.cudaMemcpy=torch.copy --pair gemm.cublas=torch.matmul --pair attention.cudnn=torch.sdpa.cudnn \
-      --pair fp8gemm.cublaslt=torch.scaled_mm \
+      --pair fp8gemm.cublaslt=torch.scaled_mm --pair int8gemm.cublaslt=torch.int_mm \
       | tee "$out/compare-$suite-torch.txt"
   fi
 done

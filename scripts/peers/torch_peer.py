@@ -13,6 +13,8 @@ PyTorch covers is run once per peer impl:
                torch.sdpa.cudnn    through autograd), cuDNN backend
     scaled_gemm torch.scaled_mm    torch._scaled_mm, E4M3 operands, FP32 scales (per-tensor, or
                                    1x128 / 128x128 blocks where this PyTorch takes them), BF16 out
+               torch.int_mm        torch._int_mm, s8 operands, s32 sums, then the row and column
+                                   scales in FP32 and BF16 out (both timed, as int8gemm.cublaslt)
 Each peer result is verified first (against an FP32 computation, outputs poisoned with NaN
 before the verifying run; a failure gives no number), warmed up, then timed with CUDA events
 after an L2 flush (unless --hot), at least --min-samples and until the relative noise is under
@@ -265,6 +267,29 @@ def run_peers(like_doc, args):
                              "relative Frobenius error against an FP32 matmul of the dequantized operands")
             samples, why = timed(fn) if v["passed"] else ([], "")
             out.append(peer_record(t, "torch.scaled_mm", samples, v, why, chip))
+        elif op == "scaled_gemm" and shape.get("dtype") == "s8" and shape.get("inputs", "signed") == "signed":
+            m, n, k = shape["m"], shape["n"], shape["k"]
+            # s8 operands as quantized data are ([-127, 127]), one FP32 scale per row of A and per
+            # column of C; torch._int_mm gives the s32 sums (cuBLASLt), the scales follow in FP32.
+            a = torch.randint(-127, 128, (m, k), dtype=torch.int8, device=dev, generator=gen)
+            bt = torch.randint(-127, 128, (n, k), dtype=torch.int8, device=dev, generator=gen)
+            sa = (torch.rand(m, 1, generator=gen, device=dev) + 0.5) / 127
+            sb = (torch.rand(1, n, generator=gen, device=dev) + 0.5) / 127
+            c = torch.full((m, n), float("nan"), dtype=torch.bfloat16, device=dev)
+            def fn():
+                c.copy_(torch._int_mm(a, bt.t()).float().mul_(sa).mul_(sb))
+            try:
+                fn()
+            except (RuntimeError, TypeError) as e:
+                v = verification(float("inf"), 0.0, f"this PyTorch's _int_mm does not take this shape: "
+                                                     f"{str(e).splitlines()[0]}")
+                v["unavailable"] = True
+                out.append(peer_record(t, "torch.int_mm", [], v, "", chip))
+                continue
+            v = verification(rel_error(c, (a.float() @ bt.float().t()) * sa * sb), 1e-2,
+                             "relative Frobenius error against an FP32 matmul of the dequantized operands")
+            samples, why = timed(fn) if v["passed"] else ([], "")
+            out.append(peer_record(t, "torch.int_mm", samples, v, why, chip))
         elif op == "attention" and shape["pass"] == "bwd":
             bsz, hq, hkv, sq, skv, d = (shape[x] for x in ("batch", "heads_q", "heads_kv", "seq_q", "seq_kv", "head_dim"))
             q, kk, vv = (rand(bsz, h, s_, d).requires_grad_() for h, s_ in ((hq, sq), (hkv, skv), (hkv, skv)))

@@ -8,7 +8,7 @@
 
 One column per chip (the `chip` id each results file names), one row per headline: the memory
 roof, BF16 GEMM at 8192^3, attention forward and backward at head_dim 128 and sequence 8192, FP8
-GEMM at DeepSeek-V3's largest shape, and the harness sanity check (gemm.cublas against
+and INT8 GEMM at DeepSeek-V3's largest shape, and the harness sanity check (gemm.cublas against
 torch.matmul on the same device in the same session). A cell gives our best verified impl, its
 throughput and its ratio to the vendor baseline measured in the same files; '-' where nothing was
 measured. Only verified, timed records count; throttled ones are marked.
@@ -36,6 +36,9 @@ HEADLINES = [
     ("FP8 GEMM 4096x7168x16384 (1x128 / 128x128 scales)", "scaled_gemm",
      {"m": 4096, "n": 7168, "k": 16384, "dtype": "e4m3", "a_scale": "1x128", "b_scale": "128x128"},
      ["fp8gemm.wgmma"], "fp8gemm.cublaslt_blockscaled", "cuBLASLt block-scaled"),
+    ("INT8 GEMM 4096x7168x16384 (row / column scales)", "scaled_gemm",
+     {"m": 4096, "n": 7168, "k": 16384, "dtype": "s8", "a_scale": "row", "b_scale": "col"},
+     ["int8gemm.mma", "int8gemm.wgmma"], "int8gemm.cublaslt", "cuBLASLt"),
     ("Sanity: gemm.cublas vs torch.matmul, 8192^3", "gemm",
      {"m": 8192, "n": 8192, "k": 8192, "layout": "tn", "dtype": "bf16", "out_dtype": "bf16"},
      ["gemm.cublas"], "torch.matmul", "torch.matmul"),

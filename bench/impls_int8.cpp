@@ -111,11 +111,13 @@ class Int8GemmCase : public Case {
   }
 };
 
-// k_splits > 1 (int8gemm.mma_splitk): k split in that many parts, the s32 parts in a workspace
+// Our kernels, launched by kLaunch (int8_gemm_mma_sm80 or int8_gemm_wgmma_sm90) with k split in
+// k_splits parts (the _splitk impls, planned_k_splits) or not; the s32 parts in a workspace
 // allocated here, outside the timed launches.
-class MmaInt8Case final : public Int8GemmCase {
+template <auto kLaunch>
+class OursInt8Case final : public Int8GemmCase {
  public:
-  explicit MmaInt8Case(const ScaledGemm& op, int k_splits = 1) : Int8GemmCase(op), k_splits_(k_splits) {
+  explicit OursInt8Case(const ScaledGemm& op, int k_splits = 1) : Int8GemmCase(op), k_splits_(k_splits) {
     if (k_splits_ > 1)
       workspace_ = DeviceBuffer(
           kernels::split_k_workspace_bytes(static_cast<int>(op.m), static_cast<int>(op.n), k_splits_),
@@ -125,35 +127,15 @@ class MmaInt8Case final : public Int8GemmCase {
     kernels::ScaledGemmArgs a = args();
     a.k_splits = k_splits_;
     a.workspace = workspace_.get();
-    kernels::int8_gemm_mma_sm80(a, stream);
+    kLaunch(a, stream);
   }
 
  private:
   int k_splits_;
   DeviceBuffer workspace_;
 };
-
-// int8gemm.wgmma (k_splits 1) and int8gemm.wgmma_splitk (planned_k_splits): the same workspace
-// rule as the mma.sync kernel.
-class WgmmaInt8Case final : public Int8GemmCase {
- public:
-  explicit WgmmaInt8Case(const ScaledGemm& op, int k_splits = 1) : Int8GemmCase(op), k_splits_(k_splits) {
-    if (k_splits_ > 1)
-      workspace_ = DeviceBuffer(
-          kernels::split_k_workspace_bytes(static_cast<int>(op.m), static_cast<int>(op.n), k_splits_),
-          "the s32 parts of the k split");
-  }
-  void launch(cudaStream_t stream) override {
-    kernels::ScaledGemmArgs a = args();
-    a.k_splits = k_splits_;
-    a.workspace = workspace_.get();
-    kernels::int8_gemm_wgmma_sm90(a, stream);
-  }
-
- private:
-  int k_splits_;
-  DeviceBuffer workspace_;
-};
+using MmaInt8Case = OursInt8Case<kernels::int8_gemm_mma_sm80>;
+using WgmmaInt8Case = OursInt8Case<kernels::int8_gemm_wgmma_sm90>;
 
 void check_cublas(cublasStatus_t status, const char* call) {
   if (status != CUBLAS_STATUS_SUCCESS)
@@ -246,6 +228,13 @@ std::unique_ptr<Case> make_case(const Op& op, const DeviceInfo&) {
   return std::make_unique<CaseT>(std::get<ScaledGemm>(op));
 }
 
+// The _splitk impls: k split as planned_k_splits deals it on this GPU (not split elsewhere).
+template <typename CaseT>
+std::unique_ptr<Case> make_split_case(const Op& op, const DeviceInfo& device) {
+  const auto& g = std::get<ScaledGemm>(op);
+  return std::make_unique<CaseT>(g, kernels::planned_k_splits(g.m, g.n, g.k, device.sm_count));
+}
+
 }  // namespace
 
 void register_int8_impls(Registry& r) {
@@ -268,10 +257,7 @@ void register_int8_impls(Registry& r) {
              .min_arch = 80,
              .max_arch = 0,
              .unsupported = mma_unsupported,
-             .make = [](const Op& op, const DeviceInfo& device) -> std::unique_ptr<Case> {
-               const auto& g = std::get<ScaledGemm>(op);
-               return std::make_unique<MmaInt8Case>(g, kernels::planned_k_splits(g.m, g.n, g.k, device.sm_count));
-             }});
+             .make = make_split_case<MmaInt8Case>});
   r.add(Impl{.name = "int8gemm.wgmma",
              .family = ScaledGemm::family,
              .description = "s8 wgmma m64n128k32 (IGMMA) into exact s32 sums, TMA producer + 2 consumers (setmaxnreg "
@@ -291,10 +277,7 @@ void register_int8_impls(Registry& r) {
              .min_arch = 90,
              .max_arch = 90,
              .unsupported = mma_unsupported,
-             .make = [](const Op& op, const DeviceInfo& device) -> std::unique_ptr<Case> {
-               const auto& g = std::get<ScaledGemm>(op);
-               return std::make_unique<WgmmaInt8Case>(g, kernels::planned_k_splits(g.m, g.n, g.k, device.sm_count));
-             }});
+             .make = make_split_case<WgmmaInt8Case>});
   r.add(Impl{.name = "int8gemm.cublaslt",
              .family = ScaledGemm::family,
              .description = "cublasLtMatmul s8 TN, CUBLAS_COMPUTE_32I, s32 out (heuristic's first algorithm), then a "

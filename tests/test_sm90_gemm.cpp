@@ -242,6 +242,33 @@ void expect_accumulators_cover_the_tile_once() {
 TEST(WgmmaAccumulators, N128FragmentsCoverTheTileOnce) { expect_accumulators_cover_the_tile_once<128>(); }
 TEST(WgmmaAccumulators, N256FragmentsCoverTheTileOnce) { expect_accumulators_cover_the_tile_once<256>(); }
 
+// An epilogue that loads one scale per row slot and per column slot (int8gemm.wgmma) must find
+// every register's own row and column there: the slot's representative register lies in the same
+// row (column) as the register, and the slots number the thread's 2 rows and N/4 columns once each.
+template <int kN>
+void expect_slots_name_each_registers_row_and_column() {
+  for (int thread = 0; thread < 128; ++thread) {
+    std::set<int> rows, cols;
+    for (int reg = 0; reg < kN / 2; ++reg) {
+      const WgmmaCoord at = wgmma_accumulator_coord(thread, reg);
+      const int row_slot = wgmma_accumulator_row_slot(reg), col_slot = wgmma_accumulator_col_slot(reg);
+      ASSERT_TRUE(row_slot >= 0 && row_slot < 2 && col_slot >= 0 && col_slot < kN / 4) << thread << " " << reg;
+      EXPECT_EQ(wgmma_accumulator_coord(thread, 2 * row_slot).row, at.row) << thread << " " << reg;
+      EXPECT_EQ(wgmma_accumulator_coord(thread, wgmma_col_slot_register(col_slot)).col, at.col) << thread << " " << reg;
+      EXPECT_EQ(wgmma_accumulator_col_slot(wgmma_col_slot_register(col_slot)), col_slot);
+      rows.insert(at.row);
+      cols.insert(at.col);
+    }
+    EXPECT_EQ(rows.size(), 2u) << thread;
+    EXPECT_EQ(cols.size(), static_cast<std::size_t>(kN / 4)) << thread;
+  }
+}
+
+TEST(WgmmaAccumulators, RowAndColumnSlotsNameEachRegistersRowAndColumn) {
+  expect_slots_name_each_registers_row_and_column<128>();
+  expect_slots_name_each_registers_row_and_column<256>();
+}
+
 TEST(WgmmaAccumulators, MatchTheMmaSyncLayoutPerEightColumns) {
   // Thread 5 (warp 0, lane 5): d0, d1 at row 1, columns 2, 3; d2, d3 at row 9; d4 at column 10.
   EXPECT_EQ(wgmma_accumulator_coord(5, 0).row, 1);

@@ -56,6 +56,14 @@ __host__ __device__ constexpr WgmmaCoord wgmma_accumulator_coord(int thread, int
   return {16 * warp + lane / 4 + 8 * half, 8 * chunk + 2 * (lane % 4) + e};
 }
 
+// A thread's accumulators span 2 rows and N/4 columns of the tile: register `reg` lies in row slot
+// wgmma_accumulator_row_slot(reg) (0 or 1, the rows of registers 0 and 2) and column slot
+// wgmma_accumulator_col_slot(reg) (0 .. N/4 - 1, the column of register 4 (slot / 2) + slot % 2).
+// What an epilogue indexes per-row and per-column values (scales) by, loading each once.
+__host__ __device__ constexpr int wgmma_accumulator_row_slot(int reg) { return (reg / 2) % 2; }
+__host__ __device__ constexpr int wgmma_accumulator_col_slot(int reg) { return 2 * (reg / 4) + reg % 2; }
+__host__ __device__ constexpr int wgmma_col_slot_register(int slot) { return 4 * (slot / 2) + slot % 2; }
+
 // Where BF16 element `value` (0-7; register value / 2, the even value in its low half) of thread
 // `thread` sits in the 64 x 16 A tile of a register-A wgmma m64nNk16 (col = k): per warp the
 // mma.sync m16n8k16 A fragment, warp w holding rows 16w .. 16w + 15 (PTX ISA, wgmma "Register

@@ -125,9 +125,8 @@ int8_gemm_wgmma_kernel(const __grid_constant__ CUtensorMap a_map, const __grid_c
       const int part_index = u % k_splits;
       const KBlockRange part = k_split_range(part_index, k_splits, k_blocks);
       const int i0 = tile.i * kInt8TileM + kWgmmaM * consumer, j0 = tile.j * kInt8TileN;
-      // The scales of this thread's rows (registers 0 and 2: rows r and r + 8) and of its 32
-      // columns (registers 4q and 4q + 1), read before the mainloop. Past m or n: row or column
-      // 0's, finite and never stored.
+      // The scales of this thread's 2 rows and 32 columns (its row and column slots, sm90_layout.cuh),
+      // read before the mainloop. Past m or n: row or column 0's, finite and never stored.
       float sa[2], sb[kAccumulators / 2];
       if (!split) {
 #pragma unroll
@@ -136,12 +135,10 @@ int8_gemm_wgmma_kernel(const __grid_constant__ CUtensorMap a_map, const __grid_c
           sa[h] = __ldg(a_scales + (i < m ? i : 0));
         }
 #pragma unroll
-        for (int q = 0; q < kAccumulators / 4; ++q)
-#pragma unroll
-          for (int e = 0; e < 2; ++e) {
-            const int j = j0 + wgmma_accumulator_coord(t128, 4 * q + e).col;
-            sb[2 * q + e] = __ldg(b_scales + (j < n ? j : 0));
-          }
+        for (int q = 0; q < kAccumulators / 2; ++q) {
+          const int j = j0 + wgmma_accumulator_coord(t128, wgmma_col_slot_register(q)).col;
+          sb[q] = __ldg(b_scales + (j < n ? j : 0));
+        }
       }
       int previous = stage;
       for (int kb = 0; kb < part.count; ++kb) {
@@ -179,7 +176,7 @@ int8_gemm_wgmma_kernel(const __grid_constant__ CUtensorMap a_map, const __grid_c
       float out[kAccumulators];
 #pragma unroll
       for (int r = 0; r < kAccumulators; ++r)
-        out[r] = static_cast<float>(acc[r]) * sa[(r / 2) % 2] * sb[2 * (r / 4) + r % 2];
+        out[r] = static_cast<float>(acc[r]) * sa[wgmma_accumulator_row_slot(r)] * sb[wgmma_accumulator_col_slot(r)];
       store_accumulators_tma_transposed<kInt8TileN>(c_map, staging(consumer), out, i0, j0, t128,
                                                     kEpilogueBarrier + consumer);
     }

@@ -202,6 +202,22 @@ def run_peers(like_doc, args):
         return {"error": err, "tolerance": tol, "detail": detail, "passed": math.isfinite(err) and err <= tol}
 
     chip = like_doc["context"]["trainbench"]["chip"]
+
+    def scaled_gemm_peer(t, impl, fn, c, reference, refused):
+        """fn writes c once; a PyTorch that refuses it gives an unavailable record saying why
+        (`refused`); otherwise c is verified against reference() (FP32, dequantized operands) and
+        fn is timed."""
+        try:
+            fn()
+        except (RuntimeError, TypeError) as e:
+            v = verification(float("inf"), 0.0, f"{refused}: {str(e).splitlines()[0]}")
+            v["unavailable"] = True
+            return peer_record(t, impl, [], v, "", chip)
+        v = verification(rel_error(c, reference()), 1e-2,
+                         "relative Frobenius error against an FP32 matmul of the dequantized operands")
+        samples, why = timed(fn) if v["passed"] else ([], "")
+        return peer_record(t, impl, samples, v, why, chip)
+
     out = []
     for t in like_doc["benchmarks"]:
         op, shape = t["op"], t["shape"]
@@ -255,18 +271,8 @@ def run_peers(like_doc, args):
             c = torch.full((m, n), float("nan"), dtype=torch.bfloat16, device=dev)
             def fn():
                 c.copy_(torch._scaled_mm(a, bt.t(), scale_a=sa, scale_b=sb, out_dtype=torch.bfloat16))
-            try:
-                fn()
-            except (RuntimeError, TypeError) as e:
-                v = verification(float("inf"), 0.0, f"this PyTorch's _scaled_mm does not take these scales: "
-                                                     f"{str(e).splitlines()[0]}")
-                v["unavailable"] = True
-                out.append(peer_record(t, "torch.scaled_mm", [], v, "", chip))
-                continue
-            v = verification(rel_error(c, a_deq @ b_deq.t()), 1e-2,
-                             "relative Frobenius error against an FP32 matmul of the dequantized operands")
-            samples, why = timed(fn) if v["passed"] else ([], "")
-            out.append(peer_record(t, "torch.scaled_mm", samples, v, why, chip))
+            out.append(scaled_gemm_peer(t, "torch.scaled_mm", fn, c, lambda: a_deq @ b_deq.t(),
+                                        "this PyTorch's _scaled_mm does not take these scales"))
         elif op == "scaled_gemm" and shape.get("dtype") == "s8" and shape.get("inputs", "signed") == "signed":
             m, n, k = shape["m"], shape["n"], shape["k"]
             # s8 operands as quantized data are ([-127, 127]), one FP32 scale per row of A and per
@@ -278,18 +284,8 @@ def run_peers(like_doc, args):
             c = torch.full((m, n), float("nan"), dtype=torch.bfloat16, device=dev)
             def fn():
                 c.copy_(torch._int_mm(a, bt.t()).float().mul_(sa).mul_(sb))
-            try:
-                fn()
-            except (RuntimeError, TypeError) as e:
-                v = verification(float("inf"), 0.0, f"this PyTorch's _int_mm does not take this shape: "
-                                                     f"{str(e).splitlines()[0]}")
-                v["unavailable"] = True
-                out.append(peer_record(t, "torch.int_mm", [], v, "", chip))
-                continue
-            v = verification(rel_error(c, (a.float() @ bt.float().t()) * sa * sb), 1e-2,
-                             "relative Frobenius error against an FP32 matmul of the dequantized operands")
-            samples, why = timed(fn) if v["passed"] else ([], "")
-            out.append(peer_record(t, "torch.int_mm", samples, v, why, chip))
+            out.append(scaled_gemm_peer(t, "torch.int_mm", fn, c, lambda: (a.float() @ bt.float().t()) * sa * sb,
+                                        "this PyTorch's _int_mm does not take this shape"))
         elif op == "attention" and shape["pass"] == "bwd":
             bsz, hq, hkv, sq, skv, d = (shape[x] for x in ("batch", "heads_q", "heads_kv", "seq_q", "seq_kv", "head_dim"))
             q, kk, vv = (rand(bsz, h, s_, d).requires_grad_() for h, s_ in ((hq, sq), (hkv, skv), (hkv, skv)))

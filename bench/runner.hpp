@@ -2,7 +2,10 @@
 // each measured by the harness's rules, collected into a results file.
 #pragma once
 #include <functional>
+#include <map>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include <benchmark/benchmark.h>
 
@@ -24,16 +27,42 @@ struct RunOptions {
   int device = 0;
   bool verify_only = false;  // verify every benchmark, time none, write no results file
   bool list = false;         // print what would run (no GPU touched), run nothing
+  // A results file of an earlier run on this GPU with this build and these settings (the partial
+  // file of a run that hung or was killed): its benchmarks are kept as they are, the rest are run.
+  std::string resume;
+  // A benchmark still running after this many seconds is taken to hang: it is recorded as such in
+  // the partial file and the run ends with kExitHung (3), so that --resume can go on past it.
+  // Unset: default_hang_timeout(budget_s); 0: never.
+  std::optional<double> hang_timeout_s;
   ModelSuiteOptions model;  // the layout of a `model:NAME` suite
   std::string command;  // the command line, recorded in the file
 };
 
 // Runs and writes the results file (with verify_only: prints each benchmark's verification
 // instead, times nothing, writes nothing; with list: prints the benchmarks the suite holds after
-// --filter, with their FLOPs and bytes, without a GPU). Returns the exit code: 0, 1 if a verification failed,
-// 2 if a benchmark could not run (out of memory, ...). Throws Error for usage and environment
-// errors before anything runs.
+// --filter, with their FLOPs and bytes, without a GPU). Returns the exit code: 0, 1 if a verification failed
+// (or a benchmark kept from --resume had hung), 2 if a benchmark could not run (out of memory, ...). Throws
+// Error for usage and environment errors before anything runs. A benchmark that hangs ends the
+// process with kExitHung (3) after saving the partial file.
 int run_suite(const RunOptions& options);
+
+// The hang timeout when none is given: a benchmark takes its sampling budget plus verification and
+// warm-up (at most 5 s of those at --budget 0.5 on an H200), so a minute, or 3 budgets if longer.
+double default_hang_timeout(double budget_s);
+
+// `--resume FILE`: the benchmarks of `earlier` (read from `origin`) that this run plans (`planned`:
+// their names), keyed by name, to be kept instead of measured again. Throws Error (exit code 2)
+// where the file cannot be continued without mixing what should not be mixed: another GPU (name or
+// SM count), another build (commit) or other measurement settings, each named with both values.
+std::map<std::string, BenchmarkResult> resumable_benchmarks(const Results& earlier, const std::string& origin,
+                                                            const DeviceInfo& device, const std::string& commit,
+                                                            const MeasurementSettings& settings,
+                                                            const std::vector<std::string>& planned);
+
+// The record of a benchmark that did not finish within timeout_s seconds: `planned` (its name, op,
+// impl, shape, work) with no number, reported as failed (verify_detail says why, so that `run`
+// counts it as a failed check, exit code 1, when a resumed run finishes).
+BenchmarkResult hung_benchmark(BenchmarkResult planned, double timeout_s);
 
 // Registers one benchmark as `run` does: one iteration whose time the function sets (manual time,
 // in microseconds).

@@ -12,6 +12,7 @@ enum ExitCode : int {
   kExitOk = 0,
   kExitCheckFailed = 1,  // a verification or a regression check failed
   kExitUsage = 2,        // bad usage, bad input file, or the environment lacks something
+  kExitHung = 3,         // a benchmark or test did not finish in time (HangWatchdog); the process ended
 };
 
 // An error a user can act on: the message says what was wrong and what would work.

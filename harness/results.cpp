@@ -308,7 +308,7 @@ void write_results_file(const std::string& path, const Results& results, bool fo
   }
 }
 
-void check_results_path(const std::string& path, bool force) {
+void check_results_path(const std::string& path, bool force, const std::string& resume) {
   namespace fs = std::filesystem;
   const fs::path target(path);
   const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
@@ -320,10 +320,11 @@ void check_results_path(const std::string& path, bool force) {
   if (fs::exists(target, ec) && !force)
     throw Error(fmt::format("{} exists; pass --force to overwrite it, or choose another --out", path));
   const std::string partial = partial_results_path(path);
-  if (fs::exists(partial, ec) && !force)
-    throw Error(fmt::format("{} exists: the benchmarks a killed run had finished, which this run would replace; move "
-                            "it away, or pass --force to replace it",
-                            partial));
+  const bool partial_is_resumed = !resume.empty() && fs::equivalent(partial, resume, ec);
+  if (fs::exists(partial, ec) && !force && !partial_is_resumed)
+    throw Error(fmt::format("{} exists: the benchmarks a killed run had finished, which this run would replace; go on "
+                            "from it with --resume {}, move it away, or pass --force to replace it",
+                            partial, partial));
   // A file the run would write next to `path`, created and removed now: an unwritable directory
   // is found before the measurements, not after them.
   const fs::path probe = dir / fmt::format(".{}.probe", target.filename().string());

@@ -108,8 +108,9 @@ std::string partial_results_path(const std::string& path);
 // What `trainbench run` checks before it measures anything, so that no measurement is lost to a
 // path it cannot write at the end and no earlier file is replaced: `path`'s directory exists, is
 // a directory and takes a new file; `path` and its partial file (the record a killed run left)
-// do not exist unless `force`. Throws Error saying which and what to do.
-void check_results_path(const std::string& path, bool force);
+// do not exist unless `force` (the partial file may exist where it is `resume`, the file the run
+// goes on from). Throws Error saying which and what to do.
+void check_results_path(const std::string& path, bool force, const std::string& resume = "");
 // Throws Error naming the file for unreadable, truncated or malformed content.
 Results read_results_file(const std::string& path);
 

@@ -17,6 +17,9 @@
 # SUITE_TIMEOUT (seconds per suite, default 400: a kernel that hangs costs that suite, not the call;
 # each GPU test has its own 120 s limit in ctest).
 # RUN_ARGS: more options for every `trainbench run` (e.g. "--budget 1" to fit more suites in a call).
+# HANG_TIMEOUT: seconds after which a benchmark is taken to hang (trainbench run --hang-timeout; a
+# suite then goes on past it with --resume, at most HANG_RESUMES times, default 5); TEST_HANG_TIMEOUT
+# (default 60): the same for a GPU test with PREBUILT (the shard goes on with the tests it had left).
 # VERIFY="SUITE ..." first verifies every benchmark of those suites without timing them
 # (`trainbench run --verify-only`, a verdict per line in verify-SUITE.log): the quickest answer to
 # "does every kernel verify at every shape?".
@@ -79,6 +82,7 @@ else
   tb="$root/build/gpu/trainbench"
   gpu_tests="$root/build/gpu/tests/trainbench_gpu_tests"
 fi
+export TRAINBENCH_EXE="$tb"  # the program the GPU tests of `trainbench run` start (tests/run_command.hpp)
 "$tb" device | tee "$out/device.txt"
 "$tb" device --json >"$out/device.json"
 
@@ -89,26 +93,33 @@ if [ "${GPU_TESTS:-1}" != 0 ]; then
     (cd "$root/build/gpu" && ctest -L gpu --output-on-failure -V -j "$jobs") >"$out/gpu-tests.log" 2>&1 || status=1
     grep -E "tests passed|Failed|SKIPPED" "$out/gpu-tests.log" | tail -5
   else
-    # No ctest without the build folder: gtest's own sharding, one process per shard, each bounded.
-    # The timer's tests time a kernel of known duration: they run alone, after the shards.
+    # No ctest without the build folder: the tests dealt round-robin into GPU_TEST_JOBS shards, one
+    # process each, bounded by GPU_TEST_TIMEOUT; a test still running after TEST_HANG_TIMEOUT
+    # seconds (default 60) is taken to hang, and its shard goes on with the tests it had left in a
+    # new process (scripts/gtest-shard.sh). The timer's tests time a kernel of known duration: they
+    # run alone, after the shards.
+    mapfile -t all_tests < <("$gpu_tests" --gtest_list_tests --gtest_filter='-*TimerTest*' |
+      awk '/^[^ ]/ { suite = $1 } /^  / { print suite $1 }')
     pids=()
     for ((i = 0; i < jobs; ++i)); do
-      GTEST_TOTAL_SHARDS="$jobs" GTEST_SHARD_INDEX="$i" timeout "${GPU_TEST_TIMEOUT:-300}" "$gpu_tests" \
-        --gtest_filter='-*TimerTest*' >"$out/gpu-tests-$i.log" 2>&1 &
+      shard=()
+      for ((t = i; t < ${#all_tests[@]}; t += jobs)); do shard+=("${all_tests[$t]}"); done
+      ((${#shard[@]})) || continue
+      : >"$out/gpu-tests-$i.log"
+      TRAINBENCH_TEST_HANG_TIMEOUT="${TEST_HANG_TIMEOUT:-60}" SHARD_TIMEOUT="${GPU_TEST_TIMEOUT:-300}" \
+        "$root/scripts/gtest-shard.sh" "$gpu_tests" "$out/gpu-tests-$i.log" "${shard[@]}" &
       pids+=($!)
     done
     for i in "${!pids[@]}"; do
-      wait "${pids[$i]}"
-      rc=$?
-      [ "$rc" = 124 ] && echo "gpu test shard $i: cut off after ${GPU_TEST_TIMEOUT:-300} s" >>"$out/gpu-tests-$i.log"
-      [ "$rc" = 0 ] || status=1
+      wait "${pids[$i]}" || status=1
     done
     timeout 60 "$gpu_tests" --gtest_filter='*TimerTest*' >"$out/gpu-tests-timer.log" 2>&1 || status=1
     cat "$out"/gpu-tests-*.log >"$out/gpu-tests.log" && rm -f "$out"/gpu-tests-*.log
     echo "gpu tests: $(grep -c '^\[       OK \]' "$out/gpu-tests.log") passed," \
       "$(grep -cE '^\[  SKIPPED \] .*\([0-9]+ ms\)$' "$out/gpu-tests.log") skipped," \
       "$(grep -cE '^\[  FAILED  \] .*\([0-9]+ ms\)$' "$out/gpu-tests.log") failed"
-    grep -E '^\[  FAILED  \] .*\([0-9]+ ms\)$|cut off' "$out/gpu-tests.log" | head -40
+    echo "gpu tests hung: $(grep -c '^\[  HUNG    \]' "$out/gpu-tests.log")"
+    grep -E '^\[  FAILED  \] .*\([0-9]+ ms\)$|^\[  HUNG    \]|cut off' "$out/gpu-tests.log" | head -40
   fi
 fi
 
@@ -152,12 +163,28 @@ for suite in ${VERIFY:-}; do
   grep -E "FAILED|ERROR| verified on " "$out/verify-$suite.log" | tail -20
 done
 
+# A benchmark still running after HANG_TIMEOUT seconds (default: trainbench's own) is taken to hang:
+# trainbench records it, saves the partial file and exits 3; the suite then goes on past it with
+# --resume (up to HANG_RESUMES times), so that one kernel that hangs costs its timeout, not the suite.
 for suite in "${suites[@]}"; do
   step "suite $suite"
-  timeout "${SUITE_TIMEOUT:-400}" "$tb" run --suite "$suite" --out "$out/$suite.json" --force ${RUN_ARGS:-} 2>&1 |
-    tee "$out/run-$suite.log"
-  rc=${PIPESTATUS[0]}
+  : >"$out/run-$suite.log"
+  resume=()
+  for ((attempt = 0; ; ++attempt)); do
+    timeout "${SUITE_TIMEOUT:-400}" "$tb" run --suite "$suite" --out "$out/$suite.json" --force \
+      ${HANG_TIMEOUT:+--hang-timeout "$HANG_TIMEOUT"} "${resume[@]}" ${RUN_ARGS:-} 2>&1 | tee -a "$out/run-$suite.log"
+    rc=${PIPESTATUS[0]}
+    partial="$out/$suite.partial.json"
+    if [ "$rc" = 3 ] && [ -f "$partial" ] && ((attempt < ${HANG_RESUMES:-5})); then
+      echo "suite $suite: a benchmark hung (recorded in $partial); going on past it with --resume" |
+        tee -a "$out/run-$suite.log"
+      resume=(--resume "$partial")
+      continue
+    fi
+    break
+  done
   [ "$rc" = 124 ] && echo "suite $suite: cut off after ${SUITE_TIMEOUT:-400} s (a kernel hangs, or the suite is too long for one call)" | tee -a "$out/run-$suite.log"
+  [ "$rc" = 3 ] && echo "suite $suite: stopped after ${HANG_RESUMES:-5} hangs; what was done is in $out/$suite.partial.json" | tee -a "$out/run-$suite.log"
   [ "$rc" = 0 ] || status=1
   if [ -f "$out/$suite.json" ] && python3 -c "import torch" 2>/dev/null; then
     step "PyTorch peer on the $suite shapes"

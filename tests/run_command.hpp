@@ -3,6 +3,7 @@
 #include <sys/wait.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 namespace trainbench::testing {
@@ -12,8 +13,15 @@ struct Outcome {
   std::string output;  // stdout and stderr together
 };
 
+// The program under test: $TRAINBENCH_EXE where set (binaries built elsewhere and carried to a
+// GPU machine, as scripts/gpu-session.sh's PREBUILT), else the one this build made.
+inline std::string trainbench_exe() {
+  const char* set = std::getenv("TRAINBENCH_EXE");
+  return set && *set ? std::string(set) : std::string(TRAINBENCH_EXE);
+}
+
 inline Outcome run_trainbench(const std::string& args) {
-  const std::string command = std::string(TRAINBENCH_EXE) + " " + args + " 2>&1";
+  const std::string command = trainbench_exe() + " " + args + " 2>&1";
   Outcome o;
   FILE* pipe = popen(command.c_str(), "r");
   if (!pipe) return o;

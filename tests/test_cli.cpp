@@ -187,6 +187,27 @@ TEST(Cli, RunWritesTheResultsAndRemovesThePartialFile) {
   std::filesystem::remove(path);
 }
 
+// --resume reads its file before any GPU work: a missing or malformed one is named, exit 2, on any
+// machine; so is a negative --hang-timeout and --resume with --list or --verify-only.
+TEST(Cli, ResumeAndHangTimeoutMistakesExitTwoBeforeAnyGpuWork) {
+  const auto bad = std::filesystem::temp_directory_path() / "trainbench-cli-resume-bad.partial.json";
+  std::ofstream(bad) << "{\"context\": {";
+  const Outcome malformed = run("run --suite memory --resume " + bad.string());
+  EXPECT_EQ(malformed.code, 2) << malformed.output;
+  EXPECT_TRUE(contains(malformed.output, bad.string())) << malformed.output;
+  EXPECT_FALSE(contains(malformed.output, "no usable NVIDIA GPU")) << malformed.output;
+  const Outcome missing = run("run --suite memory --resume /nonexistent/trainbench.partial.json");
+  EXPECT_EQ(missing.code, 2) << missing.output;
+  EXPECT_TRUE(contains(missing.output, "/nonexistent/trainbench.partial.json")) << missing.output;
+  const Outcome listed = run("run --suite memory --list --resume " + bad.string());
+  EXPECT_EQ(listed.code, 2) << listed.output;
+  EXPECT_TRUE(contains(listed.output, "--resume")) << listed.output;
+  const Outcome negative = run("run --suite memory --hang-timeout -1");
+  EXPECT_EQ(negative.code, 2) << negative.output;
+  EXPECT_TRUE(contains(negative.output, "--hang-timeout")) << negative.output;
+  std::filesystem::remove(bad);
+}
+
 // --verify-only writes no results file: asking for one too is a usage error, before any GPU work.
 TEST(Cli, VerifyOnlyWithOutIsAUsageError) {
   const auto path = std::filesystem::temp_directory_path() / "trainbench-cli-verify-only.json";

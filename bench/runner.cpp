@@ -346,8 +346,10 @@ int run_suite(const RunOptions& options) {
   if (!options.out.empty()) check_results_path(options.out, options.force, options.resume);
   if (options.noise_target <= 0 || options.budget_s <= 0 || options.min_samples < 1)
     throw Error("--noise must be > 0, --budget > 0 and --min-samples >= 1");
-  if (options.hang_timeout_s && *options.hang_timeout_s < 0)
-    throw Error("--hang-timeout must be >= 0 seconds (0: never end a benchmark that runs on)");
+  if (options.hang_timeout_s &&
+      !(*options.hang_timeout_s >= 0 && *options.hang_timeout_s <= HangWatchdog::kMaxTimeoutS))
+    throw Error(fmt::format("--hang-timeout must be 0 to {:g} seconds (0: never end a benchmark that runs on), not {}",
+                            HangWatchdog::kMaxTimeoutS, *options.hang_timeout_s));
   const double hang_timeout_s = options.hang_timeout_s ? *options.hang_timeout_s : default_hang_timeout(options.budget_s);
   // Read (and so checked for form) before any GPU work; checked against this run once it is known.
   std::optional<Results> earlier;
@@ -449,6 +451,11 @@ int run_suite(const RunOptions& options) {
       spdlog::warn("could not save the partial results: {}", e.what());
     }
   };
+  CollectingReporter reporter(records, records_mutex, to_run, [&] {
+    const std::lock_guard lock(records_mutex);
+    save_partial();
+  });
+  live = &reporter;
   // A benchmark that overruns the hang timeout is stuck in the GPU for good: record it as hung
   // beside what is done, save, and end the process (which frees the GPU); --resume goes on past it.
   HangWatchdog watchdog(hang_timeout_s, [&](const std::string& what, double timeout_s) {
@@ -535,11 +542,6 @@ int run_suite(const RunOptions& options) {
   char* gb_argv[] = {program.data(), nullptr};
   int gb_argc = 1;
   benchmark::Initialize(&gb_argc, gb_argv);
-  CollectingReporter reporter(records, records_mutex, to_run, [&] {
-    const std::lock_guard lock(records_mutex);
-    save_partial();
-  });
-  live = &reporter;
   spdlog::info("running {} benchmark(s) of suite \"{}\" ({}, hang timeout {}), results to {}", to_run, options.suite,
                options.hot ? "L2 hot" : "L2 cold", hang_timeout_s > 0 ? fmt::format("{:g} s", hang_timeout_s) : "off",
                out);

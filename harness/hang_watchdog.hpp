@@ -21,13 +21,17 @@ class HangWatchdog {
   // saves what it can and calls end_process_after_hang().
   using OnHang = std::function<void(const std::string& what, double timeout_s)>;
 
-  // timeout_s <= 0: a watchdog that never fires (and starts no thread).
+  // timeout_s <= 0: a watchdog that never fires (and starts no thread). Throws
+  // std::invalid_argument for a timeout that is not finite or longer than kMaxTimeoutS.
+  static constexpr double kMaxTimeoutS = 1e6;
   HangWatchdog(double timeout_s, OnHang on_hang);
   ~HangWatchdog();
   HangWatchdog(const HangWatchdog&) = delete;
   HangWatchdog& operator=(const HangWatchdog&) = delete;
 
-  // A stretch of work named `what` starts now: it has timeout_s seconds to reach end().
+  // A stretch of work named `what` starts now: it has timeout_s seconds to reach end(). While the
+  // callback runs for a stretch, begin() and end() wait for it (it normally ends the process), so
+  // that work the watchdog has given up on never goes on.
   void begin(std::string what);
   void end();
   double timeout_s() const { return timeout_s_; }
@@ -41,7 +45,7 @@ class HangWatchdog {
   std::condition_variable changed_;
   std::string what_;
   std::uint64_t stretch_ = 0;  // counts begin() calls; the one being watched
-  bool active_ = false, stopping_ = false;
+  bool active_ = false, stopping_ = false, firing_ = false;
   std::thread thread_;
 };
 

@@ -14,8 +14,8 @@
 # shards, each bounded by GPU_TEST_TIMEOUT, default 300 s),
 # GPU_TEST_JOBS (how many GPU test processes at once, default 1: correctness tests, so sharing the
 # GPU costs them nothing but time; more finish sooner where the startup of each process dominates),
-# SUITE_TIMEOUT (seconds per suite, default 400: a kernel that hangs costs that suite, not the call;
-# each GPU test has its own 120 s limit in ctest).
+# SUITE_TIMEOUT (seconds per suite, its resumed runs included, default 400: a kernel that hangs
+# costs at most that suite, not the call; each GPU test has its own 120 s limit in ctest).
 # RUN_ARGS: more options for every `trainbench run` (e.g. "--budget 1" to fit more suites in a call).
 # HANG_TIMEOUT: seconds after which a benchmark is taken to hang (trainbench run --hang-timeout; a
 # suite then goes on past it with --resume, at most HANG_RESUMES times, default 5); TEST_HANG_TIMEOUT
@@ -100,6 +100,7 @@ if [ "${GPU_TESTS:-1}" != 0 ]; then
     # run alone, after the shards.
     mapfile -t all_tests < <("$gpu_tests" --gtest_list_tests --gtest_filter='-*TimerTest*' |
       awk '/^[^ ]/ { suite = $1 } /^  / { print suite $1 }')
+    ((${#all_tests[@]})) || { echo "gpu tests: $gpu_tests listed no tests"; status=1; }
     pids=()
     for ((i = 0; i < jobs; ++i)); do
       shard=()
@@ -170,8 +171,9 @@ for suite in "${suites[@]}"; do
   step "suite $suite"
   : >"$out/run-$suite.log"
   resume=()
+  deadline=$(($(date +%s) + ${SUITE_TIMEOUT:-400}))  # for the suite, its resumed runs included
   for ((attempt = 0; ; ++attempt)); do
-    timeout "${SUITE_TIMEOUT:-400}" "$tb" run --suite "$suite" --out "$out/$suite.json" --force \
+    timeout "$((deadline - $(date +%s) > 1 ? deadline - $(date +%s) : 1))" "$tb" run --suite "$suite" --out "$out/$suite.json" --force \
       ${HANG_TIMEOUT:+--hang-timeout "$HANG_TIMEOUT"} "${resume[@]}" ${RUN_ARGS:-} 2>&1 | tee -a "$out/run-$suite.log"
     rc=${PIPESTATUS[0]}
     partial="$out/$suite.partial.json"

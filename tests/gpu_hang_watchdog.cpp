@@ -42,8 +42,9 @@ class HangListener : public ::testing::EmptyTestEventListener {
   if (!set || !*set) return false;
   char* end = nullptr;
   const double timeout_s = std::strtod(set, &end);
-  if (*end != '\0' || !(timeout_s > 0)) {
-    std::fprintf(stderr, "TRAINBENCH_TEST_HANG_TIMEOUT=%s is not a positive number of seconds: no hang watchdog\n", set);
+  if (*end != '\0' || !(timeout_s > 0 && timeout_s <= HangWatchdog::kMaxTimeoutS)) {
+    std::fprintf(stderr, "TRAINBENCH_TEST_HANG_TIMEOUT=%s is not a number of seconds from 0 to 1e6: no hang watchdog\n",
+                 set);
     return false;
   }
   ::testing::UnitTest::GetInstance()->listeners().Append(new HangListener(timeout_s));
@@ -57,6 +58,13 @@ TEST(HangWatchdogSelfCheck, HangsWhenAsked) {
     GTEST_SKIP() << "hangs only for the hang watchdog's own check (TRAINBENCH_TEST_SELF_HANG, tests/test_gtest_shard.sh)";
   std::this_thread::sleep_for(std::chrono::minutes(10));
   FAIL() << "the hang watchdog did not end the process (is TRAINBENCH_TEST_HANG_TIMEOUT set?)";
+}
+
+// And a test well within the timeout: it must pass, not be taken to hang.
+TEST(HangWatchdogSelfCheck, EndsInTime) {
+  if (!std::getenv("TRAINBENCH_TEST_SELF_HANG"))
+    GTEST_SKIP() << "runs only in the hang watchdog's own check (TRAINBENCH_TEST_SELF_HANG, tests/test_gtest_shard.sh)";
+  std::this_thread::sleep_for(std::chrono::milliseconds(10));
 }
 
 }  // namespace

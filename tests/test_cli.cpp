@@ -202,9 +202,11 @@ TEST(Cli, ResumeAndHangTimeoutMistakesExitTwoBeforeAnyGpuWork) {
   const Outcome listed = run("run --suite memory --list --resume " + bad.string());
   EXPECT_EQ(listed.code, 2) << listed.output;
   EXPECT_TRUE(contains(listed.output, "--resume")) << listed.output;
-  const Outcome negative = run("run --suite memory --hang-timeout -1");
-  EXPECT_EQ(negative.code, 2) << negative.output;
-  EXPECT_TRUE(contains(negative.output, "--hang-timeout")) << negative.output;
+  for (const char* timeout : {"-1", "inf", "1e10"}) {
+    const Outcome o = run(std::string("run --suite memory --hang-timeout ") + timeout);
+    EXPECT_EQ(o.code, 2) << timeout << "\n" << o.output;
+    EXPECT_TRUE(contains(o.output, "--hang-timeout must be 0 to 1e+06 seconds")) << timeout << "\n" << o.output;
+  }
   std::filesystem::remove(bad);
 }
 

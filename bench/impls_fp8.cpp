@@ -23,6 +23,7 @@
 #include <fmt/format.h>
 
 #include "bench/fp8_inputs.hpp"
+#include "bench/cublas_handles.hpp"
 #include "bench/impls.hpp"
 #include "bench/scaled_gemm_check.hpp"
 #include "harness/device_buffer.hpp"
@@ -176,27 +177,6 @@ class WgmmaMulticastFp8Case final : public ScaledGemmCase {
   void launch(cudaStream_t stream) override { kernels::fp8_gemm_wgmma_multicast_sm90(args(), stream); }
 };
 
-void check_cublas(cublasStatus_t status, const char* call) {
-  if (status != CUBLAS_STATUS_SUCCESS)
-    throw Error(fmt::format("{} failed: {} ({})", call, cublasLtGetStatusName(status), cublasLtGetStatusString(status)));
-}
-#define TB_CUBLAS_CHECK(call) check_cublas((call), #call)
-
-template <auto kDestroy>
-struct Destroy {
-  template <typename T>
-  void operator()(T* p) const { kDestroy(p); }
-};
-template <typename Handle, auto kDestroy>
-using Owned = std::unique_ptr<std::remove_pointer_t<Handle>, Destroy<kDestroy>>;
-
-template <typename Handle, auto kDestroy, typename Create, typename... Args>
-Owned<Handle, kDestroy> create(Create create_fn, const char* call, Args... args) {
-  Handle h = nullptr;
-  check_cublas(create_fn(&h, args...), call);
-  return Owned<Handle, kDestroy>(h);
-}
-
 // cublasLtMatmul in the TN layout (the only one FP8 takes): cuBLASLt's A is our a, stored k x m
 // column-major (= [m][k]) and transposed; its B our b, k x n; D column-major m x n in BF16.
 // CUBLASLT_MATMUL_DESC_FAST_ACCUM stays at its default 0: cuBLASLt promotes partial sums.
@@ -207,11 +187,11 @@ class CublasLtFp8Case final : public ScaledGemmCase {
         b_scales_cublas_(block_scaled ? kernels::scale_blocks(int(op.n)) * padded_k_blocks(op.k) * 4 : 4,
                          "B's scales in cuBLASLt's order"),
         workspace_(kCublasLtWorkspaceBytes, "the cuBLASLt workspace"),
-        handle_(create<cublasLtHandle_t, cublasLtDestroy>(cublasLtCreate, "cublasLtCreate")),
-        desc_(create<cublasLtMatmulDesc_t, cublasLtMatmulDescDestroy>(cublasLtMatmulDescCreate,
+        handle_(create_owned<cublasLtHandle_t, cublasLtDestroy>(cublasLtCreate, "cublasLtCreate")),
+        desc_(create_owned<cublasLtMatmulDesc_t, cublasLtMatmulDescDestroy>(cublasLtMatmulDescCreate,
                                                                       "cublasLtMatmulDescCreate", CUBLAS_COMPUTE_32F,
                                                                       CUDA_R_32F)),
-        preference_(create<cublasLtMatmulPreference_t, cublasLtMatmulPreferenceDestroy>(
+        preference_(create_owned<cublasLtMatmulPreference_t, cublasLtMatmulPreferenceDestroy>(
             cublasLtMatmulPreferenceCreate, "cublasLtMatmulPreferenceCreate")) {
     const cublasOperation_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
     TB_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc_.get(), CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta));
@@ -278,7 +258,7 @@ class CublasLtFp8Case final : public ScaledGemmCase {
 
   using Layout = Owned<cublasLtMatrixLayout_t, cublasLtMatrixLayoutDestroy>;
   static Layout layout(cudaDataType_t type, std::uint64_t rows, std::uint64_t cols) {
-    return create<cublasLtMatrixLayout_t, cublasLtMatrixLayoutDestroy>(
+    return create_owned<cublasLtMatrixLayout_t, cublasLtMatrixLayoutDestroy>(
         cublasLtMatrixLayoutCreate, "cublasLtMatrixLayoutCreate", type, rows, cols, static_cast<std::int64_t>(rows));
   }
 

@@ -18,6 +18,7 @@
 
 #include <fmt/format.h>
 
+#include "bench/cublas_handles.hpp"
 #include "bench/impls.hpp"
 #include "harness/device_buffer.hpp"
 #include "harness/error.hpp"
@@ -126,35 +127,13 @@ class KernelGemmCase final : public GemmCase {
   Launcher launcher_;
 };
 
-void check_cublas(cublasStatus_t status, const char* call) {
-  if (status != CUBLAS_STATUS_SUCCESS)
-    throw Error(fmt::format("{} failed: {} ({})", call, cublasGetStatusName(status), cublasGetStatusString(status)));
-}
-#define TB_CUBLAS_CHECK(call) check_cublas((call), #call)
-
 cublasOperation_t op_a(const Gemm& g) { return g.layout == "tn" ? CUBLAS_OP_T : CUBLAS_OP_N; }
 cublasOperation_t op_b(const Gemm& g) { return g.layout == "nt" ? CUBLAS_OP_T : CUBLAS_OP_N; }
-
-// A cuBLAS / cuBLASLt handle that destroys itself, also when a constructor throws half-way.
-template <auto kDestroy>
-struct Destroy {
-  template <typename T>
-  void operator()(T* p) const { kDestroy(p); }
-};
-template <typename Handle, auto kDestroy>
-using Owned = std::unique_ptr<std::remove_pointer_t<Handle>, Destroy<kDestroy>>;
-
-template <typename Handle, auto kDestroy, typename Create, typename... Args>
-Owned<Handle, kDestroy> create(Create create_fn, const char* call, Args... args) {
-  Handle h = nullptr;
-  check_cublas(create_fn(&h, args...), call);
-  return Owned<Handle, kDestroy>(h);
-}
 
 class CublasGemmCase final : public GemmCase {
  public:
   explicit CublasGemmCase(const Gemm& op)
-      : GemmCase(op), handle_(create<cublasHandle_t, cublasDestroy>(cublasCreate, "cublasCreate")) {}
+      : GemmCase(op), handle_(create_owned<cublasHandle_t, cublasDestroy>(cublasCreate, "cublasCreate")) {}
 
   void launch(cudaStream_t stream) override {
     const float alpha = 1.f, beta = 0.f;
@@ -175,11 +154,11 @@ class CublasLtGemmCase final : public GemmCase {
  public:
   explicit CublasLtGemmCase(const Gemm& op)
       : GemmCase(op), workspace_(kCublasLtWorkspaceBytes, "the cuBLASLt workspace"),
-        handle_(create<cublasLtHandle_t, cublasLtDestroy>(cublasLtCreate, "cublasLtCreate")),
-        desc_(create<cublasLtMatmulDesc_t, cublasLtMatmulDescDestroy>(cublasLtMatmulDescCreate,
+        handle_(create_owned<cublasLtHandle_t, cublasLtDestroy>(cublasLtCreate, "cublasLtCreate")),
+        desc_(create_owned<cublasLtMatmulDesc_t, cublasLtMatmulDescDestroy>(cublasLtMatmulDescCreate,
                                                                       "cublasLtMatmulDescCreate", CUBLAS_COMPUTE_32F,
                                                                       CUDA_R_32F)),
-        preference_(create<cublasLtMatmulPreference_t, cublasLtMatmulPreferenceDestroy>(
+        preference_(create_owned<cublasLtMatmulPreference_t, cublasLtMatmulPreferenceDestroy>(
             cublasLtMatmulPreferenceCreate, "cublasLtMatmulPreferenceCreate")) {
     const std::uint64_t m = m_, n = n_, k = k_;
     const cublasOperation_t ta = op_a(op_), tb = op_b(op_);
@@ -214,7 +193,7 @@ class CublasLtGemmCase final : public GemmCase {
  private:
   using Layout = Owned<cublasLtMatrixLayout_t, cublasLtMatrixLayoutDestroy>;
   static Layout layout(cudaDataType_t type, std::uint64_t rows, std::uint64_t cols) {
-    return create<cublasLtMatrixLayout_t, cublasLtMatrixLayoutDestroy>(
+    return create_owned<cublasLtMatrixLayout_t, cublasLtMatrixLayoutDestroy>(
         cublasLtMatrixLayoutCreate, "cublasLtMatrixLayoutCreate", type, rows, cols, static_cast<std::int64_t>(rows));
   }
 

@@ -19,6 +19,7 @@
 #include <fmt/format.h>
 
 #include "bench/fp8_inputs.hpp"
+#include "bench/cublas_handles.hpp"
 #include "bench/impls.hpp"
 #include "bench/scaled_gemm_check.hpp"
 #include "bench/int8_kernels.hpp"
@@ -137,27 +138,6 @@ class OursInt8Case final : public Int8GemmCase {
 using MmaInt8Case = OursInt8Case<kernels::int8_gemm_mma_sm80>;
 using WgmmaInt8Case = OursInt8Case<kernels::int8_gemm_wgmma_sm90>;
 
-void check_cublas(cublasStatus_t status, const char* call) {
-  if (status != CUBLAS_STATUS_SUCCESS)
-    throw Error(fmt::format("{} failed: {} ({})", call, cublasLtGetStatusName(status), cublasLtGetStatusString(status)));
-}
-#define TB_CUBLAS_CHECK(call) check_cublas((call), #call)
-
-template <auto kDestroy>
-struct Destroy {
-  template <typename T>
-  void operator()(T* p) const { kDestroy(p); }
-};
-template <typename Handle, auto kDestroy>
-using Owned = std::unique_ptr<std::remove_pointer_t<Handle>, Destroy<kDestroy>>;
-
-template <typename Handle, auto kDestroy, typename Create, typename... Args>
-Owned<Handle, kDestroy> create(Create create_fn, const char* call, Args... args) {
-  Handle h = nullptr;
-  check_cublas(create_fn(&h, args...), call);
-  return Owned<Handle, kDestroy>(h);
-}
-
 // cublasLtMatmul s8 x s8 -> s32 in the TN layout (CUBLAS_COMPUTE_32I, int32 alpha = 1, beta = 0):
 // cuBLASLt's A is our a, stored k x m column-major (= [m][k]) and transposed; its B our b, k x n;
 // D column-major m x n in s32. Then apply_row_col_scales writes C = bf16(D sa[i] sb[j]). Both are
@@ -167,11 +147,11 @@ class CublasLtInt8Case final : public Int8GemmCase {
   explicit CublasLtInt8Case(const ScaledGemm& op)
       : Int8GemmCase(op), d_(op.m * op.n * 4, "cuBLASLt's s32 output D"),
         workspace_(kCublasLtWorkspaceBytes, "the cuBLASLt workspace"),
-        handle_(create<cublasLtHandle_t, cublasLtDestroy>(cublasLtCreate, "cublasLtCreate")),
-        desc_(create<cublasLtMatmulDesc_t, cublasLtMatmulDescDestroy>(cublasLtMatmulDescCreate,
+        handle_(create_owned<cublasLtHandle_t, cublasLtDestroy>(cublasLtCreate, "cublasLtCreate")),
+        desc_(create_owned<cublasLtMatmulDesc_t, cublasLtMatmulDescDestroy>(cublasLtMatmulDescCreate,
                                                                       "cublasLtMatmulDescCreate", CUBLAS_COMPUTE_32I,
                                                                       CUDA_R_32I)),
-        preference_(create<cublasLtMatmulPreference_t, cublasLtMatmulPreferenceDestroy>(
+        preference_(create_owned<cublasLtMatmulPreference_t, cublasLtMatmulPreferenceDestroy>(
             cublasLtMatmulPreferenceCreate, "cublasLtMatmulPreferenceCreate")) {
     const cublasOperation_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
     TB_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc_.get(), CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta));
@@ -211,7 +191,7 @@ class CublasLtInt8Case final : public Int8GemmCase {
  private:
   using Layout = Owned<cublasLtMatrixLayout_t, cublasLtMatrixLayoutDestroy>;
   static Layout layout(cudaDataType_t type, std::uint64_t rows, std::uint64_t cols) {
-    return create<cublasLtMatrixLayout_t, cublasLtMatrixLayoutDestroy>(
+    return create_owned<cublasLtMatrixLayout_t, cublasLtMatrixLayoutDestroy>(
         cublasLtMatrixLayoutCreate, "cublasLtMatrixLayoutCreate", type, rows, cols, static_cast<std::int64_t>(rows));
   }
 

@@ -25,27 +25,18 @@
 #include "harness/verify.hpp"
 #include "kernels/attention/attention.cuh"
 #include "tests/gpu_skip.hpp"
+#include "tests/gpu_test_support.hpp"
 
 namespace trainbench {
 namespace {
+
+using testing::Stream;
 
 // The fused kernels (ours and cuDNN's) against float64, by the measure and bounds the benchmarks
 // use (bench/impls_attention.cpp): ||got - want|| / ||want|| in the worst (batch, head), 2^-6 on
 // the BF16 O, dQ, dK, dV; the FP32 LSE elementwise. The FP32 reference is held to FP32 accuracy.
 constexpr double kToleranceFusedO = 0x1p-6, kToleranceFusedLse = 0x1p-14, kToleranceFp32 = 1e-4;
 constexpr double kToleranceFusedGrad = 0x1p-6;
-
-class Stream {
- public:
-  Stream() { TB_CUDA_CHECK(cudaStreamCreateWithFlags(&s_, cudaStreamNonBlocking)); }
-  ~Stream() { cudaStreamDestroy(s_); }
-  Stream(const Stream&) = delete;
-  Stream& operator=(const Stream&) = delete;
-  operator cudaStream_t() const { return s_; }
-
- private:
-  cudaStream_t s_ = nullptr;
-};
 
 // The fused outputs' measure on a query-shaped (O, dQ) or key-shaped (dK, dV) tensor.
 double q_error(const std::vector<double>& got, const std::vector<double>& want, const Attention& a) {
@@ -442,12 +433,7 @@ TEST_P(AttentionImpl, UnwrittenOutputFailsVerification) {
 }
 
 INSTANTIATE_TEST_SUITE_P(All, AttentionImpl, ::testing::ValuesIn(attention_impl_names()),
-                         [](const ::testing::TestParamInfo<std::string>& info) {
-                           std::string name = info.param;
-                           for (char& ch : name)
-                             if (ch == '.') ch = '_';
-                           return name;
-                         });
+                         testing::impl_test_name);
 
 }  // namespace
 }  // namespace trainbench

@@ -20,32 +20,13 @@
 #include "kernels/quant/quantize.cuh"
 #include "kernels/quant/scaled_gemm.cuh"
 #include "tests/gpu_skip.hpp"
+#include "tests/gpu_test_support.hpp"
 
 namespace trainbench {
 namespace {
 
-class Stream {
- public:
-  Stream() { TB_CUDA_CHECK(cudaStreamCreateWithFlags(&s_, cudaStreamNonBlocking)); }
-  ~Stream() { cudaStreamDestroy(s_); }
-  Stream(const Stream&) = delete;
-  Stream& operator=(const Stream&) = delete;
-  operator cudaStream_t() const { return s_; }
-
- private:
-  cudaStream_t s_ = nullptr;
-};
-
-Verification verify_once(const Impl& impl, const ScaledGemm& g, bool launch, cudaStream_t stream) {
-  const Device device(0);
-  auto c = impl.make(Op{g}, device.info());
-  c->prepare(stream);
-  c->poison(stream);
-  if (launch) c->launch(stream);
-  TB_CUDA_CHECK(cudaGetLastError());
-  TB_CUDA_CHECK(cudaStreamSynchronize(stream));
-  return c->check(stream);
-}
+using testing::Stream;
+using testing::verify_once;
 
 struct Shape {
   std::uint64_t m, n, k;
@@ -88,12 +69,7 @@ INSTANTIATE_TEST_SUITE_P(All, Fp8Impl,
                                            "fp8gemm.wgmma_nopromote",
                                            "fp8gemm.wgmma_multicast", "fp8gemm.cublaslt",
                                            "fp8gemm.cublaslt_blockscaled"),
-                         [](const auto& info) {
-                           std::string name = info.param;
-                           for (char& ch : name)
-                             if (ch == '.') ch = '_';
-                           return name;
-                         });
+                         testing::impl_test_name);
 
 TEST(Fp8Verification, UnwrittenOutputFailsVerification) {
   TB_REQUIRE_GPU();

@@ -20,9 +20,12 @@
 #include "harness/verify.hpp"
 #include "kernels/gemm/gemm.cuh"
 #include "tests/gpu_skip.hpp"
+#include "tests/gpu_test_support.hpp"
 
 namespace trainbench {
 namespace {
+
+using testing::Stream;
 
 struct Shape {
   std::uint64_t m, n, k;
@@ -45,18 +48,6 @@ std::vector<std::string> gemm_impl_names() {
     if (impl.family == "gemm") names.push_back(impl.name);
   return names;
 }
-
-class Stream {
- public:
-  Stream() { TB_CUDA_CHECK(cudaStreamCreateWithFlags(&s_, cudaStreamNonBlocking)); }
-  ~Stream() { cudaStreamDestroy(s_); }
-  Stream(const Stream&) = delete;
-  Stream& operator=(const Stream&) = delete;
-  operator cudaStream_t() const { return s_; }
-
- private:
-  cudaStream_t s_ = nullptr;
-};
 
 // A kernel that deadlocks (an mbarrier phase that never completes: a lost arrival, a wrong
 // expect_tx, a cluster peer that never arrives) would hang this process and whatever GPU session
@@ -138,12 +129,7 @@ TEST_P(GemmImpl, UnwrittenOutputFailsVerification) {
 }
 
 INSTANTIATE_TEST_SUITE_P(All, GemmImpl, ::testing::ValuesIn(gemm_impl_names()),
-                         [](const ::testing::TestParamInfo<std::string>& info) {
-                           std::string name = info.param;
-                           for (char& ch : name)
-                             if (ch == '.') ch = '_';
-                           return name;
-                         });
+                         testing::impl_test_name);
 
 // The oracle against a double-precision computation on the host, from the same inputs.
 TEST(GemmReference, MatchesTheHostInEveryLayoutAndOutput) {

@@ -17,32 +17,13 @@
 #include "harness/verify.hpp"
 #include "kernels/quant/int8_gemm.cuh"
 #include "tests/gpu_skip.hpp"
+#include "tests/gpu_test_support.hpp"
 
 namespace trainbench {
 namespace {
 
-class Stream {
- public:
-  Stream() { TB_CUDA_CHECK(cudaStreamCreateWithFlags(&s_, cudaStreamNonBlocking)); }
-  ~Stream() { cudaStreamDestroy(s_); }
-  Stream(const Stream&) = delete;
-  Stream& operator=(const Stream&) = delete;
-  operator cudaStream_t() const { return s_; }
-
- private:
-  cudaStream_t s_ = nullptr;
-};
-
-Verification verify_once(const Impl& impl, const ScaledGemm& g, bool launch, cudaStream_t stream) {
-  const Device device(0);
-  auto c = impl.make(Op{g}, device.info());
-  c->prepare(stream);
-  c->poison(stream);
-  if (launch) c->launch(stream);
-  TB_CUDA_CHECK(cudaGetLastError());
-  TB_CUDA_CHECK(cudaStreamSynchronize(stream));
-  return c->check(stream);
-}
+using testing::Stream;
+using testing::verify_once;
 
 struct Shape {
   std::uint64_t m, n, k;
@@ -78,12 +59,7 @@ TEST_P(Int8Impl, VerifiesAgainstTheDequantizedOracleAtAwkwardShapes) {
 INSTANTIATE_TEST_SUITE_P(All, Int8Impl,
                          ::testing::Values("int8gemm.mma", "int8gemm.mma_splitk", "int8gemm.wgmma",
                                            "int8gemm.wgmma_splitk", "int8gemm.cublaslt"),
-                         [](const auto& info) {
-                           std::string name = info.param;
-                           for (char& ch : name)
-                             if (ch == '.') ch = '_';
-                           return name;
-                         });
+                         testing::impl_test_name);
 
 TEST(Int8Verification, UnwrittenOutputFailsVerification) {
   TB_REQUIRE_GPU();

@@ -1,6 +1,7 @@
-// `trainbench run` end to end on the GPU, as a user (or scripts/gpu-session.sh) runs it: a benchmark
-// that overruns --hang-timeout ends the run with exit code 3 and a partial file that names it, and
-// --resume goes on past it, keeping what was done. A hang timeout shorter than any benchmark (1 ms)
+// `trainbench run` end to end on the GPU, as a user (or scripts/gpu-session.sh) runs it: it writes
+// its file, --verify-only gives a verdict per benchmark, and a benchmark that overruns
+// --hang-timeout ends the run with exit code 3 and a partial file that names it, and --resume goes
+// on past it, keeping what was done. A hang timeout shorter than any benchmark (1 ms)
 // stands for a kernel that hangs: the path from the watchdog to the files is the same.
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -33,6 +34,27 @@ class RunCommand : public ::testing::Test {
 
 // Two benchmarks: the memory suite's copy kernel and cudaMemcpy at 256 MiB.
 const std::string kTwoBenchmarks = "run --suite memory --filter 'bytes:268435456$' --budget 0.2 --min-samples 3";
+
+// A run writes its results file and, once it has, no partial file is left beside it (the partial
+// file is what a killed run leaves: the benchmarks done so far).
+TEST_F(RunCommand, WritesTheResultsAndRemovesThePartialFile) {
+  TB_REQUIRE_GPU();
+  const std::string out = path("memory.json");
+  const Outcome o = run_trainbench("run --suite memory --filter cudaMemcpy --budget 0.2 --out " + out);
+  EXPECT_EQ(o.code, 0) << o.output;
+  EXPECT_TRUE(std::filesystem::exists(out)) << o.output;
+  EXPECT_FALSE(std::filesystem::exists(partial_results_path(out))) << o.output;
+}
+
+// Every benchmark of the memory suite verifies, a line each, and nothing is written.
+TEST_F(RunCommand, VerifyOnlyPrintsAVerdictPerBenchmark) {
+  TB_REQUIRE_GPU();
+  const Outcome o = run_trainbench("run --suite memory --filter cudaMemcpy --verify-only");
+  EXPECT_EQ(o.code, 0) << o.output;
+  EXPECT_TRUE(contains(o.output, "memory.cudaMemcpy")) << o.output;
+  EXPECT_TRUE(contains(o.output, " ok ")) << o.output;
+  EXPECT_FALSE(contains(o.output, "FAILED")) << o.output;
+}
 
 TEST_F(RunCommand, AHangEndsTheRunAndResumeGoesOnPastIt) {
   TB_REQUIRE_GPU();

@@ -1,5 +1,6 @@
 // The command line as a user meets it: exit codes (0 ok, 1 check failed, 2 usage or environment)
-// and messages, on this machine. The no-GPU messages are checked where there is no GPU.
+// and messages, on this machine. The no-GPU messages are checked where there is no GPU; `run` on
+// a GPU (results, --verify-only, a hang and --resume) in tests/gpu_test_run.cpp, a GPU test.
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -174,19 +175,6 @@ TEST(Cli, UnknownCommandsAndIdleOptionsAreUsageErrors) {
   EXPECT_TRUE(contains(o.output, "--seq")) << o.output;
 }
 
-// On a GPU: a run writes its results file and, once it has, no partial file is left beside it
-// (the partial file is what a killed run leaves: the benchmarks done so far).
-TEST(Cli, RunWritesTheResultsAndRemovesThePartialFile) {
-  if (!gpu_present()) GTEST_SKIP() << "no GPU here: `trainbench run` is checked where one is present";
-  const auto path = std::filesystem::temp_directory_path() / "trainbench-cli-run.json";
-  std::filesystem::remove(path);
-  const Outcome o = run("run --suite memory --filter cudaMemcpy --budget 0.2 --out " + path.string());
-  EXPECT_EQ(o.code, 0) << o.output;
-  EXPECT_TRUE(std::filesystem::exists(path)) << o.output;
-  EXPECT_FALSE(std::filesystem::exists(partial_results_path(path.string()))) << o.output;
-  std::filesystem::remove(path);
-}
-
 // --resume reads its file before any GPU work: a missing or malformed one is named, exit 2, on any
 // machine; so is a negative --hang-timeout and --resume with --list or --verify-only.
 TEST(Cli, ResumeAndHangTimeoutMistakesExitTwoBeforeAnyGpuWork) {
@@ -218,16 +206,6 @@ TEST(Cli, VerifyOnlyWithOutIsAUsageError) {
   EXPECT_EQ(o.code, 2) << o.output;
   EXPECT_TRUE(contains(o.output, "--verify-only")) << o.output;
   EXPECT_FALSE(std::filesystem::exists(path));
-}
-
-// On a GPU: every benchmark of the memory suite verifies, a line each, and nothing is written.
-TEST(Cli, VerifyOnlyPrintsAVerdictPerBenchmark) {
-  if (!gpu_present()) GTEST_SKIP() << "no GPU here: `trainbench run --verify-only` is checked where one is present";
-  const Outcome o = run("run --suite memory --filter cudaMemcpy --verify-only");
-  EXPECT_EQ(o.code, 0) << o.output;
-  EXPECT_TRUE(contains(o.output, "memory.cudaMemcpy")) << o.output;
-  EXPECT_TRUE(contains(o.output, " ok ")) << o.output;
-  EXPECT_FALSE(contains(o.output, "FAILED")) << o.output;
 }
 
 TEST(Cli, WithoutAGpuDeviceAndRunExitTwoWithOneClearSentence) {

@@ -48,13 +48,5 @@ TEST(QuantImpl, UnwrittenOutputFailsVerification) {
   EXPECT_GT(run_case(Quantize{256, 256, "1x128", false}, false).error, 0.0);
 }
 
-TEST(QuantImpl, UnsupportedShapesSayWhy) {
-  register_all_impls();
-  const Impl& impl = registry().find("quant.e4m3");
-  EXPECT_NE(impl.unsupported(Op{Quantize{16, 100, "1x128", false}}), "");
-  EXPECT_NE(impl.unsupported(Op{Quantize{100, 16, "1x128", true}}), "");
-  EXPECT_EQ(impl.unsupported(Op{Quantize{100, 16, "1x128", false}}), "");
-}
-
 }  // namespace
 }  // namespace trainbench

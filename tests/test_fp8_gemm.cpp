@@ -201,6 +201,15 @@ TEST(Fp8Gemm, KSplitRangesCoverEveryKBlockOnce) {
   EXPECT_EQ(kernels::split_k_workspace_bytes(128, 7168, 1), 0u);
 }
 
+// The quantize impl's limits, on the CPU: cols a multiple of 8 (rows when transposed), said why.
+TEST(QuantImpl, UnsupportedShapesSayWhy) {
+  register_all_impls();
+  const Impl& impl = registry().find("quant.e4m3");
+  EXPECT_NE(impl.unsupported(Op{Quantize{16, 100, "1x128", false}}), "");
+  EXPECT_NE(impl.unsupported(Op{Quantize{100, 16, "1x128", true}}), "");
+  EXPECT_EQ(impl.unsupported(Op{Quantize{100, 16, "1x128", false}}), "");
+}
+
 TEST(Fp8Impls, RegisteredWithTheirLimits) {
   register_all_impls();
   const ScaledGemm fine{.m = 1, .n = 3, .k = 16, .dtype = "e4m3", .a_scale = "1x128", .b_scale = "128x128"};

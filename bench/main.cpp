@@ -119,7 +119,7 @@ int cmd_list() {
 int main_impl(int argc, char** argv) {
   CLI::App app{"trainbench: measures how fast this GPU trains large models (GEMM, attention, FP8, memory roof)\n"
                "Exit codes: 0 success; 1 a verification or check failed; 2 usage or environment error; 3 a benchmark\n"
-               "did not finish within --hang-timeout (run: the partial results file says which; --resume goes on)."};
+               "made no progress for --hang-timeout seconds (run: the partial results file says which; --resume goes on)."};
   app.set_version_flag("--version", fmt::format("trainbench {} (commit {}, built with CUDA {})", version(),
                                                 git_commit().substr(0, 12), cuda_toolkit_version()));
   std::string log_level = "info";
@@ -162,9 +162,10 @@ int main_impl(int argc, char** argv) {
                       "left; same GPU, build and options): its benchmarks are kept, the others run")
       ->check(CLI::ExistingFile);
   run_cmd->add_option("--hang-timeout", run.hang_timeout_s,
-                      "Seconds after which a benchmark still running is taken to hang: it is recorded as such, the "
-                      "partial file saved, and the run ends with exit code 3 (default: 60, or 3 x --budget if "
-                      "longer; 0: never)");
+                      "Seconds after which a benchmark that makes no progress (its verification, warm-up or a "
+                      "sample) is taken to hang: it is recorded as such, the partial file saved, and the run ends "
+                      "with exit code 3 (0: never)")
+      ->capture_default_str();
   auto* layout_group = run_cmd->add_option_group("model suites", "The layout of --suite model:NAME");
   layout_group->add_option("--tp", run.model.tp, "Tensor-parallel degree")->capture_default_str()->check(positive_number());
   layout_group->add_option("--ep", run.model.ep, "Expert-parallel degree")->capture_default_str()->check(positive_number());

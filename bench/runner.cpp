@@ -154,8 +154,6 @@ void derive_throughput(BenchmarkResult& b, double flops, double bytes, Roof roof
   b.pct_of_peak = (b.peak && *b.peak > 0 && b.timed) ? std::optional<double>(100.0 * achieved / *b.peak) : std::nullopt;
 }
 
-double default_hang_timeout(double budget_s) { return std::max(60.0, 3 * budget_s); }
-
 std::map<std::string, BenchmarkResult> resumable_benchmarks(const Results& earlier, const std::string& origin,
                                                             const DeviceInfo& device, const std::string& commit,
                                                             const MeasurementSettings& settings,
@@ -202,7 +200,7 @@ BenchmarkResult hung_benchmark(BenchmarkResult planned, double timeout_s) {
   b.real_time_us = b.cpu_time_us = 0;
   b.verified = b.timed = false;
   b.verify_detail =
-      fmt::format("did not finish within {:g} s (--hang-timeout): taken to hang; the run that measured it ended there",
+      fmt::format("made no progress for {:g} s (--hang-timeout): taken to hang; the run that measured it ended there",
                   timeout_s);
   b.error_message = b.verify_detail;
   return b;
@@ -346,11 +344,10 @@ int run_suite(const RunOptions& options) {
   if (!options.out.empty()) check_results_path(options.out, options.force, options.resume);
   if (options.noise_target <= 0 || options.budget_s <= 0 || options.min_samples < 1)
     throw Error("--noise must be > 0, --budget > 0 and --min-samples >= 1");
-  if (options.hang_timeout_s &&
-      !(*options.hang_timeout_s >= 0 && *options.hang_timeout_s <= HangWatchdog::kMaxTimeoutS))
+  if (!(options.hang_timeout_s >= 0 && options.hang_timeout_s <= HangWatchdog::kMaxTimeoutS))
     throw Error(fmt::format("--hang-timeout must be 0 to {:g} seconds (0: never end a benchmark that runs on), not {}",
-                            HangWatchdog::kMaxTimeoutS, *options.hang_timeout_s));
-  const double hang_timeout_s = options.hang_timeout_s ? *options.hang_timeout_s : default_hang_timeout(options.budget_s);
+                            HangWatchdog::kMaxTimeoutS, options.hang_timeout_s));
+  const double hang_timeout_s = options.hang_timeout_s;
   // Read (and so checked for form) before any GPU work; checked against this run once it is known.
   std::optional<Results> earlier;
   if (!options.resume.empty()) earlier = read_results_file(options.resume);
@@ -459,7 +456,7 @@ int run_suite(const RunOptions& options) {
   // A benchmark that overruns the hang timeout is stuck in the GPU for good: record it as hung
   // beside what is done, save, and end the process (which frees the GPU); --resume goes on past it.
   HangWatchdog watchdog(hang_timeout_s, [&](const std::string& what, double timeout_s) {
-    spdlog::error("{} did not finish within {:g} s: taken to hang. Ending the run (exit code {}); what is done and "
+    spdlog::error("{} made no progress for {:g} s: taken to hang. Ending the run (exit code {}); what is done and "
                   "this hang are in {}, and `trainbench run ... --resume {}` with the same options goes on past it",
                   what, timeout_s, int(kExitHung), partial, partial);
     std::unique_lock lock(records_mutex, std::defer_lock);
@@ -484,6 +481,7 @@ int run_suite(const RunOptions& options) {
           auto c = p.impl->make(p.op, info);
           MeasureOptions case_options = mopts;
           case_options.accuracy = p.accuracy;
+          case_options.progress = [&] { watchdog.begin(p.name); };  // a step done: the clock starts again
           const Measurement m = measure(*c, device, case_options, timer, stream);
           b.verified = m.verification.passed;
           b.verify_error = m.verification.error;

@@ -15,6 +15,11 @@
 
 namespace trainbench {
 
+// The hang timeout when none is given. The watchdog restarts its clock at every step of a
+// benchmark (the verification with its oracle, the warm-up, each sample); the longest step seen on
+// an H200 took a few seconds (a verification against the reference at the largest shapes).
+inline constexpr double kDefaultHangTimeoutS = 60;
+
 struct RunOptions {
   std::string suite = "quick";
   std::string filter;  // ECMAScript regex searched in benchmark names; empty: all
@@ -30,10 +35,10 @@ struct RunOptions {
   // A results file of an earlier run on this GPU with this build and these settings (the partial
   // file of a run that hung or was killed): its benchmarks are kept as they are, the rest are run.
   std::string resume;
-  // A benchmark still running after this many seconds is taken to hang: it is recorded as such in
-  // the partial file and the run ends with kExitHung (3), so that --resume can go on past it.
-  // Unset: default_hang_timeout(budget_s); 0: never.
-  std::optional<double> hang_timeout_s;
+  // A benchmark that makes no progress (its verification, its warm-up, a sample) for this many
+  // seconds is taken to hang: it is recorded as such in the partial file and the run ends with
+  // kExitHung (3), so that --resume can go on past it. 0: never.
+  double hang_timeout_s = kDefaultHangTimeoutS;
   ModelSuiteOptions model;  // the layout of a `model:NAME` suite
   std::string command;  // the command line, recorded in the file
 };
@@ -46,9 +51,6 @@ struct RunOptions {
 // process with kExitHung (3) after saving the partial file.
 int run_suite(const RunOptions& options);
 
-// The hang timeout when none is given: a benchmark takes its sampling budget plus verification and
-// warm-up (at most 5 s of those at --budget 0.5 on an H200), so a minute, or 3 budgets if longer.
-double default_hang_timeout(double budget_s);
 
 // `--resume FILE`: the benchmarks of `earlier` (read from `origin`) that this run plans (`planned`:
 // their names), keyed by name, to be kept instead of measured again. Throws Error (exit code 2)
@@ -59,7 +61,7 @@ std::map<std::string, BenchmarkResult> resumable_benchmarks(const Results& earli
                                                             const MeasurementSettings& settings,
                                                             const std::vector<std::string>& planned);
 
-// The record of a benchmark that did not finish within timeout_s seconds: `planned` (its name, op,
+// The record of a benchmark that made no progress for timeout_s seconds: `planned` (its name, op,
 // impl, shape, work) with no number, reported as failed (verify_detail says why, so that `run`
 // counts it as a failed check, exit code 1, when a resumed run finishes).
 BenchmarkResult hung_benchmark(BenchmarkResult planned, double timeout_s);

@@ -25,6 +25,10 @@ Measurement measure(Case& c, const Device& device, const MeasureOptions& options
   TB_CUDA_CHECK(cudaStreamSynchronize(stream));
   m.verification = c.check(stream);
   m.verification.passed = verification_passes(m.verification, options.accuracy);
+  const auto moved_on = [&] {
+    if (options.progress) options.progress();
+  };
+  moved_on();
   if (!m.verification.passed) {
     m.after = device.conditions();
     return m;
@@ -32,12 +36,18 @@ Measurement measure(Case& c, const Device& device, const MeasureOptions& options
 
   for (int i = 0; i < options.warmup_launches; ++i) c.launch(stream);
   TB_CUDA_CHECK(cudaStreamSynchronize(stream));
+  moved_on();
 
   SamplingPolicy policy = options.policy;
   if (policy.reference_clock_mhz == 0) policy.reference_clock_mhz = device.info().sm_clock_max_mhz;
   const auto t0 = std::chrono::steady_clock::now();
   m.samples = collect_samples(
-      policy, [&] { return timer.time([&](cudaStream_t s) { c.launch(s); }); },
+      policy,
+      [&] {
+        const Sample s = timer.time([&](cudaStream_t stream_) { c.launch(stream_); });
+        moved_on();
+        return s;
+      },
       [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); });
   m.after = device.conditions();
   return m;

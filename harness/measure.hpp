@@ -3,6 +3,7 @@
 // then time L2-cold samples until the noise target or the budget, keeping every sample,
 // with NVML conditions recorded before and after.
 #pragma once
+#include <functional>
 #include <optional>
 
 #include "harness/device.hpp"
@@ -17,6 +18,9 @@ struct MeasureOptions {
   bool accuracy = false;  // an accuracy benchmark: see verification_passes
   int warmup_launches = 3;
   SamplingPolicy policy;  // policy.reference_clock_mhz is set from the device when 0
+  // Called when work has moved on: after the verifying launch and its check, after the warm-up,
+  // after each sample (the runner's hang watchdog restarts its clock there). May be empty.
+  std::function<void()> progress;
 };
 
 struct Measurement {

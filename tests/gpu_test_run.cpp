@@ -62,7 +62,7 @@ TEST_F(RunCommand, AHangEndsTheRunAndResumeGoesOnPastIt) {
 
   const Outcome hung = run_trainbench(kTwoBenchmarks + " --hang-timeout 0.001 --out " + out);
   ASSERT_EQ(hung.code, 3) << hung.output;
-  EXPECT_TRUE(contains(hung.output, "did not finish within 0.001 s")) << hung.output;
+  EXPECT_TRUE(contains(hung.output, "made no progress for 0.001 s")) << hung.output;
   EXPECT_TRUE(contains(hung.output, "--resume " + partial)) << hung.output;  // what to type next
   EXPECT_FALSE(std::filesystem::exists(out));
   ASSERT_TRUE(std::filesystem::exists(partial)) << hung.output;
@@ -103,6 +103,21 @@ TEST_F(RunCommand, AHangEndsTheRunAndResumeGoesOnPastIt) {
   EXPECT_EQ(mixed.code, 2) << mixed.output;
   EXPECT_TRUE(contains(mixed.output, "--budget")) << mixed.output;
   EXPECT_FALSE(std::filesystem::exists(other));
+}
+
+// The hang timeout counts from a benchmark's last step (verification, warm-up, a sample), not
+// from its start: a benchmark that samples for 5 s is not taken to hang at 2 s.
+TEST_F(RunCommand, ABenchmarkThatKeepsSamplingIsNotTakenToHang) {
+  TB_REQUIRE_GPU();
+  const std::string out = path("slow.json");
+  const Outcome o = run_trainbench("run --suite memory --filter 'cudaMemcpy/bytes:268435456$' --budget 5 --noise 1e-9 "
+                                   "--hang-timeout 2 --out " + out);
+  EXPECT_EQ(o.code, 0) << o.output;
+  ASSERT_TRUE(std::filesystem::exists(out)) << o.output;
+  const Results r = read_results_file(out);
+  ASSERT_EQ(r.benchmarks.size(), 1u);
+  EXPECT_TRUE(r.benchmarks[0].timed);
+  EXPECT_EQ(r.benchmarks[0].stop_reason, "budget") << "the run should have sampled past the hang timeout";
 }
 
 TEST_F(RunCommand, AHangInVerifyOnlyIsNamedAndEndsTheRun) {

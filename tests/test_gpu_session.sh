@@ -32,7 +32,7 @@ case "\$1" in
     partial="\${out%.json}.partial.json"
     if [ "\$suite" = hangs-always ] || { [ "\$suite" = hangs ] && [ -z "\$resume" ]; }; then
       echo '{"benchmarks": []}' >"\$partial"
-      echo "a benchmark did not finish within 30 s: taken to hang"
+      echo "a benchmark made no progress for 30 s: taken to hang"
       exit 3
     fi
     echo '{"benchmarks": []}' >"\$out"

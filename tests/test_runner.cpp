@@ -121,7 +121,7 @@ TEST(Resume, AHungBenchmarkHasNoNumberAndCountsAsAFailedCheck) {
   EXPECT_FALSE(hung.timed);
   EXPECT_EQ(hung.real_time_us, 0);
   // run_suite's exit code: an error with a verify_detail is a failed check (1), not "could not run" (2).
-  EXPECT_NE(hung.verify_detail.find("did not finish within 30 s"), std::string::npos);
+  EXPECT_NE(hung.verify_detail.find("made no progress for 30 s"), std::string::npos);
   EXPECT_EQ(hung.error_message, hung.verify_detail);
   // And it survives the results file's round trip, so that a resumed run keeps it.
   const Results back = results_from_json(results_to_json(Results{e.results.context, {hung}}), "test");

@@ -35,9 +35,11 @@ struct Shape {
 // last band of the tile order) and 3 k-tiles, so their persistent CTAs run several tiles through
 // a 4-stage ring whose phases wrap in mid-tile. An odd tile count along n (33 here, 3 at 136 x
 // 264, 1 at 8 x 8) leaves gemm.wgmma's 2-CTA clusters pairs whose second tile is off the matrix.
+// 128 x 256 x 4096: one whole 128 x 256 tile (gemm.mma_128x256's, every one of its 8 warps on the
+// matrix) through 64 k-tiles.
 const Shape kAligned[] = {{8, 8, 8},        {16, 24, 8},        {136, 264, 72},    {264, 136, 8},
-                          {128, 128, 4096}, {1000, 1000, 1000}, {1000, 1008, 992}, {992, 1000, 1008},
-                          {2056, 4104, 136}};
+                          {128, 128, 4096}, {128, 256, 4096},   {1000, 1000, 1000}, {1000, 1008, 992},
+                          {992, 1000, 1008}, {2056, 4104, 136}};
 // Odd shapes, for the impls that take any shape.
 const Shape kOdd[] = {{1, 1, 1}, {7, 13, 5}, {33, 65, 17}, {129, 3, 257}};
 

@@ -79,7 +79,9 @@ std::string cublaslt_unsupported(const Op& op) {
   return "";
 }
 
-// The alignment rules of the block-scaled modes are not documented: conservatively whole blocks of k.
+// The block-scaled modes' own rules (cuBLAS documentation, "Scaling factors layouts"): scale tensors
+// 16-byte aligned, m and n multiples of 4. FP8 asks m and n multiples of 16 anyway; k is kept to whole
+// 128-blocks (cuBLAS takes ceil(k / 128) blocks), conservatively.
 std::string cublaslt_blockscaled_unsupported(const Op& op) {
   if (auto why = fp8gemm_unsupported(op); !why.empty()) return why;
   const auto& g = std::get<ScaledGemm>(op);

@@ -17,6 +17,7 @@
 # SUITE_TIMEOUT (seconds per suite, its resumed runs included, default 400: a kernel that hangs
 # costs at most that suite, not the call; each GPU test has its own 120 s limit in ctest).
 # RUN_ARGS: more options for every `trainbench run` (e.g. "--budget 1" to fit more suites in a call).
+# PEER_TIMEOUT: seconds for the PyTorch peer on one suite's shapes (default 120).
 # HANG_TIMEOUT: seconds after which a benchmark is taken to hang (trainbench run --hang-timeout; a
 # suite then goes on past it with --resume, at most HANG_RESUMES times, default 5); TEST_HANG_TIMEOUT
 # (default 60): the same for a GPU test with PREBUILT (the shard goes on with the tests it had left).
@@ -190,8 +191,11 @@ for suite in "${suites[@]}"; do
   [ "$rc" = 0 ] || status=1
   if [ -f "$out/$suite.json" ] && python3 -c "import torch" 2>/dev/null; then
     step "PyTorch peer on the $suite shapes"
-    python3 "$root/scripts/peers/torch_peer.py" --like "$out/$suite.json" --out "$out/$suite-torch.json" --force \
-      2>&1 | tee "$out/peer-$suite.log" || status=1
+    timeout "${PEER_TIMEOUT:-120}" python3 "$root/scripts/peers/torch_peer.py" --like "$out/$suite.json" \
+      --out "$out/$suite-torch.json" --force 2>&1 | tee "$out/peer-$suite.log"
+    rc=${PIPESTATUS[0]}
+    [ "$rc" = 124 ] && echo "PyTorch peer on $suite: cut off after ${PEER_TIMEOUT:-120} s" | tee -a "$out/peer-$suite.log"
+    [ "$rc" = 0 ] || status=1
     [ -f "$out/$suite-torch.json" ] && "$tb" compare "$out/$suite.json" "$out/$suite-torch.json" \
       --pair memory.cudaMemcpy=torch.copy --pair gemm.cublas=torch.matmul --pair attention.cudnn=torch.sdpa.cudnn \
       --pair fp8gemm.cublaslt=torch.scaled_mm --pair int8gemm.cublaslt=torch.int_mm \

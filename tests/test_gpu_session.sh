@@ -2,8 +2,9 @@
 # scripts/gpu-session.sh's control flow on any machine, with PREBUILT binaries: the real GPU test
 # binary (its tests skip without a GPU, and run through scripts/gtest-shard.sh's shards) and a
 # stand-in for trainbench whose suite "hangs" exits 3 once, as a run whose benchmark hung does, and
-# whose suite "hangs-always" exits 3 every time. The session must go on past the first with
-# --resume, give up on the second after HANG_RESUMES, time the others, and fail overall.
+# whose suite "hangs-always" exits 3 every time, and a PyTorch peer that hangs. The session must go
+# on past the first with --resume, give up on the second after HANG_RESUMES, cut the peer off after
+# PEER_TIMEOUT, time the others, and fail overall.
 #     tests/test_gpu_session.sh SESSION_SCRIPT GPU_TEST_BINARY WORK_DIR
 set -uo pipefail
 session="$1" gpu_tests="$2" dir="$3"
@@ -43,8 +44,21 @@ exit 0
 STANDIN
 chmod +x "$dir/prebuilt/trainbench"
 
-PREBUILT="$dir/prebuilt" GPU_TEST_JOBS=3 SANITIZERS="" HANG_RESUMES=2 HANG_TIMEOUT=30 SUITE_TIMEOUT=60 \
-  bash "$session" "$dir/out" quick hangs hangs-always >"$dir/session.log" 2>&1
+# A python3 in front of the real one: PyTorch "is installed", and its peer hangs (PEER_TIMEOUT cuts it off).
+mkdir -p "$dir/bin"
+real_python3="$(command -v python3)"
+cat >"$dir/bin/python3" <<STANDIN
+#!/usr/bin/env bash
+case "\$*" in
+  "-c import torch") exit 0 ;;
+  *torch_peer.py*) exec sleep 600 ;;
+  *) exec "$real_python3" "\$@" ;;
+esac
+STANDIN
+chmod +x "$dir/bin/python3"
+
+PATH="$dir/bin:$PATH" PREBUILT="$dir/prebuilt" GPU_TEST_JOBS=3 SANITIZERS="" HANG_RESUMES=2 HANG_TIMEOUT=30 \
+  SUITE_TIMEOUT=60 PEER_TIMEOUT=2 bash "$session" "$dir/out" quick hangs hangs-always >"$dir/session.log" 2>&1
 rc=$?
 fail() {
   echo "FAIL: $*"
@@ -68,4 +82,8 @@ grep -q "going on past it with --resume" "$dir/out/run-hangs.log" || fail "run-h
 [ "$(grep -c -- '--suite hangs-always --out' "$calls")" = 3 ] || fail "suite hangs-always: expected 1 + HANG_RESUMES = 3 runs"
 grep -q "stopped after 2 hangs" "$dir/out/run-hangs-always.log" || fail "run-hangs-always.log does not say it gave up"
 [ -f "$dir/out/hangs-always.partial.json" ] || fail "the partial file of the suite given up on was not kept"
-echo "ok: GPU tests sharded ($listed), a hung suite resumed once, a suite that keeps hanging given up after 2 resumes"
+# The PyTorch peer that hangs is cut off after each suite that wrote its file, and the session goes on.
+grep -q "PyTorch peer on quick: cut off after 2 s" "$dir/session.log" || fail "the hanging peer was not cut off"
+grep -q "PyTorch peer on hangs: cut off after 2 s" "$dir/session.log" || fail "no peer (cut off) after the resumed suite"
+echo "ok: GPU tests sharded ($listed), a hung suite resumed once, a suite that keeps hanging given up after 2 resumes," \
+  "a peer that hangs cut off"

@@ -164,7 +164,7 @@ int main_impl(int argc, char** argv) {
   run_cmd->add_option("--hang-timeout", run.hang_timeout_s,
                       "Seconds after which a benchmark that makes no progress (its verification, warm-up or a "
                       "sample) is taken to hang: it is recorded as such, the partial file saved, and the run ends "
-                      "with exit code 3 (0: never)")
+                      "with exit code 3 (0: never; a verification is one FP64 launch: raise it where FP64 is slow)")
       ->capture_default_str();
   auto* layout_group = run_cmd->add_option_group("model suites", "The layout of --suite model:NAME");
   layout_group->add_option("--tp", run.model.tp, "Tensor-parallel degree")->capture_default_str()->check(positive_number());

@@ -37,9 +37,12 @@ struct Shape {
 // along n leave the second tile of a 2-CTA pair off the matrix (computed, not stored). 256 x 384
 // x 640 is 3 x 5 blocks of 128x128 scales, 5 not a multiple of 4: of the shapes cuBLASLt's
 // block-scaled mode takes (multiples of 16 and 128), the one whose scale grid tells a transposed
-// or unpadded order from the right one (a single block row or column does not).
-const Shape kShapes[] = {{1, 3, 16},     {16, 16, 128},    {136, 264, 144},  {200, 136, 1008},
-                         {256, 128, 4096}, {256, 384, 640}, {1000, 1008, 992}, {2056, 4104, 384}};
+// or unpadded order from the right one (a single block row or column does not). 128 x 7168 x 2048
+// is 56 tiles, fewer than half of an H100's SMs: the shape class fp8gemm.wgmma_splitk's planner
+// splits (in 2 parts of 8 k-blocks on 132 SMs).
+const Shape kShapes[] = {{1, 3, 16},       {16, 16, 128},   {136, 264, 144},   {200, 136, 1008},
+                         {256, 128, 4096}, {256, 384, 640}, {1000, 1008, 992}, {2056, 4104, 384},
+                         {128, 7168, 2048}};
 
 class Fp8Impl : public ::testing::TestWithParam<std::string> {};
 
@@ -127,8 +130,10 @@ TEST(Fp8Promotion, OverlappedScheduleMatchesSerialBitForBit) {
   const Stream stream;
   // 256 x 264 x 256: two k-blocks (the overlapped loop's even exit at once) and an off-matrix pair
   // for the multicast kernel.
-  const Shape shapes[] = {{200, 136, 128}, {256, 264, 256}, {256, 256, 384}, {136, 264, 1008}, {2056, 4104, 512},
-                          {384, 256, 1392}};
+  // 2056 x 4104 x 128: one k-block per tile over 561 tiles, the shortest time between one tile's TMA
+  // stores and the next tile's stmatrix into the same staging buffer.
+  const Shape shapes[] = {{200, 136, 128},  {256, 264, 256},    {256, 256, 384},    {136, 264, 1008},
+                          {2056, 4104, 128}, {2056, 4104, 512}, {384, 256, 1392}};
   for (const Shape& s : shapes) {
     const int m = static_cast<int>(s.m), n = static_cast<int>(s.n), k = static_cast<int>(s.k);
     const FineScaledOperands ops(m, n, k, stream);
@@ -180,6 +185,23 @@ TEST(Fp8Promotion, OverlappedScheduleMatchesSerialBitForBit) {
       for (std::size_t i = 0; i < bytes; ++i) differ_shifted += want[i] != got_shifted[i];
       EXPECT_EQ(differ_shifted, 0u) << m << "x" << n << "x" << k << " BF16: " << differ_shifted
                                     << " bytes differ between the TMA-store and the per-element epilogue";
+      // A staging buffer rewritten while a TMA store still reads it corrupts only some runs: where
+      // persistent CTAs store many tiles, more runs of both schedules' TMA-store epilogue, each held to
+      // the per-element stores' bits.
+      for (int run = 1; run < runs; ++run)
+        for (const auto schedule : {kernels::PromotionSchedule::Serial, kernels::PromotionSchedule::Overlapped}) {
+          fill_poison(overlapped.get(), bytes, 0x7F, stream);
+          args.c = overlapped.get();
+          kernels::fp8_gemm_wgmma_sm90(args, schedule, stream);
+          TB_CUDA_CHECK(cudaGetLastError());
+          TB_CUDA_CHECK(cudaMemcpyAsync(got.data(), overlapped.get(), bytes, cudaMemcpyDeviceToHost, stream));
+          TB_CUDA_CHECK(cudaStreamSynchronize(stream));
+          std::size_t differ_run = 0;
+          for (std::size_t i = 0; i < bytes; ++i) differ_run += got_shifted[i] != got[i];
+          EXPECT_EQ(differ_run, 0u) << m << "x" << n << "x" << k << " BF16, run " << run
+                                    << (schedule == kernels::PromotionSchedule::Serial ? " serial: " : " overlapped: ")
+                                    << differ_run << " bytes differ from the per-element epilogue";
+        }
     }
   }
 }
@@ -208,7 +230,11 @@ TEST(Fp8KSplit, EverySplitAgreesWithTheUnsplitKernelAndRepeatsBitForBit) {
                          {{200, 136, 1008}, {2, 8}},
                          {{136, 264, 640}, {5}},
                          {{2056, 4104, 512}, {4}},
-                         {{2056, 4104, 1008}, {3}}};
+                         {{2056, 4104, 1008}, {3}},
+                         // What the planner splits: 56 tiles of DeepSeek-V3's 128 x 7168 in 2 parts
+                         // (8 and 64 k-blocks each).
+                         {{128, 7168, 2048}, {2}},
+                         {{128, 7168, 16384}, {2}}};
   for (const Split& c : cases) {
     const int m = static_cast<int>(c.shape.m), n = static_cast<int>(c.shape.n), k = static_cast<int>(c.shape.k);
     const FineScaledOperands ops(m, n, k, stream);

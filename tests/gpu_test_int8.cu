@@ -31,8 +31,11 @@ struct Shape {
 // n of 1 and 3 (a single column, rows of b past n zero-filled), m one 8-row group, tails in m and
 // n of every size class, k a multiple of 16 but not of 128 (a partial last k-tile), one k-tile
 // and many (the 3-stage ring wraps), more tiles than any GPU has SMs, and the largest k allowed.
-const Shape kShapes[] = {{8, 1, 16},      {8, 3, 16},       {16, 16, 128},     {136, 264, 144},  {200, 136, 1008},
-                         {256, 128, 4096}, {1000, 1008, 992}, {2056, 4104, 384}, {128, 96, 65536}};
+// 128 x 7168 x 2048 is 56 tiles, fewer than half of an H100's SMs: the _splitk impls' planner splits
+// it (in 2 parts on 132 SMs).
+const Shape kShapes[] = {{8, 1, 16},       {8, 3, 16},        {16, 16, 128},     {136, 264, 144},
+                         {200, 136, 1008}, {256, 128, 4096},  {1000, 1008, 992}, {2056, 4104, 384},
+                         {128, 96, 65536}, {128, 7168, 2048}};
 
 class Int8Impl : public ::testing::TestWithParam<std::string> {};
 
@@ -66,7 +69,8 @@ TEST(Int8Verification, UnwrittenOutputFailsVerification) {
   register_all_impls();
   const Stream stream;
   const ScaledGemm g{.m = 256, .n = 256, .k = 256, .dtype = "s8", .a_scale = "row", .b_scale = "col"};
-  for (const char* name : {"int8gemm.mma", "int8gemm.wgmma", "int8gemm.cublaslt"}) {
+  for (const char* name :
+       {"int8gemm.mma", "int8gemm.mma_splitk", "int8gemm.wgmma", "int8gemm.wgmma_splitk", "int8gemm.cublaslt"}) {
     const Verification v = verify_once(registry().find(name), g, false, stream);
     EXPECT_FALSE(v.error <= v.tolerance) << name << ": " << v.detail;
   }
@@ -90,7 +94,9 @@ std::vector<Int8Kernel> int8_kernels_held_to_mma(const DeviceInfo& info) {
 // as the unsplit epilogue does, so the output must be int8gemm.mma's bit for bit, whatever the
 // split and whichever kernel: 1 (wgmma only) to 32 parts, parts of one k-tile, a partial last
 // k-tile (1008 = 7 x 128 + 112), tails in n, more tiles or CTAs than SMs, and the largest k in 4
-// parts. The parts (with about 2^30 in every s32, so that an unwritten one cannot hide) and c are
+// parts. DeepSeek-V3's 128 x 7168 (56 tiles, what the planner splits), with an 8-column n tail, a
+// 16-byte k tail and parts of one k-tile (128 x 7176 x 2064 in 17: 969 units of unequal parts, more
+// than any GPU has SMs); n = 3 with the wgmma kernel's second consumer wholly past m. The parts (with about 2^30 in every s32, so that an unwritten one cannot hide) and c are
 // poisoned first. Sums at the s32 bound: below.
 TEST(Int8KSplit, EverySplitIsTheUnsplitKernelBitForBit) {
   TB_REQUIRE_GPU();
@@ -105,7 +111,10 @@ TEST(Int8KSplit, EverySplitIsTheUnsplitKernelBitForBit) {
   const Split cases[] = {{{256, 128, 4096}, {2, 3, 4, 32}},
                          {{200, 136, 1008}, {2, 8}},
                          {{2056, 4104, 1008}, {3}},
-                         {{128, 96, 65536}, {4}}};
+                         {{128, 96, 65536}, {4}},
+                         {{128, 7168, 2048}, {2, 3}},
+                         {{128, 7176, 2064}, {2, 3, 17}},
+                         {{8, 3, 4096}, {2, 32}}};
   for (const Split& c : cases) {
     const int m = static_cast<int>(c.shape.m), n = static_cast<int>(c.shape.n), k = static_cast<int>(c.shape.k);
     DeviceBuffer a(static_cast<std::size_t>(m) * k, "A"), b(static_cast<std::size_t>(n) * k, "B"),

@@ -36,10 +36,14 @@ struct Shape {
 // a 4-stage ring whose phases wrap in mid-tile. An odd tile count along n (33 here, 3 at 136 x
 // 264, 1 at 8 x 8) leaves gemm.wgmma's 2-CTA clusters pairs whose second tile is off the matrix.
 // 128 x 256 x 4096: one whole 128 x 256 tile (gemm.mma_128x256's, every one of its 8 warps on the
-// matrix) through 64 k-tiles.
-const Shape kAligned[] = {{8, 8, 8},        {16, 24, 8},        {136, 264, 72},    {264, 136, 8},
-                          {128, 128, 4096}, {128, 256, 4096},   {1000, 1000, 1000}, {1000, 1008, 992},
-                          {992, 1000, 1008}, {2056, 4104, 136}};
+// matrix) through 64 k-tiles. gemm.wgmma_128x128's 6-stage ring wraps in mid-tile only when the
+// k-tile count does not divide into 6: 2056 x 4104 x 264 (5 k-tiles, 17 x 33 tiles of 128 x 128,
+// several per cluster). 8200 x 1288 x 328: 65 x 11 of those tiles, an odd count along n in each of
+// 5 bands, so 65 off-matrix pairs, in a grid like the Llama 3 70B GEMMs that version exists for
+// (8192 x 1280: 320 pairs, 4.85 waves of 66 clusters).
+const Shape kAligned[] = {{8, 8, 8},         {16, 24, 8},       {136, 264, 72},     {264, 136, 8},
+                          {128, 128, 4096},  {128, 256, 4096},  {1000, 1000, 1000}, {1000, 1008, 992},
+                          {992, 1000, 1008}, {2056, 4104, 136}, {2056, 4104, 264},  {8200, 1288, 328}};
 // Odd shapes, for the impls that take any shape.
 const Shape kOdd[] = {{1, 1, 1}, {7, 13, 5}, {33, 65, 17}, {129, 3, 257}};
 

@@ -92,12 +92,15 @@ struct Heads {
 const Heads kHeads[] = {{4, 2}, {4, 4}, {4, 1}};
 
 std::vector<Seqs> small_seqs() { return {std::begin(kSmallSeqs), std::end(kSmallSeqs)}; }
-// For the Hopper kernels: those, and a few whose key blocks (128, or 176 at head_dim 128 without a
-// causal mask) wrap their rings and whose query tiles (64 to 192 rows) end in tails; 352 keys are
-// two whole 176-key blocks, none masked.
-std::vector<Seqs> wgmma_seqs() {
+// Those, and a few whose key blocks (128, or 176 at head_dim 128 without a causal mask) wrap the
+// Hopper kernels' rings and whose query tiles (64 to 256 rows) end in tails: 352 keys are two whole
+// 176-key blocks, none masked, 176 one, 177 one and a one-key block; 1100 x 129 causal is several
+// 256-row CTAs of attention.fwd.mma_256 whose rows mostly see no key, 385 x 770 a diagonal offset
+// across two of them.
+std::vector<Seqs> longer_seqs() {
   std::vector<Seqs> seqs = small_seqs();
-  for (const Seqs s : {Seqs{600, 600}, Seqs{129, 1100}, Seqs{1100, 129}, Seqs{385, 770}, Seqs{352, 352}})
+  for (const Seqs s : {Seqs{600, 600}, Seqs{129, 1100}, Seqs{1100, 129}, Seqs{385, 770}, Seqs{352, 352},
+                       Seqs{176, 176}, Seqs{177, 177}})
     seqs.push_back(s);
   return seqs;
 }
@@ -161,7 +164,7 @@ TEST(AttentionForward, FusedAndReferenceMatchFloat64AtSmallShapes) {
   TB_REQUIRE_GPU();
   const Device device(0);
   const Stream stream;
-  for (const Attention& a : small_problems(small_seqs(), "fwd")) {
+  for (const Attention& a : small_problems(longer_seqs(), "fwd")) {
     const Inputs in(a, stream);
     const AttentionForward want = attention_forward_reference(a, in.hq, in.hk, in.hv);
 
@@ -181,9 +184,8 @@ TEST(AttentionForward, FusedAndReferenceMatchFloat64AtSmallShapes) {
   }
 }
 
-// attention.fwd.wgmma (sm_90a) at the same shapes, and at a few whose key blocks (128) wrap its
-// 2- and 3-stage K/V rings and whose query tiles (128 or 192 rows) end in a tail; its bounds are
-// attention.fwd.mma's (P and O rounded to BF16 the same way).
+// attention.fwd.wgmma (sm_90a) at the same shapes; its bounds are attention.fwd.mma's (P and O
+// rounded to BF16 the same way).
 TEST(AttentionForward, WgmmaMatchesFloat64AtSmallShapes) {
   TB_REQUIRE_GPU();
   const Device device(0);
@@ -191,7 +193,7 @@ TEST(AttentionForward, WgmmaMatchesFloat64AtSmallShapes) {
   if (const auto why = unavailable_reason(registry().find("attention.fwd.wgmma"), device.info()); !why.empty())
     GTEST_SKIP() << "attention.fwd.wgmma: " << why;
   const Stream stream;
-  for (const Attention& a : small_problems(wgmma_seqs(), "fwd")) {
+  for (const Attention& a : small_problems(longer_seqs(), "fwd")) {
     const Inputs in(a, stream);
     const AttentionForward want = attention_forward_reference(a, in.hq, in.hk, in.hv);
     expect_fused_forward_matches(&kernels::attention_fwd_wgmma_sm90, "attention.fwd.wgmma", a, in, want, stream);
@@ -208,6 +210,43 @@ TEST(AttentionForward, WgmmaMatchesFloat64AtSmallShapes) {
         },
         "attention.fwd.wgmma on 7 CTAs", a, in, want, stream);
   }
+}
+
+// Key j scaled by 1 + 4 j / seq_kv (rounded back to BF16): scores grow along the keys, so row
+// maxima keep moving in late key blocks, where with uniform inputs they have long settled. That
+// exercises the rescale of O and the skip of it (attention.fwd.mma's warps skip it when no row's
+// max moved) on both of their branches, many blocks into a row; full and causal, GQA.
+void grow_keys(Inputs& in, const Attention& a) {
+  std::vector<std::uint16_t> bits(in.hk.size());
+  for (std::size_t i = 0; i < in.hk.size(); ++i) {
+    const std::uint64_t key = i / (a.heads_kv * a.head_dim) % a.seq_kv;
+    const float x = float(in.hk[i] * (1.0 + 4.0 * double(key) / double(a.seq_kv)));
+    std::uint32_t u = std::bit_cast<std::uint32_t>(x);
+    u += 0x7FFFu + ((u >> 16) & 1u);  // round to nearest even; |x| <= 5, never near overflow
+    bits[i] = std::uint16_t(u >> 16);
+    in.hk[i] = double(std::bit_cast<float>(std::uint32_t(bits[i]) << 16));
+  }
+  TB_CUDA_CHECK(cudaMemcpy(in.k.get(), bits.data(), in.k.bytes(), cudaMemcpyHostToDevice));
+}
+
+TEST(AttentionForward, RowMaximaMovingLateMatchFloat64) {
+  TB_REQUIRE_GPU();
+  const Device device(0);
+  register_all_impls();
+  const bool hopper = unavailable_reason(registry().find("attention.fwd.wgmma"), device.info()).empty();
+  const Stream stream;
+  for (const std::uint64_t d : {64, 128})
+    for (const bool causal : {false, true}) {
+      const Attention a{.batch = 1, .heads_q = 2, .heads_kv = 1, .seq_q = 2048, .seq_kv = 2048, .head_dim = d,
+                        .causal = causal, .pass = "fwd"};
+      Inputs in(a, stream);
+      grow_keys(in, a);
+      const AttentionForward want = attention_forward_reference(a, in.hq, in.hk, in.hv);
+      expect_fused_forward_matches(&kernels::attention_fwd_mma_sm80, "attention.fwd.mma", a, in, want, stream);
+      expect_fused_forward_matches(&kernels::attention_fwd_mma_256_sm80, "attention.fwd.mma_256", a, in, want, stream);
+      if (hopper)
+        expect_fused_forward_matches(&kernels::attention_fwd_wgmma_sm90, "attention.fwd.wgmma", a, in, want, stream);
+    }
 }
 
 TEST(AttentionBackward, ReferenceMatchesFloat64AtSmallShapes) {
@@ -326,7 +365,7 @@ TEST(AttentionBackward, WgmmaMatchesFloat64AtSmallShapes) {
   register_all_impls();
   if (const auto why = unavailable_reason(registry().find("attention.bwd.wgmma"), device.info()); !why.empty())
     GTEST_SKIP() << "attention.bwd.wgmma: " << why;
-  expect_backward_matches_float64(&kernels::attention_bwd_wgmma_sm90, "attention.bwd.wgmma", wgmma_seqs());
+  expect_backward_matches_float64(&kernels::attention_bwd_wgmma_sm90, "attention.bwd.wgmma", longer_seqs());
   // MQA over 8 query heads: 8 CTAs per key block add into one KV head's FP32 dK and dV.
   expect_group_summed_and_no_nan(&kernels::attention_bwd_wgmma_sm90, "attention.bwd.wgmma");
 }
@@ -389,6 +428,10 @@ const Attention kLarger[] = {
     {2, 16, 16, 1024, 1024, 128, true, "fwd"},  {2, 16, 16, 1024, 1024, 128, false, "fwd"},
     {1, 8, 1, 2000, 2000, 128, true, "fwd"},    {3, 32, 32, 777, 777, 64, true, "fwd"},
     {2, 8, 2, 1000, 3000, 64, true, "fwd"},     {2, 8, 2, 3000, 1000, 128, true, "fwd"},
+    {2, 8, 2, 1000, 3000, 64, false, "fwd"},    {2, 8, 2, 1000, 3000, 128, true, "fwd"},
+    // 176-key blocks (head_dim 128, full): a last block of one key (1057 = 6 x 176 + 1), and
+    // 3000 = 17 x 176 + 8 keys with GQA, the ring wrapping many times.
+    {1, 8, 2, 1057, 1057, 128, false, "fwd"},   {2, 8, 2, 1000, 3000, 128, false, "fwd"},
     {2, 16, 16, 1024, 1024, 128, true, "bwd"},  {1, 8, 1, 2000, 2000, 128, true, "bwd"},
     {2, 8, 2, 1000, 3000, 64, false, "bwd"},   {3, 32, 32, 777, 777, 64, true, "bwd"},
     {2, 8, 2, 3000, 1000, 128, true, "bwd"}};

@@ -251,7 +251,9 @@ attention_fwd_wgmma_sm90_kernel(const __grid_constant__ CUtensorMap q_map, const
       mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
       // A row with nothing visible yet keeps max -inf: subtract 0 so that exp2(-inf) = 0, not NaN.
       const float m_scaled = mx == -INFINITY ? 0.f : mx * scale_log2;
-      correction[half] = ptx::ex2_approx(row_max[half] * scale_log2 - m_scaled);
+      // A max that did not move gives exactly 1: ptxas may fuse the subtraction into an FMA whose
+      // rounding leaves the exponent a few ulps off 0, a drift of ~1e-7 per block on settled rows.
+      correction[half] = row_max[half] == mx ? 1.f : ptx::ex2_approx(row_max[half] * scale_log2 - m_scaled);
       row_max[half] = mx;
       float sum = 0.f;
 #pragma unroll

@@ -538,7 +538,10 @@ void register_attention_impls(Registry& r) {
              .vendor = false,
              .min_arch = 80,
              .max_arch = 0,
-             .min_smem_per_block = kernels::kAttentionBwdMma128SmemBytes,
+             .min_smem_per_block = kernels::attention_bwd_mma_128_smem_bytes(64),
+             .smem_per_block = [](const Op& op) -> std::uint64_t {
+               return kernels::attention_bwd_mma_128_smem_bytes(int(std::get<Attention>(op).head_dim));
+             },
              .unsupported = bwd_mma_unsupported,
              .make = [](const Op& op, const DeviceInfo&) -> std::unique_ptr<Case> {
                const auto& a = std::get<Attention>(op);

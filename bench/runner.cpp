@@ -372,6 +372,10 @@ int run_suite(const RunOptions& options) {
         spdlog::warn("{}: unsupported shape ({})", name, why);
         continue;
       }
+      if (const auto why = unavailable_at_op_reason(impl, entry.op, info); !why.empty()) {
+        spdlog::warn("{}: unavailable here ({})", name, why);
+        continue;
+      }
       plan.push_back({name, entry.op, &impl, entry.accuracy});
     }
   }

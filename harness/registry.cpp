@@ -27,6 +27,14 @@ std::string unavailable_reason(const Impl& impl, const DeviceInfo& device) {
   return "";
 }
 
+std::string unavailable_at_op_reason(const Impl& impl, const Op& op, const DeviceInfo& device) {
+  if (!impl.smem_per_block) return "";
+  const std::uint64_t need = impl.smem_per_block(op);
+  if (device.smem_per_block_optin >= need) return "";
+  return fmt::format("needs {} bytes of shared memory per block at this shape; this GPU ({}, {}) allows {}", need,
+                     device.name, device.arch_string(), device.smem_per_block_optin);
+}
+
 void Registry::add(Impl impl) {
   for (const auto& existing : impls_)
     if (existing.name == impl.name) throw Error("impl \"" + impl.name + "\" is registered twice");

@@ -42,8 +42,12 @@ struct Impl {
   int min_arch = 80;    // compute capability x 10
   int max_arch = 0;     // 0: no upper bound; 90 for sm_90a-only kernels
   // Shared memory one block needs (the opt-in maximum, cudaDevAttrMaxSharedMemoryPerBlockOptin,
-  // must reach it); 0 when any GPU of min_arch or later has enough.
+  // must reach it); 0 when any GPU of min_arch or later has enough. Where it depends on the op,
+  // the least of smem_per_block's values.
   std::uint64_t min_smem_per_block = 0;
+  // Set where the shared memory a block needs depends on the op (an instance per head_dim, say):
+  // what it needs for this one, taken only for ops `unsupported` accepts.
+  std::function<std::uint64_t(const Op&)> smem_per_block = nullptr;
   // Empty when this build holds the impl; otherwise why not and what to install (a vendor
   // library the build did not find). Such an impl stays listed, and never runs.
   std::string missing = {};
@@ -57,6 +61,10 @@ std::string arch_label(const Impl& impl);
 
 // Empty when the impl can run on this device; otherwise why not (the build's `missing` first).
 std::string unavailable_reason(const Impl& impl, const DeviceInfo& device);
+
+// For an impl available on this device and an op it supports: empty when this device also gives
+// what the impl needs at this op (the shared memory of smem_per_block); otherwise why not.
+std::string unavailable_at_op_reason(const Impl& impl, const Op& op, const DeviceInfo& device);
 
 class Registry {
  public:

@@ -296,9 +296,18 @@ AttentionGradients fused_backward(const Attention& a, const Inputs& in, cudaStre
 }
 
 // Every small problem of `seqs` through `backward`, against float64, held to the fused bounds.
-void expect_backward_matches_float64(BwdLauncher backward, const char* name, const std::vector<Seqs>& seqs) {
+// Where `impl` is given, the problems it cannot run on this GPU (a head_dim whose shared memory the
+// GPU does not give) are left out, and said so.
+void expect_backward_matches_float64(BwdLauncher backward, const char* name, const std::vector<Seqs>& seqs,
+                                     const Impl* impl = nullptr) {
   const Stream stream;
+  const DeviceInfo info = Device(0).info();
   for (const Attention& a : small_problems(seqs, "bwd")) {
+    if (impl)
+      if (const auto why = unavailable_at_op_reason(*impl, a, info); !why.empty()) {
+        std::printf("[ INFO     ] %s %s left out: %s\n", name, label(a).c_str(), why.c_str());
+        continue;
+      }
     const Inputs in(a, stream);
     const AttentionGradients want = attention_backward_reference(a, in.hq, in.hk, in.hv, in.hdo);
     const AttentionGradients got = fused_backward(a, in, stream, backward);
@@ -318,11 +327,17 @@ TEST(AttentionBackward, FusedMatchesFloat64AtSmallShapes) {
 
 // Every head of a group adds into its KV head's dK and dV: with MQA over 8 query heads, and
 // causal rows that see no key beside rows that see all (seq_q 200 > seq_kv 70).
-void expect_group_summed_and_no_nan(BwdLauncher backward, const char* name) {
+void expect_group_summed_and_no_nan(BwdLauncher backward, const char* name, const Impl* impl = nullptr) {
   const Stream stream;
+  const DeviceInfo info = Device(0).info();
   for (const std::uint64_t d : {64, 128}) {
     const Attention a{.batch = 1, .heads_q = 8, .heads_kv = 1, .seq_q = 200, .seq_kv = 70, .head_dim = d,
                       .causal = true, .pass = "bwd"};
+    if (impl)
+      if (const auto why = unavailable_at_op_reason(*impl, a, info); !why.empty()) {
+        std::printf("[ INFO     ] %s %s left out: %s\n", name, label(a).c_str(), why.c_str());
+        continue;
+      }
     const Inputs in(a, stream);
     const AttentionGradients want = attention_backward_reference(a, in.hq, in.hk, in.hv, in.hdo);
     const AttentionGradients got = fused_backward(a, in, stream, backward);
@@ -343,16 +358,17 @@ TEST(AttentionBackward, FusedSumsTheGroupAndLeavesNoNaNForRowsThatSeeNoKey) {
   expect_group_summed_and_no_nan(&kernels::attention_bwd_mma_sm80, "attention.bwd.mma");
 }
 
-// attention.bwd.mma_128 (128 keys per CTA; skipped with the reason where a block cannot have its
-// 145 KiB of shared memory) at the same shapes, held to the same bounds.
+// attention.bwd.mma_128 (128 keys per CTA) at the same shapes, held to the same bounds; at head_dim
+// 128 only where a block can have its 145 KiB of shared memory (not sm_86 or sm_89: said so).
 TEST(AttentionBackward, Mma128KeysMatchesFloat64AtSmallShapes) {
   TB_REQUIRE_GPU();
   const Device device(0);
   register_all_impls();
-  if (const auto why = unavailable_reason(registry().find("attention.bwd.mma_128"), device.info()); !why.empty())
+  const Impl& impl = registry().find("attention.bwd.mma_128");
+  if (const auto why = unavailable_reason(impl, device.info()); !why.empty())
     GTEST_SKIP() << "attention.bwd.mma_128: " << why;
-  expect_backward_matches_float64(&kernels::attention_bwd_mma_128_sm80, "attention.bwd.mma_128", small_seqs());
-  expect_group_summed_and_no_nan(&kernels::attention_bwd_mma_128_sm80, "attention.bwd.mma_128");
+  expect_backward_matches_float64(&kernels::attention_bwd_mma_128_sm80, "attention.bwd.mma_128", small_seqs(), &impl);
+  expect_group_summed_and_no_nan(&kernels::attention_bwd_mma_128_sm80, "attention.bwd.mma_128", &impl);
 }
 
 // attention.bwd.wgmma (sm_90a; skipped with the reason elsewhere) at the same shapes, and at a few
@@ -447,13 +463,18 @@ TEST_P(AttentionImpl, VerifiesAtLargerShapes) {
   int verified = 0;
   for (const Attention& a : kLarger) {
     if (const auto why = impl.unsupported(a); !why.empty()) continue;
+    if (const auto why = unavailable_at_op_reason(impl, a, device.info()); !why.empty()) {
+      std::printf("[ INFO     ] %s %s left out: %s\n", impl.name.c_str(), label(a).c_str(), why.c_str());
+      continue;
+    }
     const Verification v = verify_once(impl, a, device.info(), stream);
     ++verified;
     EXPECT_TRUE(std::isfinite(v.error) && v.error <= v.tolerance)
         << impl.name << " " << label(a) << ": error " << v.error << " > tolerance " << v.tolerance << " (" << v.detail
         << ")";
   }
-  EXPECT_GE(verified, 3) << impl.name;
+  // Two at least: the backward impls' head_dim-64 shapes, where a GPU gives no more.
+  EXPECT_GE(verified, 2) << impl.name;
 }
 
 TEST_P(AttentionImpl, UnwrittenOutputFailsVerification) {

@@ -280,25 +280,36 @@ TEST(AttentionImpls, BackwardMmaTakesTheBackwardAtTheForwardsHeadDims) {
   EXPECT_NE(bwd.unsupported(attention(1024, 96, "bwd")).find("head_dim must be 64 or 128"), std::string::npos);
   EXPECT_NE(bwd.unsupported(attention(1024, 128, "fwd")).find("backward pass only"), std::string::npos);
 
-  // attention.bwd.mma_128: the same shapes, and its 145 KiB a block, which an L40S (sm_89, 99 KiB)
-  // does not give and an A100 or H100 does.
+  // attention.bwd.mma_128: the same shapes; its 145 KiB a block at head_dim 128, which an L40S
+  // (sm_89, 99 KiB) does not give and an A100 or H100 does, and 81 KiB at 64, which all give.
   const Impl& bwd128 = registry().find("attention.bwd.mma_128");
   EXPECT_EQ(bwd128.unsupported(attention(1000, 128, "bwd")), "");
   EXPECT_NE(bwd128.unsupported(attention(1024, 96, "bwd")).find("head_dim must be 64 or 128"), std::string::npos);
   EXPECT_NE(bwd128.unsupported(attention(1024, 128, "fwd")).find("backward pass only"), std::string::npos);
-  EXPECT_EQ(bwd128.min_smem_per_block, 148480u);
+  EXPECT_EQ(bwd128.min_smem_per_block, 82944u);
+  ASSERT_TRUE(bwd128.smem_per_block);
+  EXPECT_EQ(bwd128.smem_per_block(attention(1000, 128, "bwd")), 148480u);
+  EXPECT_EQ(bwd128.smem_per_block(attention(1000, 64, "bwd")), 82944u);
   DeviceInfo device;
   device.name = "NVIDIA L40S";
   device.cc_major = 8;
   device.cc_minor = 9;
   device.smem_per_block_optin = 101376;
-  EXPECT_NE(unavailable_reason(bwd128, device).find("148480 bytes of shared memory"), std::string::npos);
+  EXPECT_EQ(unavailable_reason(bwd128, device), "");
+  EXPECT_EQ(unavailable_at_op_reason(bwd128, attention(1000, 64, "bwd"), device), "");
+  const std::string why = unavailable_at_op_reason(bwd128, attention(1000, 128, "bwd"), device);
+  EXPECT_NE(why.find("148480 bytes of shared memory per block at this shape"), std::string::npos) << why;
+  EXPECT_NE(why.find("NVIDIA L40S, sm_89) allows 101376"), std::string::npos) << why;
   EXPECT_EQ(unavailable_reason(bwd, device), "");
+  EXPECT_EQ(unavailable_at_op_reason(bwd, attention(1000, 128, "bwd"), device), "");
+  device.smem_per_block_optin = 65536;  // less than any GPU of sm_80 or later gives: refused outright
+  EXPECT_NE(unavailable_reason(bwd128, device).find("82944 bytes of shared memory"), std::string::npos);
   for (const auto& [major, optin] : {std::pair{8, 166912}, {9, 232448}}) {
     device.cc_major = major;
     device.cc_minor = 0;
     device.smem_per_block_optin = static_cast<std::uint64_t>(optin);
     EXPECT_EQ(unavailable_reason(bwd128, device), "") << major;
+    EXPECT_EQ(unavailable_at_op_reason(bwd128, attention(1000, 128, "bwd"), device), "") << major;
   }
 }
 

@@ -49,7 +49,7 @@
 // warps per 16 query rows by head dimension, so every dQ element is still added once per CTA.
 // 247 registers at head_dim 128 (no spills), 145 KiB of shared memory (81 KiB at head_dim 64):
 // one 256-thread CTA per SM, as the 64-key kernel's two 128-thread CTAs; GPUs with 99 KiB per
-// block (sm_86, sm_89) cannot run it. Not yet run on a GPU.
+// block (sm_86, sm_89) can run it at head_dim 64 only. Not yet run on a GPU.
 #include "kernels/attention/attention.cuh"
 #include "kernels/common/ptx.cuh"
 #include "kernels/common/swizzle.cuh"
@@ -398,7 +398,8 @@ void launch(const AttentionBwdArgs& args, cudaStream_t stream) {
   attention_bwd_finish(args, stream);
 }
 
-static_assert(BwdTiles<128, kAttentionBwdMma128BlockN>::kSmemBytes == kAttentionBwdMma128SmemBytes);
+static_assert(BwdTiles<128, kAttentionBwdMma128BlockN>::kSmemBytes == attention_bwd_mma_128_smem_bytes(128));
+static_assert(BwdTiles<64, kAttentionBwdMma128BlockN>::kSmemBytes == attention_bwd_mma_128_smem_bytes(64));
 
 template <int kBlockN>
 void launch_for_head_dim(const AttentionBwdArgs& args, cudaStream_t stream) {

@@ -168,12 +168,15 @@ struct AttentionBwdArgs {
 void attention_bwd_mma_sm80(const AttentionBwdArgs& args, cudaStream_t stream);
 // 2b. The same main kernel on 128 keys per CTA (8 warps; dQ split between two warps per 16 query
 //     rows by head dimension): half the dQ atomics and Q/dO loads per key. 145 KiB of shared
-//     memory at head_dim 128 (81 KiB at 64): GPUs with 99 KiB per block (sm_86, sm_89) cannot.
+//     memory at head_dim 128, which GPUs with 99 KiB per block (sm_86, sm_89) cannot give, and
+//     81 KiB at 64, which they can.
 inline constexpr int kAttentionBwdMma128BlockN = 128;
-// Its shared memory at head_dim 128: K, V; 2 stages of Q, dO and 64-row LSE and D; dS^T.
-inline constexpr int kAttentionBwdMma128SmemBytes =
-    2 * 128 * 128 * 2 + 2 * (2 * kAttentionBwdMmaBlockM * 128 * 2 + 2 * kAttentionBwdMmaBlockM * 4) +
-    128 * kAttentionBwdMmaBlockM * 2;
+// Its shared memory: K, V; 2 stages of Q, dO and 64-row LSE and D; dS^T.
+constexpr int attention_bwd_mma_128_smem_bytes(int head_dim) {
+  return 2 * kAttentionBwdMma128BlockN * head_dim * 2 +
+         2 * (2 * kAttentionBwdMmaBlockM * head_dim * 2 + 2 * kAttentionBwdMmaBlockM * 4) +
+         kAttentionBwdMma128BlockN * kAttentionBwdMmaBlockM * 2;
+}
 void attention_bwd_mma_128_sm80(const AttentionBwdArgs& args, cudaStream_t stream);
 
 // The first and last kernels of versions 2 and 4 (flash_bwd_pre_post.cu). Preprocessing: D, the

@@ -109,9 +109,10 @@ __global__ void slice_sums_kernel(const T* got, const float* want, std::size_t r
 WorstSlice worst_slice_norm(const double* diff_sq, const double* want_sq, std::size_t slices) {
   double total = 0;
   for (std::size_t i = 0; i < slices; ++i) total += want_sq[i];
+  const double mean = slices ? total / static_cast<double>(slices) : 0.0;
   WorstSlice worst;
   for (std::size_t i = 0; i < slices; ++i) {
-    const double e = std::sqrt(diff_sq[i] / (want_sq[i] > 0 ? want_sq[i] : (total > 0 ? total : 1.0)));
+    const double e = std::sqrt(diff_sq[i] / (want_sq[i] > 0 ? want_sq[i] : (mean > 0 ? mean : 1.0)));
     if (e > worst.error) worst = {e, i};
   }
   return worst;

@@ -38,8 +38,10 @@ struct HeadSlices {
 
 // From per-slice sums of squared differences and of squared reference values (equal lengths):
 // the largest sqrt(diff_sq / want_sq) and its slice. A slice whose reference is zero (one key per
-// row: P = 1, so dS = 0 and dQ = dK = 0) is divided by the whole reference's sum instead, or by 1
-// where that is zero too. compare_with_reference and worst_slice_norm_error both end here.
+// row: P = 1, so dS = 0 and dQ = dK = 0; a row of O that sees no key) is divided by the mean
+// slice's sum instead, so that a value of a typical slice's size written there errs by about 1,
+// or by 1 where every slice is zero. compare_with_reference and worst_slice_norm_error both end
+// here.
 struct WorstSlice {
   double error = 0;
   std::uint64_t slice = 0;

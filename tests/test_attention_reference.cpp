@@ -128,12 +128,17 @@ TEST(WorstSliceNormError, FindsTheWorstHeadOfTheWorstBatch) {
   EXPECT_NEAR(worst_slice_norm_error(got, want, 2, 2, 2), 0.5, 1e-12);
 }
 
-TEST(WorstSliceNormError, ZeroReferenceSlicesUseTheWholeNormAndNanIsInfinite) {
+TEST(WorstSliceNormError, ZeroReferenceSlicesUseTheMeanSliceNormAndNanIsInfinite) {
   std::vector<double> want(16, 0.0), got(16, 0.0);
   got[0] = 1e-3;  // all of want is zero: absolute
   EXPECT_NEAR(worst_slice_norm_error(got, want, 2, 2, 2), 1e-3, 1e-15);
-  for (std::size_t i : {2, 3, 6, 7}) want[i] = got[i] = 2.0;  // slice (0, 1) has norm 4, the whole too
-  EXPECT_NEAR(worst_slice_norm_error(got, want, 2, 2, 2), 1e-3 / 4.0, 1e-15);
+  // Slice (0, 1) has norm 4 (squares 16); the mean of the 4 slices' squares is 4, norm 2.
+  for (std::size_t i : {2, 3, 6, 7}) want[i] = got[i] = 2.0;
+  EXPECT_NEAR(worst_slice_norm_error(got, want, 2, 2, 2), 1e-3 / 2.0, 1e-15);
+  // A zero slice given a value of the nonzero slice's size errs by its norm over the mean's: 2.
+  got[0] = 4.0;
+  EXPECT_NEAR(worst_slice_norm_error(got, want, 2, 2, 2), 2.0, 1e-15);
+  got[0] = 1e-3;
   got[5] = std::nan("");
   EXPECT_TRUE(std::isinf(worst_slice_norm_error(got, want, 2, 2, 2)));
   EXPECT_THROW(worst_slice_norm_error(got, want, 3, 2, 2), Error);

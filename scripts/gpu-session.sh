@@ -130,6 +130,8 @@ fi
 # not ours to fix), bounded so that one slow tool cannot eat the call; a tool cut off by its
 # timeout is reported as such, not as clean.
 sanitizer_filter="${SANITIZER_FILTER:-*SmallShapes*:*AwkwardShapes*:*AwkwardSizes*:*SeeNoKey*:*LargestSums*:-*cublas*:*Cudnn*:*cudnn*}"
+# The tests see TRAINBENCH_TEST_UNDER_SANITIZER=1 and leave out the shapes that only repeat their
+# paths at scale (tests/gpu_test_support.hpp).
 # SANITIZER_JOBS processes per tool (gtest shards of that filter, default 1): racecheck runs the
 # small shapes tens of times slower than plain and left one process incomplete after 200 s on an
 # H200, while the GPU sat mostly idle under it.
@@ -139,7 +141,7 @@ if command -v compute-sanitizer >/dev/null 2>&1; then
     shards="${SANITIZER_JOBS:-1}"
     pids=()
     for ((i = 0; i < shards; ++i)); do
-      GTEST_TOTAL_SHARDS="$shards" GTEST_SHARD_INDEX="$i" timeout "${SANITIZER_TIMEOUT:-150}" \
+      GTEST_TOTAL_SHARDS="$shards" GTEST_SHARD_INDEX="$i" TRAINBENCH_TEST_UNDER_SANITIZER=1 timeout "${SANITIZER_TIMEOUT:-150}" \
         compute-sanitizer --tool "$tool" --error-exitcode 3 "$gpu_tests" --gtest_filter="$sanitizer_filter" \
         >"$out/sanitizer-$tool-$i.log" 2>&1 &
       pids+=($!)

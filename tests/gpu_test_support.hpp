@@ -1,8 +1,10 @@
-// What the GPU tests share: a stream that destroys itself, gtest's name for a test parameterized
-// by an impl, and one verification of an (op, impl) as the harness does it.
+// What the GPU tests share: a stream that destroys itself, whether they run under a sanitizer,
+// gtest's name for a test parameterized by an impl, and one verification of an (op, impl) as the
+// harness does it.
 #pragma once
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <string>
 
 #include <cuda_runtime_api.h>
@@ -25,6 +27,15 @@ class Stream {
  private:
   cudaStream_t s_ = nullptr;
 };
+
+// Set (TRAINBENCH_TEST_UNDER_SANITIZER, anything but empty or 0) where the GPU tests run under
+// compute-sanitizer (scripts/gpu-session.sh sets it): there the shape lists keep the shapes that
+// take every path (tails, rings wrapping, several tiles per CTA, off-matrix pairs) and leave out
+// the larger ones added to check the same at scale, which take minutes under racecheck.
+inline bool under_sanitizer() {
+  const char* v = std::getenv("TRAINBENCH_TEST_UNDER_SANITIZER");
+  return v && *v && std::string(v) != "0";
+}
 
 // INSTANTIATE_TEST_SUITE_P's name for an impl parameter: the impl's name with '_' for '.' (gtest
 // takes letters, digits and '_' only), e.g. All/GemmImpl.AwkwardShapes/gemm_wgmma.

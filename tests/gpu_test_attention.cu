@@ -34,7 +34,8 @@ using testing::Stream;
 
 // The fused kernels (ours and cuDNN's) against float64, by the measure and bounds the benchmarks
 // use (bench/impls_attention.cpp): ||got - want|| / ||want|| in the worst (batch, head), 2^-6 on
-// the BF16 O, dQ, dK, dV; the FP32 LSE elementwise. The FP32 reference is held to FP32 accuracy.
+// the BF16 O, dQ, dK, dV, and on O in the worst row of head_dim values too; the FP32 LSE
+// elementwise. The FP32 reference is held to FP32 accuracy.
 constexpr double kToleranceFusedO = 0x1p-6, kToleranceFusedLse = 0x1p-14, kToleranceFp32 = 1e-4;
 constexpr double kToleranceFusedGrad = 0x1p-6;
 
@@ -44,6 +45,10 @@ double q_error(const std::vector<double>& got, const std::vector<double>& want, 
 }
 double kv_error(const std::vector<double>& got, const std::vector<double>& want, const Attention& a) {
   return worst_slice_norm_error(got, want, a.seq_kv, a.heads_kv, a.head_dim);
+}
+// The forward's O, row by row (one token of one head).
+double o_row_error(const std::vector<double>& got, const std::vector<double>& want, const Attention& a) {
+  return worst_slice_norm_error(got, want, 1, a.heads_q, a.head_dim);
 }
 
 // max |got - want| / (|want| + rms(want)); equal infinities (rows that see no key) count as equal.
@@ -156,7 +161,9 @@ void expect_fused_forward_matches(void (*kernel)(const kernels::AttentionFwdArgs
          stream);
   TB_CUDA_CHECK(cudaGetLastError());
   TB_CUDA_CHECK(cudaStreamSynchronize(stream));
-  EXPECT_LE(q_error(bf16_to_host(o), want.o, a), kToleranceFusedO) << name << " O " << label(a);
+  const std::vector<double> got_o = bf16_to_host(o);
+  EXPECT_LE(q_error(got_o, want.o, a), kToleranceFusedO) << name << " O " << label(a);
+  EXPECT_LE(o_row_error(got_o, want.o, a), kToleranceFusedO) << name << " O, worst row, " << label(a);
   EXPECT_LE(relative_error(f32_to_host(lse), want.lse), kToleranceFusedLse) << name << " LSE " << label(a);
 }
 
@@ -414,7 +421,9 @@ TEST(AttentionCudnn, ForwardAndBackwardMatchFloat64AtSmallShapes) {
                    in.d_o.as<const __nv_bfloat16>(), dq.as<__nv_bfloat16>(), dk.as<__nv_bfloat16>(),
                    dv.as<__nv_bfloat16>(), stream);
     TB_CUDA_CHECK(cudaStreamSynchronize(stream));
-    EXPECT_LE(q_error(bf16_to_host(o), want_fwd.o, a), kToleranceFusedO) << "attention.cudnn O " << label(a);
+    const std::vector<double> got_o = bf16_to_host(o);
+    EXPECT_LE(q_error(got_o, want_fwd.o, a), kToleranceFusedO) << "attention.cudnn O " << label(a);
+    EXPECT_LE(o_row_error(got_o, want_fwd.o, a), kToleranceFusedO) << "attention.cudnn O, worst row, " << label(a);
     EXPECT_LE(relative_error(f32_to_host(lse), want_fwd.lse), kToleranceFusedLse)
         << "attention.cudnn LSE " << label(a) << " (" << cudnn.versions() << ")";
     EXPECT_LE(q_error(bf16_to_host(dq), want.dq, a), kToleranceFusedGrad) << "attention.cudnn dQ " << label(a);

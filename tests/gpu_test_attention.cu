@@ -225,7 +225,7 @@ TEST(AttentionForward, WgmmaMatchesFloat64AtSmallShapes) {
 // maxima keep moving in late key blocks, where with uniform inputs they have long settled. That
 // exercises the rescale of O and the skip of it (attention.fwd.mma's warps skip it when no row's
 // max moved) on both of their branches, many blocks into a row; full and causal, GQA.
-void grow_keys(Inputs& in, const Attention& a) {
+void grow_keys(Inputs& in, const Attention& a, cudaStream_t stream) {
   std::vector<std::uint16_t> bits(in.hk.size());
   for (std::size_t i = 0; i < in.hk.size(); ++i) {
     const std::uint64_t key = i / (a.heads_kv * a.head_dim) % a.seq_kv;
@@ -235,7 +235,10 @@ void grow_keys(Inputs& in, const Attention& a) {
     bits[i] = std::uint16_t(u >> 16);
     in.hk[i] = double(std::bit_cast<float>(std::uint32_t(bits[i]) << 16));
   }
-  TB_CUDA_CHECK(cudaMemcpy(in.k.get(), bits.data(), in.k.bytes(), cudaMemcpyHostToDevice));
+  // On the stream the kernels run on (non-blocking: a plain cudaMemcpy from pageable memory may
+  // return before the copy lands), and waited for before `bits` goes.
+  TB_CUDA_CHECK(cudaMemcpyAsync(in.k.get(), bits.data(), in.k.bytes(), cudaMemcpyHostToDevice, stream));
+  TB_CUDA_CHECK(cudaStreamSynchronize(stream));
 }
 
 TEST(AttentionForward, RowMaximaMovingLateMatchFloat64) {
@@ -249,7 +252,7 @@ TEST(AttentionForward, RowMaximaMovingLateMatchFloat64) {
       const Attention a{.batch = 1, .heads_q = 2, .heads_kv = 1, .seq_q = 2048, .seq_kv = 2048, .head_dim = d,
                         .causal = causal, .pass = "fwd"};
       Inputs in(a, stream);
-      grow_keys(in, a);
+      grow_keys(in, a, stream);
       const AttentionForward want = attention_forward_reference(a, in.hq, in.hk, in.hv);
       expect_fused_forward_matches(&kernels::attention_fwd_mma_sm80, "attention.fwd.mma", a, in, want, stream);
       expect_fused_forward_matches(&kernels::attention_fwd_mma_256_sm80, "attention.fwd.mma_256", a, in, want, stream);

@@ -28,6 +28,10 @@ struct ReferenceComparison {
   // the slice, and that slice's index (batch * heads + head), as worst_slice_norm takes them.
   double slice_norm_error = 0;
   std::uint64_t worst_slice = 0;
+  // With HeadSlices: the same over rows of head_dim values (one token of one head), and that
+  // row's index ((batch * seq + token) * heads + head).
+  double row_norm_error = 0;
+  std::uint64_t worst_row = 0;
 };
 
 // How an attention tensor (batch, seq, heads, head_dim), row-major, falls into (batch, head)
@@ -49,7 +53,8 @@ struct WorstSlice {
 WorstSlice worst_slice_norm(const double* diff_sq, const double* want_sq, std::size_t slices);
 
 // Compares `count` outputs of type `type` with an FP32 reference; synchronizes the stream.
-// With `slices`, also the normwise error of each (batch, head) slice (slice_norm_error).
+// With `slices`, also the normwise error of each (batch, head) slice (slice_norm_error) and of each
+// row of head_dim values (row_norm_error).
 ReferenceComparison compare_with_reference(const void* got, FloatType type, const float* want, std::size_t count,
                                            cudaStream_t stream, const HeadSlices* slices = nullptr);
 

@@ -6,6 +6,7 @@
 // unwritten output caught by the poison.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstdint>
@@ -127,6 +128,15 @@ std::vector<Attention> small_problems(const std::vector<Seqs>& seqs, const char*
 
 std::string label(const Attention& a) { return op_label(a); }
 
+// Whether `impl` (none: any) can run `a` on this GPU; where not (a head_dim whose shared memory
+// the GPU does not give), says that the test leaves it out.
+bool runs_here(const Impl* impl, const Attention& a, const DeviceInfo& info) {
+  if (!impl) return true;
+  const std::string why = unavailable_at_op_reason(*impl, a, info);
+  if (!why.empty()) std::printf("[ INFO     ] %s %s left out: %s\n", impl->name.c_str(), label(a).c_str(), why.c_str());
+  return why.empty();
+}
+
 // Random BF16 inputs on the device and their exact values on the host.
 struct Inputs {
   DeviceBuffer q, k, v, d_o;
@@ -165,6 +175,37 @@ void expect_fused_forward_matches(void (*kernel)(const kernels::AttentionFwdArgs
   EXPECT_LE(q_error(got_o, want.o, a), kToleranceFusedO) << name << " O " << label(a);
   EXPECT_LE(o_row_error(got_o, want.o, a), kToleranceFusedO) << name << " O, worst row, " << label(a);
   EXPECT_LE(relative_error(f32_to_host(lse), want.lse), kToleranceFusedLse) << name << " LSE " << label(a);
+}
+
+// compare_with_reference's slice and row norms (what the attention impls are held to) against the
+// host's worst_slice_norm_error on the same values: one row of (batch 1, token 60, head 2) zeroed,
+// one element of another slice moved, and a row whose reference is zero given a value.
+TEST(AttentionVerification, SliceAndRowNormsOnTheGpuAreTheHostMeasure) {
+  TB_REQUIRE_GPU();
+  const Device device(0);
+  const Stream stream;
+  constexpr std::size_t kBatch = 2, kSeq = 64, kHeads = 4, kDim = 128, kCount = kBatch * kSeq * kHeads * kDim;
+  DeviceBuffer values(kCount * 2, "values"), want(kCount * 4, "reference"), got(kCount * 4, "output");
+  fill_uniform_bf16(values.get(), kCount, 21, stream);
+  TB_CUDA_CHECK(cudaStreamSynchronize(stream));
+  const std::vector<double> h = bf16_to_host(values);
+  std::vector<float> w(h.begin(), h.end());
+  std::fill(w.begin() + 10 * kDim, w.begin() + 11 * kDim, 0.f);  // row 10: a reference of zero
+  std::vector<float> g = w;
+  const std::size_t row = (1 * kSeq + 60) * kHeads + 2;
+  std::fill(g.begin() + row * kDim, g.begin() + (row + 1) * kDim, 0.f);
+  g[5 * kDim + 7] += 0.25f;
+  g[10 * kDim + 3] = 0.5f;
+  TB_CUDA_CHECK(cudaMemcpyAsync(want.get(), w.data(), kCount * 4, cudaMemcpyHostToDevice, stream));
+  TB_CUDA_CHECK(cudaMemcpyAsync(got.get(), g.data(), kCount * 4, cudaMemcpyHostToDevice, stream));
+  const HeadSlices slices{kSeq, kHeads, kDim};
+  const ReferenceComparison r = compare_with_reference(got.get(), FloatType::F32, want.as<float>(), kCount, stream, &slices);
+  const std::vector<double> hw(w.begin(), w.end()), hg(g.begin(), g.end());
+  EXPECT_NEAR(r.slice_norm_error, worst_slice_norm_error(hg, hw, kSeq, kHeads, kDim), 1e-12);
+  EXPECT_EQ(r.worst_slice, 1u * kHeads + 2);
+  EXPECT_NEAR(r.row_norm_error, worst_slice_norm_error(hg, hw, 1, kHeads, kDim), 1e-12);
+  EXPECT_NEAR(r.row_norm_error, 1.0, 1e-12);  // the zeroed row: all of it wrong
+  EXPECT_EQ(r.worst_row, row);
 }
 
 // Under a sanitizer the small sequences only: racecheck tracks every shared-memory access of the
@@ -229,11 +270,9 @@ void grow_keys(Inputs& in, const Attention& a, cudaStream_t stream) {
   std::vector<std::uint16_t> bits(in.hk.size());
   for (std::size_t i = 0; i < in.hk.size(); ++i) {
     const std::uint64_t key = i / (a.heads_kv * a.head_dim) % a.seq_kv;
-    const float x = float(in.hk[i] * (1.0 + 4.0 * double(key) / double(a.seq_kv)));
-    std::uint32_t u = std::bit_cast<std::uint32_t>(x);
-    u += 0x7FFFu + ((u >> 16) & 1u);  // round to nearest even; |x| <= 5, never near overflow
-    bits[i] = std::uint16_t(u >> 16);
-    in.hk[i] = double(std::bit_cast<float>(std::uint32_t(bits[i]) << 16));
+    const __nv_bfloat16 x = __float2bfloat16_rn(float(in.hk[i] * (1.0 + 4.0 * double(key) / double(a.seq_kv))));
+    bits[i] = std::bit_cast<std::uint16_t>(x);
+    in.hk[i] = double(__bfloat162float(x));
   }
   // On the stream the kernels run on (non-blocking: a plain cudaMemcpy from pageable memory may
   // return before the copy lands), and waited for before `bits` goes.
@@ -315,11 +354,7 @@ void expect_backward_matches_float64(BwdLauncher backward, const char* name, con
   const Stream stream;
   const DeviceInfo info = Device(0).info();
   for (const Attention& a : small_problems(seqs, "bwd")) {
-    if (impl)
-      if (const auto why = unavailable_at_op_reason(*impl, a, info); !why.empty()) {
-        std::printf("[ INFO     ] %s %s left out: %s\n", name, label(a).c_str(), why.c_str());
-        continue;
-      }
+    if (!runs_here(impl, a, info)) continue;
     const Inputs in(a, stream);
     const AttentionGradients want = attention_backward_reference(a, in.hq, in.hk, in.hv, in.hdo);
     const AttentionGradients got = fused_backward(a, in, stream, backward);
@@ -345,11 +380,7 @@ void expect_group_summed_and_no_nan(BwdLauncher backward, const char* name, cons
   for (const std::uint64_t d : {64, 128}) {
     const Attention a{.batch = 1, .heads_q = 8, .heads_kv = 1, .seq_q = 200, .seq_kv = 70, .head_dim = d,
                       .causal = true, .pass = "bwd"};
-    if (impl)
-      if (const auto why = unavailable_at_op_reason(*impl, a, info); !why.empty()) {
-        std::printf("[ INFO     ] %s %s left out: %s\n", name, label(a).c_str(), why.c_str());
-        continue;
-      }
+    if (!runs_here(impl, a, info)) continue;
     const Inputs in(a, stream);
     const AttentionGradients want = attention_backward_reference(a, in.hq, in.hk, in.hv, in.hdo);
     const AttentionGradients got = fused_backward(a, in, stream, backward);
@@ -477,10 +508,7 @@ TEST_P(AttentionImpl, VerifiesAtLargerShapes) {
   int verified = 0;
   for (const Attention& a : kLarger) {
     if (const auto why = impl.unsupported(a); !why.empty()) continue;
-    if (const auto why = unavailable_at_op_reason(impl, a, device.info()); !why.empty()) {
-      std::printf("[ INFO     ] %s %s left out: %s\n", impl.name.c_str(), label(a).c_str(), why.c_str());
-      continue;
-    }
+    if (!runs_here(&impl, a, device.info())) continue;
     const Verification v = verify_once(impl, a, device.info(), stream);
     ++verified;
     EXPECT_TRUE(std::isfinite(v.error) && v.error <= v.tolerance)

@@ -152,8 +152,8 @@ TEST(Fp8Promotion, OverlappedScheduleMatchesSerialBitForBit) {
       TB_CUDA_CHECK(cudaMemcpyAsync(want.data(), serial.get(), bytes, cudaMemcpyDeviceToHost, stream));
       TB_CUDA_CHECK(cudaMemcpyAsync(got.data(), overlapped.get(), bytes, cudaMemcpyDeviceToHost, stream));
       TB_CUDA_CHECK(cudaStreamSynchronize(stream));
-      std::size_t differ = 0, differ_multicast = 0;
-      for (std::size_t i = 0; i < bytes; ++i) differ += want[i] != got[i];
+      const std::size_t differ = testing::differing_bytes(want, got);
+      std::size_t differ_multicast = 0;
       // A stage handed back too early (to one CTA of a pair only, say) corrupts a run only when the
       // two CTAs drift apart: where many tiles run per CTA, several runs, each held to the serial bits.
       const int runs = m * n > (1 << 20) ? 5 : 1;
@@ -164,7 +164,7 @@ TEST(Fp8Promotion, OverlappedScheduleMatchesSerialBitForBit) {
         TB_CUDA_CHECK(cudaGetLastError());
         TB_CUDA_CHECK(cudaMemcpyAsync(got_multicast.data(), multicast.get(), bytes, cudaMemcpyDeviceToHost, stream));
         TB_CUDA_CHECK(cudaStreamSynchronize(stream));
-        for (std::size_t i = 0; i < bytes; ++i) differ_multicast += want[i] != got_multicast[i];
+        differ_multicast += testing::differing_bytes(want, got_multicast);
       }
       EXPECT_EQ(differ, 0u) << m << "x" << n << "x" << k << (f32 ? " FP32" : " BF16") << ": " << differ
                             << " bytes differ (overlapped)";
@@ -181,8 +181,7 @@ TEST(Fp8Promotion, OverlappedScheduleMatchesSerialBitForBit) {
       std::vector<unsigned char> got_shifted(bytes);
       TB_CUDA_CHECK(cudaMemcpyAsync(got_shifted.data(), args.c, bytes, cudaMemcpyDeviceToHost, stream));
       TB_CUDA_CHECK(cudaStreamSynchronize(stream));
-      std::size_t differ_shifted = 0;
-      for (std::size_t i = 0; i < bytes; ++i) differ_shifted += want[i] != got_shifted[i];
+      const std::size_t differ_shifted = testing::differing_bytes(want, got_shifted);
       EXPECT_EQ(differ_shifted, 0u) << m << "x" << n << "x" << k << " BF16: " << differ_shifted
                                     << " bytes differ between the TMA-store and the per-element epilogue";
       // A staging buffer rewritten while a TMA store still reads it corrupts only some runs: where
@@ -196,8 +195,7 @@ TEST(Fp8Promotion, OverlappedScheduleMatchesSerialBitForBit) {
           TB_CUDA_CHECK(cudaGetLastError());
           TB_CUDA_CHECK(cudaMemcpyAsync(got.data(), overlapped.get(), bytes, cudaMemcpyDeviceToHost, stream));
           TB_CUDA_CHECK(cudaStreamSynchronize(stream));
-          std::size_t differ_run = 0;
-          for (std::size_t i = 0; i < bytes; ++i) differ_run += got_shifted[i] != got[i];
+          const std::size_t differ_run = testing::differing_bytes(got_shifted, got);
           EXPECT_EQ(differ_run, 0u) << m << "x" << n << "x" << k << " BF16, run " << run
                                     << (schedule == kernels::PromotionSchedule::Serial ? " serial: " : " overlapped: ")
                                     << differ_run << " bytes differ from the per-element epilogue";

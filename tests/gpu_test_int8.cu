@@ -156,8 +156,7 @@ TEST(Int8KSplit, EverySplitIsTheUnsplitKernelBitForBit) {
         TB_CUDA_CHECK(cudaGetLastError());
         TB_CUDA_CHECK(cudaMemcpyAsync(got.data(), split.get(), bytes, cudaMemcpyDeviceToHost, stream));
         TB_CUDA_CHECK(cudaStreamSynchronize(stream));
-        std::size_t differ = 0;
-        for (std::size_t i = 0; i < bytes; ++i) differ += want[i] != got[i];
+        const std::size_t differ = testing::differing_bytes(want, got);
         EXPECT_EQ(differ, 0u) << kernel.name << " at " << m << "x" << n << "x" << k << " in " << parts_count
                               << " part(s): " << differ << " bytes differ from int8gemm.mma unsplit";
       }

@@ -1,11 +1,13 @@
 // What the GPU tests share: a stream that destroys itself, whether they run under a sanitizer,
-// gtest's name for a test parameterized by an impl, and one verification of an (op, impl) as the
+// a count of differing output bytes, gtest's name for a test parameterized by an impl, and one verification of an (op, impl) as the
 // harness does it.
 #pragma once
 #include <gtest/gtest.h>
 
+#include <cstddef>
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 #include <cuda_runtime_api.h>
 
@@ -35,6 +37,13 @@ class Stream {
 inline bool under_sanitizer() {
   const char* v = std::getenv("TRAINBENCH_TEST_UNDER_SANITIZER");
   return v && *v && std::string(v) != "0";
+}
+
+// How many bytes of two equally long outputs differ (0: the same bits).
+inline std::size_t differing_bytes(const std::vector<unsigned char>& a, const std::vector<unsigned char>& b) {
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < a.size() && i < b.size(); ++i) n += a[i] != b[i];
+  return n;
 }
 
 // INSTANTIATE_TEST_SUITE_P's name for an impl parameter: the impl's name with '_' for '.' (gtest

@@ -22,6 +22,7 @@
 #include <cuda_bf16.h>
 
 #include "harness/attention_reference.hpp"
+#include "kernels/attention/attention.cuh"
 
 namespace trainbench {
 namespace {
@@ -74,11 +75,6 @@ AttentionGradients emulate(const Problem& p, Variant variant) {
   const AttentionForward fwd = attention_forward_reference(a, p.q, p.k, p.v);
   AttentionGradients g{std::vector<double>(p.q.size(), 0.0), std::vector<double>(p.k.size(), 0.0),
                        std::vector<double>(p.v.size(), 0.0)};
-  const auto visible = [&](std::size_t i) -> std::size_t {
-    if (!a.causal) return sk;
-    const long long last = (long long)i + (long long)sk - (long long)sq;
-    return last < 0 ? 0 : std::min<std::size_t>(sk, std::size_t(last) + 1);
-  };
   for (std::size_t h = 0; h < hq; ++h) {
     const std::size_t hk = h / group;
     for (std::size_t i = 0; i < sq; ++i) {
@@ -87,7 +83,7 @@ AttentionGradients emulate(const Problem& p, Variant variant) {
       double dsum = 0;  // D = rowsum(dO * O), O as the forward stored it (BF16)
       for (std::size_t x = 0; x < d; ++x) dsum += p.d_o[qa + x] * bf16(fwd.o[qa + x]);
       dsum = fp32(dsum);
-      std::size_t n = visible(i);
+      std::size_t n = kernels::attention_visible_keys(int(i), int(sq), int(sk), a.causal);
       if (variant == Variant::BugDroppedBlock && n > 0) --n;
       for (std::size_t j = 0; j < n; ++j) {
         const std::size_t ka = (j * hkv + hk) * d;
@@ -178,8 +174,7 @@ std::vector<double> emulate_forward_o(const Problem& p) {
     const std::size_t hk = h / (hq / hkv);
     for (std::size_t i = 0; i < sq; ++i) {
       const std::size_t qa = (i * hq + h) * d;
-      const long long last = a.causal ? (long long)i + (long long)sk - (long long)sq : (long long)sk - 1;
-      const std::size_t n = last < 0 ? 0 : std::min<std::size_t>(sk, std::size_t(last) + 1);
+      const std::size_t n = kernels::attention_visible_keys(int(i), int(sq), int(sk), a.causal);
       float max = -INFINITY, sum = 0;
       std::fill(acc.begin(), acc.end(), 0.0);
       for (std::size_t j0 = 0; j0 < n; j0 += kBlock) {

@@ -17,18 +17,24 @@ constexpr const char* kMamfFinder =
     "Matmul FLOPS' table: best-shape mean of torch.mm)";
 
 // Best-shape matmul throughput measured by mamf-finder, TFLOP/s; the efficiency is this over the
-// chip's own spec peak in harness/data/chips.json.
+// chip's own spec peak in harness/data/chips.json. The table's rows as of its late-2025 revision
+// (B300 at torch 2.9.1+cu130, MI355X at ROCm 7.0.2); its H100 row says the H200 is the same in BF16.
 struct MatmulMeasurement {
   const char* chip;
   double bf16_tflops, fp8_tflops;  // 0: not measured
 };
 constexpr MatmulMeasurement kMamf[] = {
-    {"h100-sxm", 794.5, 1402.6}, {"h200-sxm", 0, 1453.4}, {"a100-sxm-80gb", 271.2, 0}, {"b200", 1745, 3432.5},
-    {"gb200", 1822, 0},          {"mi300x", 668.4, 0},    {"gaudi3", 1243, 0},
+    {"h100-sxm", 794.5, 1402.6}, {"h200-sxm", 0, 1453.4},   {"gh200-144g", 828.6, 1535.0}, {"a100-sxm-80gb", 271.2, 0},
+    {"b200", 1745, 3432.5},      {"b300", 1769, 3353.3},    {"gb200", 1822, 3615.6},       {"mi300x", 668.4, 0},
+    {"mi325x", 784.9, 0},        {"mi355x", 1565, 0},       {"gaudi3", 1243, 1289.5},
 };
-// Chips with no measurement of their own borrow the nearest measured one's efficiency.
+// Chips with no measurement of their own borrow the nearest measured one's efficiency: the 96 GB
+// GH200 the 144 GB one's (the table's GH200 has 141 GiB of HBM3e; same die and peak), the GB300
+// the GB200's (the Grace-Blackwell board it succeeds), the A100s the A100 SXM's, the rest the H100's.
 const char* nearest_measured(const std::string& chip) {
   if (chip.rfind("a100", 0) == 0) return "a100-sxm-80gb";
+  if (chip.rfind("gh200", 0) == 0) return "gh200-144g";
+  if (chip == "gb300") return "gb200";
   return "h100-sxm";
 }
 

@@ -9,8 +9,9 @@ namespace {
 
 TEST(ChipTable, BuiltinTableParsesAndCoversTheChipsTheIssueNames) {
   const auto& t = ChipTable::builtin();
-  for (const char* id : {"h100-sxm", "h100-pcie", "h800-sxm", "h20", "h200-sxm", "a100-sxm-80gb", "b200", "gb200",
-                         "mi300x", "ascend-910b", "ascend-910c", "gaudi3"}) {
+  for (const char* id : {"h100-sxm", "h100-pcie", "h100-nvl", "h800-sxm", "h20", "h200-sxm", "a100-sxm-80gb", "l40s",
+                         "b200", "gb200", "b300", "gb300", "mi300x", "mi325x", "mi355x", "ascend-910b", "ascend-910c",
+                         "gaudi3"}) {
     const ChipSpec& c = t.by_id(id);
     EXPECT_TRUE(c.bf16_dense_tflops.has_value()) << id;
     EXPECT_TRUE(c.hbm_tbps.has_value()) << id;
@@ -39,6 +40,10 @@ TEST(ChipTable, MatchesCudaDeviceNamesByTheLongestSubstring) {
   EXPECT_EQ(id("NVIDIA GH200 480GB"), "gh200");  // not "h200-sxm": another memory
   EXPECT_EQ(id("NVIDIA GH200 144G HBM3e"), "gh200-144g");
   EXPECT_EQ(id("NVIDIA B200"), "b200");
+  EXPECT_EQ(id("NVIDIA H100 NVL"), "h100-nvl");  // not "h100-pcie": another card
+  EXPECT_EQ(id("NVIDIA L40S"), "l40s");
+  EXPECT_EQ(id("NVIDIA B300 SXM6 AC"), "b300");
+  EXPECT_EQ(id("NVIDIA GB300"), "gb300");  // not "b300"
   EXPECT_EQ(id("nvidia h100 80gb hbm3"), "h100-sxm");  // case-insensitive
   EXPECT_EQ(id("NVIDIA GeForce RTX 4090"), "none");
 }

@@ -458,6 +458,25 @@ TEST(StepModel, EveryDefaultAssumptionHasASource) {
   EXPECT_TRUE(contains(Assumptions::defaults_for(chip("h20")).all().at("gemm_efficiency").source, "h100-sxm"));
 }
 
+TEST(StepModel, GemmEfficiencyIsTheChipsOwnMeasurementOrANamedNeighbours) {
+  const auto source = [](const char* id, const char* key) {
+    return Assumptions::defaults_for(chip(id)).all().at(key).source;
+  };
+  // Measured in mamf-finder's table: the chip's own figure over its own spec peak.
+  for (const char* id : {"h100-sxm", "b200", "b300", "gb200", "mi300x", "mi325x", "mi355x", "gh200-144g"}) {
+    EXPECT_TRUE(contains(source(id, "gemm_efficiency"), std::string(id) + " BF16")) << id;
+    EXPECT_FALSE(contains(source(id, "gemm_efficiency"), "no public measurement")) << id;
+  }
+  const auto b300 = Assumptions::defaults_for(chip("b300"));
+  EXPECT_NEAR(b300["gemm_efficiency"], 1769.0 / 2250, 1e-9);
+  EXPECT_NEAR(b300["fp8_gemm_efficiency"], 3353.3 / 4500, 1e-9);
+  // Not measured: a named neighbour's efficiency, and the source says which.
+  EXPECT_TRUE(contains(source("gb300", "gemm_efficiency"), "gb200 BF16")) << source("gb300", "gemm_efficiency");
+  EXPECT_TRUE(contains(source("gh200", "fp8_gemm_efficiency"), "gh200-144g FP8"));
+  EXPECT_TRUE(contains(source("l40s", "gemm_efficiency"), "h100-sxm BF16"));
+  EXPECT_TRUE(contains(source("mi355x", "fp8_gemm_efficiency"), "no public measurement"));
+}
+
 TEST(Validation, EveryPublishedRunIsPredictedWithoutPerRowTuning) {
   const auto rows = validate_published_runs();
   EXPECT_EQ(rows.size(), 16u);

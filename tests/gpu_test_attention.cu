@@ -497,6 +497,11 @@ const Attention kLarger[] = {
     // 176-key blocks (head_dim 128, full): a last block of one key (1057 = 6 x 176 + 1), and
     // 3000 = 17 x 176 + 8 keys with GQA, the ring wrapping many times.
     {1, 8, 2, 1057, 1057, 128, false, "fwd"},   {2, 8, 2, 1000, 3000, 128, false, "fwd"},
+    // Several tiles per CTA of attention.fwd.wgmma_persistent on a whole grid (132 SMs): Llama 3
+    // 70B's per-GPU causal forward (512 ranked tiles), 176-key blocks (576 tiles), head_dim 64 full
+    // (352 tiles of 192 rows).
+    {1, 8, 1, 8192, 8192, 128, true, "fwd"},    {4, 16, 4, 1057, 1057, 128, false, "fwd"},
+    {2, 16, 16, 2000, 2000, 64, false, "fwd"},
     {2, 16, 16, 1024, 1024, 128, true, "bwd"},  {1, 8, 1, 2000, 2000, 128, true, "bwd"},
     {2, 8, 2, 1000, 3000, 64, false, "bwd"},   {3, 32, 32, 777, 777, 64, true, "bwd"},
     {2, 8, 2, 3000, 1000, 128, true, "bwd"}};

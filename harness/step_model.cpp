@@ -40,27 +40,38 @@ const char* nearest_measured(const std::string& chip) {
 
 std::uint64_t ceil_div(std::uint64_t a, std::uint64_t b) { return (a + b - 1) / b; }
 
+// A chip's GEMM efficiency in one precision: its own mamf-finder measurement where there is one;
+// for FP8 on a chip measured in BF16 only, its own BF16 efficiency (the same chip and software
+// stack: the H100's FP8 efficiency would put the AMD parts' FP8 above their own BF16); else the
+// nearest measured chip's.
 void efficiency_from_mamf(Assumptions& a, const ChipSpec& chip, bool fp8) {
   const char* key = fp8 ? "fp8_gemm_efficiency" : "gemm_efficiency";
-  auto measured = [&](const char* id) -> double {
+  const auto measured = [](const std::string& id, bool in_fp8) -> double {
     for (const auto& m : kMamf)
-      if (id == std::string(m.chip)) return fp8 ? m.fp8_tflops : m.bf16_tflops;
+      if (id == m.chip) return in_fp8 ? m.fp8_tflops : m.bf16_tflops;
     return 0;
   };
-  const auto peak_of = [&](const ChipSpec& c) { return fp8 ? c.fp8_dense_tflops : c.bf16_dense_tflops; };
+  const auto peak_of = [](const ChipSpec& c, bool in_fp8) { return in_fp8 ? c.fp8_dense_tflops : c.bf16_dense_tflops; };
+  const char* precision = fp8 ? "FP8" : "BF16";
   std::string id = chip.id;
+  bool in_fp8 = fp8;
   std::string borrowed;
-  if (measured(id.c_str()) == 0 || !peak_of(chip)) {
-    id = nearest_measured(chip.id);
-    if (fp8 && measured(id.c_str()) == 0) id = "h100-sxm";
-    borrowed = fmt::format("; {} has no public measurement, so {}'s efficiency is assumed", chip.id, id);
+  if (measured(id, fp8) == 0 || !peak_of(chip, fp8)) {
+    if (fp8 && measured(id, false) > 0 && chip.bf16_dense_tflops) {
+      in_fp8 = false;
+      borrowed = fmt::format("; {} has no public FP8 measurement, so its own BF16 efficiency is assumed", chip.id);
+    } else {
+      id = nearest_measured(chip.id);
+      if (measured(id, fp8) == 0) id = "h100-sxm";
+      borrowed = fmt::format("; {} has no public {} measurement, so {}'s efficiency is assumed", chip.id, precision, id);
+    }
   }
   const ChipSpec& ref = ChipTable::builtin().by_id(id);
-  const double tf = measured(id.c_str());
-  const double eff = tf / *peak_of(ref);
+  const double tf = measured(id, in_fp8);
+  const double eff = tf / *peak_of(ref, in_fp8);
   a.set(key, eff,
         fmt::format("{}: {} {} {:g} TFLOP/s = {:.1f}% of its {:g} TFLOP/s spec{}", kMamfFinder, ref.id,
-                    fp8 ? "FP8" : "BF16", tf, 100 * eff, *peak_of(ref), borrowed));
+                    in_fp8 ? "FP8" : "BF16", tf, 100 * eff, *peak_of(ref, in_fp8), borrowed));
 }
 
 }  // namespace

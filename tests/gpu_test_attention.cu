@@ -102,8 +102,8 @@ std::vector<Seqs> small_seqs() { return {std::begin(kSmallSeqs), std::end(kSmall
 // Hopper kernels' rings and whose query tiles (64 to 256 rows) end in tails: 352 keys are two whole
 // 176-key blocks, none masked, 176 one, 177 one and a one-key block; 1100 x 129 causal is several
 // 256-row CTAs of attention.fwd.mma_256 whose rows mostly see no key, 385 x 770 a diagonal offset
-// across two of them. 191 x 256 causal: the first row that sees key 128 (a backward CTA's first key,
-// 128 or 64 keys per CTA) is row 63, the last of a 64-row query block, so a causal start one row
+// across two of them. 191 x 256 causal: the first row that sees key 128 (the second 128-key
+// backward CTA's first key) is row 63, the last of a 64-row query block, so a causal start one row
 // late would skip it.
 std::vector<Seqs> longer_seqs() {
   std::vector<Seqs> seqs = small_seqs();

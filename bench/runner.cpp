@@ -347,7 +347,6 @@ int run_suite(const RunOptions& options) {
   if (!(options.hang_timeout_s >= 0 && options.hang_timeout_s <= HangWatchdog::kMaxTimeoutS))
     throw Error(fmt::format("--hang-timeout must be 0 to {:g} seconds (0: never end a benchmark that runs on), not {}",
                             HangWatchdog::kMaxTimeoutS, options.hang_timeout_s));
-  const double hang_timeout_s = options.hang_timeout_s;
   // Read (and so checked for form) before any GPU work; checked against this run once it is known.
   std::optional<Results> earlier;
   if (!options.resume.empty()) earlier = read_results_file(options.resume);
@@ -383,7 +382,7 @@ int run_suite(const RunOptions& options) {
     throw Error(fmt::format("no benchmark of suite \"{}\" matches --filter \"{}\" on this GPU; `trainbench list` "
                             "shows the suites and impls", options.suite, options.filter));
 
-  if (options.verify_only) return verify_plan(plan, info, hang_timeout_s);
+  if (options.verify_only) return verify_plan(plan, info, options.hang_timeout_s);
 
   std::string out = options.out;
   if (out.empty())
@@ -459,7 +458,7 @@ int run_suite(const RunOptions& options) {
   live = &reporter;
   // A benchmark that overruns the hang timeout is stuck in the GPU for good: record it as hung
   // beside what is done, save, and end the process (which frees the GPU); --resume goes on past it.
-  HangWatchdog watchdog(hang_timeout_s, [&](const std::string& what, double timeout_s) {
+  HangWatchdog watchdog(options.hang_timeout_s, [&](const std::string& what, double timeout_s) {
     spdlog::error("{} made no progress for {:g} s: taken to hang. Ending the run (exit code {}); what is done and "
                   "this hang are in {}, and `trainbench run ... --resume {}` with the same options goes on past it",
                   what, timeout_s, int(kExitHung), partial, partial);
@@ -545,8 +544,8 @@ int run_suite(const RunOptions& options) {
   int gb_argc = 1;
   benchmark::Initialize(&gb_argc, gb_argv);
   spdlog::info("running {} benchmark(s) of suite \"{}\" ({}, hang timeout {}), results to {}", to_run, options.suite,
-               options.hot ? "L2 hot" : "L2 cold", hang_timeout_s > 0 ? fmt::format("{:g} s", hang_timeout_s) : "off",
-               out);
+               options.hot ? "L2 hot" : "L2 cold",
+               options.hang_timeout_s > 0 ? fmt::format("{:g} s", options.hang_timeout_s) : "off", out);
   if (to_run) benchmark::RunSpecifiedBenchmarks(&reporter);
   benchmark::ClearRegisteredBenchmarks();
   benchmark::Shutdown();

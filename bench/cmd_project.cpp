@@ -426,10 +426,25 @@ void print_chip_table(const ProjectOptions& o, const std::vector<Projection>& ps
   fmt::print("\n  tok/s: tokens per second per chip; vs first: that over the first chip's. days and GPU-hours: wall clock at each chip's goodput "
              "assumption. op times: measured at the exact shape / nearest measured shape / roofline.\n");
   print_conventions(ps.front().estimate);
+  // A note every chip has (the results files' own, mostly) is printed once.
+  const auto everywhere = [&](const std::string& n) {
+    return std::all_of(ps.begin(), ps.end(),
+                       [&](const Projection& p) { return std::count(p.notes.begin(), p.notes.end(), n) > 0; });
+  };
+  std::vector<std::string> common;
+  for (const auto& n : ps.front().notes)
+    if (everywhere(n)) common.push_back(n);
+  if (!common.empty()) {
+    fmt::print("\nnotes for every chip\n");
+    for (const auto& n : common) fmt::print("  - {}\n", n);
+  }
   for (const auto& p : ps) {
-    if (p.notes.empty()) continue;
+    std::vector<std::string> own;
+    for (const auto& n : p.notes)
+      if (!everywhere(n)) own.push_back(n);
+    if (own.empty()) continue;
     fmt::print("\nnotes for {}\n", p.chip->id);
-    for (const auto& n : p.notes) fmt::print("  - {}\n", n);
+    for (const auto& n : own) fmt::print("  - {}\n", n);
   }
   fmt::print("\nEach chip's assumptions and breakdown: the same command with --chip {} alone (or --json).\n",
              ps.front().chip->id);

@@ -302,6 +302,29 @@ double gemm_distance(const Op& a, const Op& b) {
 }
 }  // namespace
 
+namespace {
+// "results/h200-sxm/{attention,fp8}.json" when the files share a folder and an extension, else the paths as given.
+std::string list_files(const std::vector<std::string>& paths) {
+  const auto split = [](const std::string& p) {
+    const auto slash = p.rfind('/');
+    const std::string dir = slash == std::string::npos ? "" : p.substr(0, slash + 1);
+    const std::string name = p.substr(dir.size());
+    const auto dot = name.rfind('.');
+    return std::array<std::string, 3>{dir, dot == std::string::npos ? name : name.substr(0, dot),
+                                      dot == std::string::npos ? "" : name.substr(dot)};
+  };
+  const auto first = split(paths.front());
+  std::vector<std::string> stems;
+  for (const auto& p : paths) {
+    const auto parts = split(p);
+    if (parts[0] != first[0] || parts[2] != first[2] || parts[1].empty()) return fmt::format("{}", fmt::join(paths, ", "));
+    stems.push_back(parts[1]);
+  }
+  if (stems.size() == 1) return paths.front();
+  return fmt::format("{}{{{}}}{}", first[0], fmt::join(stems, ","), first[2]);
+}
+}  // namespace
+
 MeasuredOps MeasuredOps::load(const std::vector<std::string>& files, const ChipSpec& chip, Assumptions& assumptions) {
   MeasuredOps m;
   struct Best {
@@ -311,6 +334,9 @@ MeasuredOps MeasuredOps::load(const std::vector<std::string>& files, const ChipS
   };
   std::map<std::string, Best> best;  // assumption name -> best efficiency seen
   std::map<std::string, std::size_t> point_of;  // op key -> index in points_
+  std::map<std::string, std::vector<std::string>> foreign;  // another chip -> its files
+  std::vector<std::string> own;  // files measured on the chip projected
+  std::vector<std::size_t> own_used;
   for (const auto& file : files) {
     const Results r = read_results_file(file);
     const std::string file_chip = r.context.chip ? r.context.chip->id : "";
@@ -399,12 +425,22 @@ MeasuredOps MeasuredOps::load(const std::vector<std::string>& files, const ChipS
                                                                       100 * best_shape_eff)
                                                         : "")};
     }
-    m.notes.push_back(same_chip ? fmt::format("{}: {} measured ops on {} usable at their exact shapes and as nearest "
-                                              "shapes",
-                                              file, used, chip.id)
-                                : fmt::format("{}: measured on {}, not {}: used for efficiencies only", file,
-                                              file_chip.empty() ? "an unknown chip" : file_chip, chip.id));
+    if (same_chip) {
+      own.push_back(file);
+      own_used.push_back(used);
+    } else
+      foreign[file_chip.empty() ? "an unknown chip" : file_chip].push_back(file);
   }
+  // One line per chip, however many of its files were given (a results folder is usually passed whole).
+  if (!own.empty()) {
+    m.notes.push_back(fmt::format("{} distinct ops measured on {}, usable at their exact shapes and as nearest "
+                                  "shapes: {} ({} timings{})",
+                                  m.by_key_.size(), chip.id, list_files(own), fmt::join(own_used, ", "),
+                                  own.size() > 1 ? ", in that order" : ""));
+  }
+  for (const auto& [other, paths] : foreign)
+    m.notes.push_back(fmt::format("measured on {}, not on the chip projected: used for efficiencies only: {}", other,
+                                  list_files(paths)));
   for (const auto& [name, b] : best) assumptions.set(name, b.eff, b.source);
   return m;
 }

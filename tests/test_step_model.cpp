@@ -343,6 +343,37 @@ TEST(StepModel, OpsTakeExactThenNearestMeasuredShapesThenTheRoofline) {
   std::filesystem::remove(file);
 }
 
+// A results folder passed whole gives one note per chip, not one per file: the files of the chip
+// projected with how many timings each holds, and another chip's files as efficiencies only.
+TEST(StepModel, ResultsFilesAreNotedOncePerChip) {
+  const Gemm a{8192, 7168, 8192, "tn", "bf16", "bf16"};
+  const Gemm b{8192, 8192, 8192, "tn", "bf16", "bf16"};
+  const auto first = h100_results_with({{a, "gemm.cublas", a.flops() / 600e12}, {b, "gemm.cublas", b.flops() / 600e12}},
+                                       "trainbench-test-notes-a.json");
+  const auto second = h100_results_with({{b, "gemm.wgmma", b.flops() / 610e12}}, "trainbench-test-notes-b.json");
+  const std::string dir = std::filesystem::path(first).parent_path().string() + "/";
+  const std::string listed = dir + "{trainbench-test-notes-a,trainbench-test-notes-b}.json";
+
+  Assumptions same = Assumptions::defaults_for(chip("h100-sxm"));
+  const MeasuredOps on_h100 = MeasuredOps::load({first, second}, chip("h100-sxm"), same);
+  ASSERT_EQ(on_h100.notes.size(), 1u);
+  EXPECT_EQ(on_h100.notes[0], "2 distinct ops measured on h100-sxm, usable at their exact shapes and as nearest "
+                              "shapes: " + listed + " (2, 1 timings, in that order)");
+
+  Assumptions other = Assumptions::defaults_for(chip("h200-sxm"));
+  const MeasuredOps on_h200 = MeasuredOps::load({first, second}, chip("h200-sxm"), other);
+  ASSERT_EQ(on_h200.notes.size(), 1u);
+  EXPECT_EQ(on_h200.notes[0], "measured on h100-sxm, not on the chip projected: used for efficiencies only: " + listed);
+
+  // One file is named as given.
+  Assumptions one = Assumptions::defaults_for(chip("h200-sxm"));
+  const MeasuredOps single = MeasuredOps::load({first}, chip("h200-sxm"), one);
+  ASSERT_EQ(single.notes.size(), 1u);
+  EXPECT_EQ(single.notes[0], "measured on h100-sxm, not on the chip projected: used for efficiencies only: " + first);
+  std::filesystem::remove(first);
+  std::filesystem::remove(second);
+}
+
 // The best-shape GEMM efficiency comes from well-quantized shapes: on an H200, cuBLAS ran 8192 x
 // 1280 x 8192 (320 tiles of 256x128: 2.4 waves of 132, a factor of 0.81) at 81% of peak, and
 // dividing by the factor would claim 100%. A poorly quantized shape counts only alone.

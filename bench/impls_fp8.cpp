@@ -37,7 +37,6 @@ namespace {
 constexpr std::uint64_t kSeedA = 20261126, kSeedB = 20261127;
 constexpr double kTolerancePromoted = 0x1p-7;
 constexpr double kToleranceUnpromoted = 0x1p-4;
-constexpr std::size_t kCublasLtWorkspaceBytes = 32ull << 20;
 
 kernels::AScale a_scale_of(const ScaledGemm& g) {
   return g.a_scale == "tensor" ? kernels::AScale::Tensor : g.a_scale == "row" ? kernels::AScale::Row
@@ -209,19 +208,13 @@ class CublasLtFp8Case final : public ScaledGemmCase {
       TB_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc_.get(), CUBLASLT_MATMUL_DESC_B_SCALE_MODE, &b_mode, sizeof b_mode));
     }
     const std::uint64_t m = op.m, n = op.n, k = op.k;
-    a_layout_ = layout(CUDA_R_8F_E4M3, k, m);
-    b_layout_ = layout(CUDA_R_8F_E4M3, k, n);
-    c_layout_ = layout(CUDA_R_16BF, m, n);
-    const std::uint64_t workspace_bytes = kCublasLtWorkspaceBytes;
-    TB_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(preference_.get(), CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
-                                                         &workspace_bytes, sizeof workspace_bytes));
-    cublasLtMatmulHeuristicResult_t result{};
-    int found = 0;
-    TB_CUBLAS_CHECK(cublasLtMatmulAlgoGetHeuristic(handle_.get(), desc_.get(), a_layout_.get(), b_layout_.get(),
-                                                   c_layout_.get(), c_layout_.get(), preference_.get(), 1, &result,
-                                                   &found));
-    if (found == 0) throw Error(fmt::format("cuBLASLt's heuristic offers no FP8 algorithm for {}", op_label(Op{op})));
-    algo_ = result.algo;
+    a_layout_ = cublaslt_layout(CUDA_R_8F_E4M3, k, m);
+    b_layout_ = cublaslt_layout(CUDA_R_8F_E4M3, k, n);
+    c_layout_ = cublaslt_layout(CUDA_R_16BF, m, n);
+    const auto algo = cublaslt_first_algo(handle_.get(), desc_.get(), a_layout_.get(), b_layout_.get(),
+                                          c_layout_.get(), preference_.get());
+    if (!algo) throw Error(fmt::format("cuBLASLt's heuristic offers no FP8 algorithm for {}", op_label(Op{op})));
+    algo_ = *algo;
   }
 
   void prepare(cudaStream_t stream) override {
@@ -258,18 +251,12 @@ class CublasLtFp8Case final : public ScaledGemmCase {
     TB_CUDA_CHECK(cudaStreamSynchronize(stream));
   }
 
-  using Layout = Owned<cublasLtMatrixLayout_t, cublasLtMatrixLayoutDestroy>;
-  static Layout layout(cudaDataType_t type, std::uint64_t rows, std::uint64_t cols) {
-    return create_owned<cublasLtMatrixLayout_t, cublasLtMatrixLayoutDestroy>(
-        cublasLtMatrixLayoutCreate, "cublasLtMatrixLayoutCreate", type, rows, cols, static_cast<std::int64_t>(rows));
-  }
-
   bool block_scaled_;
   DeviceBuffer b_scales_cublas_, workspace_;
   Owned<cublasLtHandle_t, cublasLtDestroy> handle_;
   Owned<cublasLtMatmulDesc_t, cublasLtMatmulDescDestroy> desc_;
   Owned<cublasLtMatmulPreference_t, cublasLtMatmulPreferenceDestroy> preference_;
-  Layout a_layout_, b_layout_, c_layout_;
+  CublasLtLayout a_layout_, b_layout_, c_layout_;
   cublasLtMatmulAlgo_t algo_{};
 };
 

@@ -31,7 +31,6 @@ namespace {
 constexpr std::uint64_t kSeedA = 20261124, kSeedB = 20261125;
 constexpr double kToleranceBf16Out = 0x1p-7;
 constexpr double kToleranceF32Out = 0x1p-10;
-constexpr std::size_t kCublasLtWorkspaceBytes = 32ull << 20;
 
 kernels::GemmLayout gemm_layout(const std::string& layout) {
   if (layout == "tn") return kernels::GemmLayout::TN;
@@ -166,21 +165,15 @@ class CublasLtGemmCase final : public GemmCase {
     TB_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc_.get(), CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb));
     // Stored shapes, column-major with ld = rows.
     const bool at = ta == CUBLAS_OP_T, bt = tb == CUBLAS_OP_T;
-    a_layout_ = layout(CUDA_R_16BF, at ? k : m, at ? m : k);
-    b_layout_ = layout(CUDA_R_16BF, bt ? n : k, bt ? k : n);
-    c_layout_ = layout(out_f32_ ? CUDA_R_32F : CUDA_R_16BF, m, n);
-    const std::uint64_t workspace_bytes = kCublasLtWorkspaceBytes;
-    TB_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(preference_.get(), CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
-                                                         &workspace_bytes, sizeof workspace_bytes));
-    cublasLtMatmulHeuristicResult_t result{};
-    int found = 0;
-    TB_CUBLAS_CHECK(cublasLtMatmulAlgoGetHeuristic(handle_.get(), desc_.get(), a_layout_.get(), b_layout_.get(),
-                                                   c_layout_.get(), c_layout_.get(), preference_.get(), 1, &result,
-                                                   &found));
-    if (found == 0)
+    a_layout_ = cublaslt_layout(CUDA_R_16BF, at ? k : m, at ? m : k);
+    b_layout_ = cublaslt_layout(CUDA_R_16BF, bt ? n : k, bt ? k : n);
+    c_layout_ = cublaslt_layout(out_f32_ ? CUDA_R_32F : CUDA_R_16BF, m, n);
+    const auto algo = cublaslt_first_algo(handle_.get(), desc_.get(), a_layout_.get(), b_layout_.get(),
+                                          c_layout_.get(), preference_.get());
+    if (!algo)
       throw Error(fmt::format("cuBLASLt's heuristic offers no algorithm for {}; gemm.cublas may take it",
                               op_label(Op{op})));
-    algo_ = result.algo;
+    algo_ = *algo;
   }
 
   void launch(cudaStream_t stream) override {
@@ -191,17 +184,11 @@ class CublasLtGemmCase final : public GemmCase {
   }
 
  private:
-  using Layout = Owned<cublasLtMatrixLayout_t, cublasLtMatrixLayoutDestroy>;
-  static Layout layout(cudaDataType_t type, std::uint64_t rows, std::uint64_t cols) {
-    return create_owned<cublasLtMatrixLayout_t, cublasLtMatrixLayoutDestroy>(
-        cublasLtMatrixLayoutCreate, "cublasLtMatrixLayoutCreate", type, rows, cols, static_cast<std::int64_t>(rows));
-  }
-
   DeviceBuffer workspace_;
   Owned<cublasLtHandle_t, cublasLtDestroy> handle_;
   Owned<cublasLtMatmulDesc_t, cublasLtMatmulDescDestroy> desc_;
   Owned<cublasLtMatmulPreference_t, cublasLtMatmulPreferenceDestroy> preference_;
-  Layout a_layout_, b_layout_, c_layout_;
+  CublasLtLayout a_layout_, b_layout_, c_layout_;
   cublasLtMatmulAlgo_t algo_{};
 };
 

@@ -33,7 +33,6 @@ namespace {
 
 constexpr std::uint64_t kSeedA = 20261128, kSeedB = 20261129;
 constexpr double kTolerance = 0x1p-8;
-constexpr std::size_t kCublasLtWorkspaceBytes = 32ull << 20;
 
 // What every int8gemm impl needs: s8, the scales the inputs' quantizer writes, sums that cannot wrap.
 std::string int8gemm_unsupported(const Op& op) {
@@ -157,19 +156,13 @@ class CublasLtInt8Case final : public Int8GemmCase {
     TB_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc_.get(), CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta));
     TB_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc_.get(), CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb));
     const std::uint64_t m = op.m, n = op.n, k = op.k;
-    a_layout_ = layout(CUDA_R_8I, k, m);
-    b_layout_ = layout(CUDA_R_8I, k, n);
-    d_layout_ = layout(CUDA_R_32I, m, n);
-    const std::uint64_t workspace_bytes = kCublasLtWorkspaceBytes;
-    TB_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(preference_.get(), CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
-                                                         &workspace_bytes, sizeof workspace_bytes));
-    cublasLtMatmulHeuristicResult_t result{};
-    int found = 0;
-    TB_CUBLAS_CHECK(cublasLtMatmulAlgoGetHeuristic(handle_.get(), desc_.get(), a_layout_.get(), b_layout_.get(),
-                                                   d_layout_.get(), d_layout_.get(), preference_.get(), 1, &result,
-                                                   &found));
-    if (found == 0) throw Error(fmt::format("cuBLASLt's heuristic offers no INT8 algorithm for {}", op_label(Op{op})));
-    algo_ = result.algo;
+    a_layout_ = cublaslt_layout(CUDA_R_8I, k, m);
+    b_layout_ = cublaslt_layout(CUDA_R_8I, k, n);
+    d_layout_ = cublaslt_layout(CUDA_R_32I, m, n);
+    const auto algo = cublaslt_first_algo(handle_.get(), desc_.get(), a_layout_.get(), b_layout_.get(),
+                                          d_layout_.get(), preference_.get());
+    if (!algo) throw Error(fmt::format("cuBLASLt's heuristic offers no INT8 algorithm for {}", op_label(Op{op})));
+    algo_ = *algo;
   }
 
   // D too: a matmul that wrote nothing must not pass on a previous run's sums. 0x7F7F7F7F is
@@ -189,17 +182,11 @@ class CublasLtInt8Case final : public Int8GemmCase {
   }
 
  private:
-  using Layout = Owned<cublasLtMatrixLayout_t, cublasLtMatrixLayoutDestroy>;
-  static Layout layout(cudaDataType_t type, std::uint64_t rows, std::uint64_t cols) {
-    return create_owned<cublasLtMatrixLayout_t, cublasLtMatrixLayoutDestroy>(
-        cublasLtMatrixLayoutCreate, "cublasLtMatrixLayoutCreate", type, rows, cols, static_cast<std::int64_t>(rows));
-  }
-
   DeviceBuffer d_, workspace_;
   Owned<cublasLtHandle_t, cublasLtDestroy> handle_;
   Owned<cublasLtMatmulDesc_t, cublasLtMatmulDescDestroy> desc_;
   Owned<cublasLtMatmulPreference_t, cublasLtMatmulPreferenceDestroy> preference_;
-  Layout a_layout_, b_layout_, d_layout_;
+  CublasLtLayout a_layout_, b_layout_, d_layout_;
   cublasLtMatmulAlgo_t algo_{};
 };
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <filesystem>
 #include <limits>
 
 #include <fmt/format.h>
@@ -300,28 +301,20 @@ double gemm_distance(const Op& a, const Op& b) {
   for (int i = 0; i < 3; ++i) d += log2_ratio(double(x[i]), double(y[i]));
   return d;
 }
-}  // namespace
 
-namespace {
 // "results/h200-sxm/{attention,fp8}.json" when the files share a folder and an extension, else the paths as given.
 std::string list_files(const std::vector<std::string>& paths) {
-  const auto split = [](const std::string& p) {
-    const auto slash = p.rfind('/');
-    const std::string dir = slash == std::string::npos ? "" : p.substr(0, slash + 1);
-    const std::string name = p.substr(dir.size());
-    const auto dot = name.rfind('.');
-    return std::array<std::string, 3>{dir, dot == std::string::npos ? name : name.substr(0, dot),
-                                      dot == std::string::npos ? "" : name.substr(dot)};
-  };
-  const auto first = split(paths.front());
+  if (paths.size() == 1) return paths.front();
+  const std::filesystem::path first(paths.front());
   std::vector<std::string> stems;
   for (const auto& p : paths) {
-    const auto parts = split(p);
-    if (parts[0] != first[0] || parts[2] != first[2] || parts[1].empty()) return fmt::format("{}", fmt::join(paths, ", "));
-    stems.push_back(parts[1]);
+    const std::filesystem::path path(p);
+    if (path.parent_path() != first.parent_path() || path.extension() != first.extension())
+      return fmt::format("{}", fmt::join(paths, ", "));
+    stems.push_back(path.stem().string());
   }
-  if (stems.size() == 1) return paths.front();
-  return fmt::format("{}{{{}}}{}", first[0], fmt::join(stems, ","), first[2]);
+  const std::string dir = first.parent_path().string();
+  return fmt::format("{}{{{}}}{}", dir.empty() ? "" : dir + "/", fmt::join(stems, ","), first.extension().string());
 }
 }  // namespace
 

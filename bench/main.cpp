@@ -11,6 +11,7 @@
 #include "bench/cli_checks.hpp"
 #include "bench/cmd_compare.hpp"
 #include "bench/cmd_project.hpp"
+#include "bench/cmd_show.hpp"
 #include "bench/impls.hpp"
 #include "bench/model_suite.hpp"
 #include "bench/runner.hpp"
@@ -176,6 +177,8 @@ int main_impl(int argc, char** argv) {
   layout_group->add_option("--precision", run.model.precision, "GEMM precision: bf16 or fp8")
       ->capture_default_str()->check(CLI::IsMember({"bf16", "fp8"}));
 
+  ShowOptions show;
+  auto* show_cmd = add_show_command(app, show);
   CompareOptions compare;
   auto* compare_cmd = add_compare_command(app, compare);
   CheckCommandOptions check;
@@ -214,6 +217,7 @@ int main_impl(int argc, char** argv) {
   try {
     if (*device_cmd) return cmd_device(device_index, device_json);
     if (app.got_subcommand("list")) return cmd_list();
+    if (*show_cmd) return run_show(show);
     if (*compare_cmd) return run_compare(compare);
     if (*check_cmd) return run_check(check);
     if (*project_cmd) return run_project(project);

@@ -29,7 +29,7 @@ TEST(Cli, VersionAndHelpExitZero) {
   const Outcome h = run("--help");
   EXPECT_EQ(h.code, 0) << h.output;
   EXPECT_TRUE(contains(h.output, "Exit codes")) << h.output;
-  for (const char* sub : {"device", "list", "run"}) EXPECT_TRUE(contains(h.output, sub)) << sub;
+  for (const char* sub : {"device", "list", "run", "show", "compare", "check", "project"}) EXPECT_TRUE(contains(h.output, sub)) << sub;
 }
 
 TEST(Cli, UsageErrorsExitTwo) {

@@ -291,6 +291,34 @@ TEST_F(CheckCli, MalformedOrTruncatedFilesExitTwoNamingTheFileAndWriteNothing) {
   EXPECT_EQ(std::distance(fs::directory_iterator(dir_), fs::directory_iterator()), before);
 }
 
+// `show` reads a file back as `run` printed it: the header says where and how it was measured, then one row
+// per benchmark; a failed verification keeps its row and its reason. Bad input exits 2, naming it.
+TEST_F(CheckCli, ShowPrintsAFileAsRunDid) {
+  auto suite = synthetic_suite();
+  suite.front().failed = true;
+  const auto a = write("h100.json", synthetic_results(kH100, suite, 1));
+  const auto b = write("h200.json", synthetic_results(kH200, synthetic_suite(0.8), 2));
+  auto o = testing::run_trainbench("show " + a);
+  EXPECT_EQ(o.code, 0) << o.output;
+  for (const char* text : {"chip spec h100-sxm", "synthetic", "L2 cold", "1 failed or not run", "gemm.cublas",
+                           "verified", "geometric mean"})
+    EXPECT_TRUE(contains(o.output, text)) << text << "\n" << o.output;
+  o = testing::run_trainbench("show " + a + " " + b + " --filter gemm.cublas/");
+  EXPECT_EQ(o.code, 0) << o.output;
+  EXPECT_TRUE(contains(o.output, a) && contains(o.output, b) && contains(o.output, "chip spec h200-sxm")) << o.output;
+  EXPECT_TRUE(contains(o.output, "(--filter gemm.cublas/)")) << o.output;
+  EXPECT_FALSE(contains(o.output, "gemm.mma")) << o.output;
+  o = testing::run_trainbench("show " + a + " --filter nonesuch");
+  EXPECT_EQ(o.code, 2) << o.output;
+  EXPECT_TRUE(contains(o.output, "nonesuch")) << o.output;
+  EXPECT_EQ(testing::run_trainbench("show " + a + " --filter '('").code, 2);
+  o = testing::run_trainbench("show " + a + " " + (dir_ / "absent.json").string());
+  EXPECT_EQ(o.code, 2) << o.output;
+  EXPECT_TRUE(contains(o.output, "absent.json")) << o.output;
+  EXPECT_FALSE(contains(o.output, "gemm.cublas")) << "every file is read before anything is printed\n" << o.output;
+  EXPECT_EQ(testing::run_trainbench("show").code, 2);
+}
+
 TEST_F(CheckCli, CompareFormats) {
   const auto a = write("h100.json", synthetic_results(kH100, synthetic_suite(1.0), 1));
   const auto b = write("h200.json", synthetic_results(kH200, synthetic_suite(0.8), 2));

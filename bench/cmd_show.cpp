@@ -1,0 +1,101 @@
+#include "bench/cmd_show.hpp"
+
+#include <cstdio>
+#include <regex>
+
+#include <fmt/format.h>
+
+#include "bench/report.hpp"
+#include "harness/error.hpp"
+
+namespace trainbench {
+
+CLI::App* add_show_command(CLI::App& app, ShowOptions& o) {
+  auto* cmd = app.add_subcommand("show", "Print results files as `run` printed them: where and how they were "
+                                         "measured, then one row per benchmark (no GPU needed)");
+  cmd->add_option("files", o.files, "Results files")->required();
+  cmd->add_option("--filter", o.filter, "Only benchmarks whose name matches this regular expression");
+  return cmd;
+}
+
+std::string describe_results(const std::string& path, const Results& results) {
+  const RunContext& c = results.context;
+  const DeviceInfo& d = c.device;
+  std::string text = path + "\n";
+  const auto line = [&](const char* label, const std::string& value) {
+    text += fmt::format("  {:<11} {}\n", label, value);
+  };
+  std::string gpu = d.name.empty() ? "unnamed GPU" : d.name;
+  if (d.cc_major) gpu += fmt::format(" ({}, {} SMs)", d.arch_string(), d.sm_count);
+  gpu += c.chip ? fmt::format("; chip spec {} ({})", c.chip->id, c.chip->name)
+                : "; no chip spec matched it, so no % of peak";
+  line("GPU", gpu);
+  std::string software = fmt::format("trainbench {}", c.trainbench_version.empty() ? "?" : c.trainbench_version);
+  if (!c.git_commit.empty()) software += fmt::format(" (commit {})", c.git_commit.substr(0, 12));
+  if (!c.cuda_toolkit.empty()) software += ", CUDA " + c.cuda_toolkit;
+  if (!d.driver_version.empty()) software += ", driver " + d.driver_version;
+  line("software", software);
+  if (c.benchmark_context.contains("date") && c.benchmark_context.at("date").is_string())
+    line("date", c.benchmark_context.at("date").get<std::string>());
+  if (!c.command.empty()) line("command", c.command);
+  const MeasurementSettings& m = c.measurement;
+  line("measured", fmt::format("{}, until the median's noise is under {:g}% or {:g} s of samples, at least {} samples "
+                               "after {} warm-up launches; samples under {:g}% of the SM clock set aside",
+                               m.hot ? "L2 warm (--hot)"
+                                     : fmt::format("L2 cold ({:.0f} MiB flushed before each sample)",
+                                                   static_cast<double>(m.l2_flush_bytes) / (1 << 20)),
+                               100 * m.noise_target, m.budget_s, m.min_samples, m.warmup_launches,
+                               100 * m.throttle_fraction));
+  int timed = 0, failed = 0, throttled = 0;
+  for (const auto& b : results.benchmarks) {
+    timed += b.timed;
+    failed += b.error_occurred;
+    throttled += b.throttled;
+  }
+  line("benchmarks", fmt::format("{}: {} timed, {} failed or not run{}", results.benchmarks.size(), timed, failed,
+                                 throttled ? fmt::format(", {} taken while THROTTLED", throttled) : ""));
+  return text;
+}
+
+int run_show(const ShowOptions& o) {
+  std::regex filter;
+  try {
+    filter = std::regex(o.filter.empty() ? "." : o.filter);
+  } catch (const std::regex_error& e) {
+    throw Error(fmt::format("--filter \"{}\" is not a regular expression ({})", o.filter, e.what()));
+  }
+  std::vector<Results> all;
+  std::vector<std::string> headers;
+  std::size_t shown = 0;
+  for (const auto& path : o.files) {
+    Results r = read_results_file(path);
+    headers.push_back(describe_results(path, r));
+    const std::size_t total = r.benchmarks.size();
+    std::erase_if(r.benchmarks, [&](const BenchmarkResult& b) { return !std::regex_search(b.name, filter); });
+    shown += r.benchmarks.size();
+    if (!o.filter.empty())
+      headers.back() +=
+          fmt::format("  {:<11} {} of the {} (--filter {})\n", "shown", r.benchmarks.size(), total, o.filter);
+    all.push_back(std::move(r));
+  }
+  if (!o.filter.empty() && shown == 0)
+    throw Error(fmt::format("--filter \"{}\" matches no benchmark of {}; benchmark names read "
+                            "op/impl/shape, e.g. gemm/gemm.cublas/m:4096/...",
+                            o.filter, o.files.size() == 1 ? o.files.front() : "the files given"));
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    if (i) std::fputc('\n', stdout);
+    std::fputs(headers[i].c_str(), stdout);
+    if (all[i].benchmarks.empty()) {
+      std::fputs(o.filter.empty() ? "  (the file holds no benchmarks)\n" : "  (none matches --filter)\n", stdout);
+      continue;
+    }
+    std::fputc('\n', stdout);
+    print_table(all[i], stdout);
+    print_vendor_geomeans(all[i], stdout);
+    print_accuracy_table(all[i], stdout);
+  }
+  std::fflush(stdout);
+  return kExitOk;
+}
+
+}  // namespace trainbench

@@ -2,11 +2,13 @@
 
 #include <cmath>
 #include <cstdio>
+#include <set>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "harness/error.hpp"
+#include "harness/suggest.hpp"
 
 namespace trainbench {
 namespace {
@@ -65,17 +67,19 @@ int run_compare(const CompareOptions& o) {
   // A --pair that pairs nothing here is said (a typo, or a suite without that impl: scripts pass
   // one list of pairs to every suite, so it is a warning, not an error).
   for (const auto& [theirs, ours] : pairs) {
-    bool ours_found = false, theirs_found = false;
+    std::set<std::string> first_impls, later_impls;
     for (std::size_t f = 0; f < files.size(); ++f)
-      for (const auto& b : files[f].results.benchmarks) {
-        ours_found |= f == 0 && b.impl == ours;
-        theirs_found |= f > 0 && b.impl == theirs;
-      }
-    if (!ours_found || !theirs_found)
-      spdlog::warn("--pair {}={} pairs nothing: {} is in {} (impls are named as `trainbench list` and the peer's "
+      for (const auto& b : files[f].results.benchmarks) (f == 0 ? first_impls : later_impls).insert(b.impl);
+    const bool ours_found = first_impls.count(ours) > 0;
+    if (!ours_found || !later_impls.count(theirs)) {
+      const auto& impls = !ours_found ? first_impls : later_impls;
+      const std::string& missing = !ours_found ? ours : theirs;
+      spdlog::warn("--pair {}={} pairs nothing: {} is in {}{} (impls are named as `trainbench list` and the peer's "
                    "file name them)",
-                   ours, theirs, !ours_found ? ours : theirs,
-                   !ours_found ? "no benchmark of the first file" : "no benchmark of the later files");
+                   ours, theirs, missing,
+                   !ours_found ? "no benchmark of the first file" : "no benchmark of the later files",
+                   did_you_mean(missing, {impls.begin(), impls.end()}));
+    }
   }
   const std::string text = render_comparison(compare_results(files, pairs), table_format_from_name(o.format));
   std::fwrite(text.data(), 1, text.size(), stdout);

@@ -4,6 +4,7 @@
 
 #include "bench/attention_oracle.hpp"
 #include "harness/error.hpp"
+#include "harness/suggest.hpp"
 #include "kernels/quant/scaled_gemm.cuh"
 
 namespace trainbench {
@@ -206,8 +207,8 @@ const Suite& find_suite(const std::string& name) {
     if (s.name == name) return s;
     names.push_back(s.name);
   }
-  throw Error(fmt::format("unknown suite \"{}\"; known suites: {} (`trainbench list` describes them)", name,
-                          fmt::join(names, ", ")));
+  throw Error(fmt::format("unknown suite \"{}\"{}; known suites: {} (`trainbench list` describes them)", name,
+                          did_you_mean(name, names), fmt::join(names, ", ")));
 }
 
 std::string benchmark_name(const Op& op, const std::string& impl) {

@@ -7,6 +7,7 @@
 
 #include "harness/build_info.hpp"
 #include "harness/error.hpp"
+#include "harness/suggest.hpp"
 
 namespace trainbench {
 namespace {
@@ -107,7 +108,9 @@ const ChipSpec* ChipTable::match(std::string_view device_name) const {
 const ChipSpec& ChipTable::by_id(std::string_view id) const {
   for (const auto& chip : chips_)
     if (chip.id == id) return chip;
-  throw Error(fmt::format("unknown chip \"{}\"; known chips: {}", id, ids()));
+  std::vector<std::string> known;
+  for (const auto& chip : chips_) known.push_back(chip.id);
+  throw Error(fmt::format("unknown chip \"{}\"{}; known chips: {}", id, did_you_mean(id, known), ids()));
 }
 
 std::string ChipTable::ids() const {

@@ -10,6 +10,7 @@
 
 #include "harness/build_info.hpp"
 #include "harness/error.hpp"
+#include "harness/suggest.hpp"
 
 namespace trainbench {
 namespace {
@@ -236,9 +237,11 @@ ModelTable ModelTable::with_file(const std::string& path) {
 const ModelSpec& ModelTable::by_id(std::string_view id) const {
   for (const auto& m : models_)
     if (m.id == id) return m;
-  throw Error(fmt::format("unknown model \"{}\"; known models: {} (`trainbench project` reads more from --models-file "
-                          "FILE)",
-                          id, ids()));
+  std::vector<std::string> known;
+  for (const auto& m : models_) known.push_back(m.id);
+  throw Error(fmt::format("unknown model \"{}\"{}; known models: {} (`trainbench project` reads more from "
+                          "--models-file FILE)",
+                          id, did_you_mean(id, known), ids()));
 }
 
 std::string ModelTable::ids(const std::string& group) const {

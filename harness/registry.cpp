@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "harness/error.hpp"
+#include "harness/suggest.hpp"
 
 namespace trainbench {
 
@@ -46,7 +47,7 @@ const Impl& Registry::find(const std::string& name) const {
     if (impl.name == name) return impl;
   std::vector<std::string> names;
   for (const auto& impl : impls_) names.push_back(impl.name);
-  throw Error(fmt::format("unknown impl \"{}\"; known: {}", name, fmt::join(names, ", ")));
+  throw Error(fmt::format("unknown impl \"{}\"{}; known: {}", name, did_you_mean(name, names), fmt::join(names, ", ")));
 }
 
 Registry& registry() {

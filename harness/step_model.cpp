@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "harness/error.hpp"
+#include "harness/suggest.hpp"
 
 namespace trainbench {
 namespace {
@@ -226,7 +227,8 @@ double Assumptions::operator[](const std::string& name) const {
   if (it == items_.end()) {
     std::vector<std::string> names;
     for (const auto& [k, v] : items_) names.push_back(k);
-    throw Error(fmt::format("no assumption \"{}\"; known: {}", name, fmt::join(names, ", ")));
+    throw Error(
+        fmt::format("no assumption \"{}\"{}; known: {}", name, did_you_mean(name, names), fmt::join(names, ", ")));
   }
   return it->second.value;
 }

@@ -45,7 +45,7 @@ double parse_fraction(const std::string& text, const char* what) {
 CLI::App* add_compare_command(CLI::App& app, CompareOptions& o) {
   auto* cmd = app.add_subcommand("compare", "Put results files side by side: throughput, ratio to the first, "
                                             "% of each chip's peak, geomean per op family (no GPU needed)");
-  cmd->add_option("files", o.files, "Results files; the first is the reference")->required()->expected(2, -1);
+  cmd->add_option("files", o.files, "Results files; the first is the reference")->required();
   cmd->add_option("--format", o.format, "table, markdown, csv or json")
       ->capture_default_str()
       ->check(CLI::IsMember({"table", "markdown", "csv", "json"}));
@@ -56,6 +56,9 @@ CLI::App* add_compare_command(CLI::App& app, CompareOptions& o) {
 }
 
 int run_compare(const CompareOptions& o) {
+  if (o.files.size() < 2)
+    throw Error(fmt::format("compare needs two or more results files, got {}; `trainbench show {}` prints one",
+                            o.files.size(), o.files.empty() ? "FILE" : o.files.front()));
   std::map<std::string, std::string> pairs;
   for (const auto& p : o.pairs) {
     const auto eq = p.find('=');

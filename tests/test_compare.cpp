@@ -327,7 +327,9 @@ TEST_F(CheckCli, CompareFormats) {
     EXPECT_EQ(o.code, 0) << format << "\n" << o.output;
     EXPECT_TRUE(contains(o.output, "gemm.cublas")) << format;
   }
-  EXPECT_EQ(testing::run_trainbench("compare " + a).code, 2);
+  const auto one = testing::run_trainbench("compare " + a);
+  EXPECT_EQ(one.code, 2) << one.output;
+  EXPECT_TRUE(contains(one.output, "trainbench show " + a)) << one.output;
   EXPECT_EQ(testing::run_trainbench("compare " + a + " " + b + " --format xml").code, 2);
 }
 

@@ -39,13 +39,16 @@ std::string describe_results(const std::string& path, const Results& results) {
     line("date", c.benchmark_context.at("date").get<std::string>());
   if (!c.command.empty()) line("command", c.command);
   const MeasurementSettings& m = c.measurement;
+  const std::string cache = m.hot                   ? "L2 warm (--hot)"
+                            : m.l2_flush_bytes == 0 ? "L2 cold (flush size not recorded)"
+                                                    : fmt::format("L2 cold ({:.0f} MiB flushed before each sample)",
+                                                                  static_cast<double>(m.l2_flush_bytes) / (1 << 20));
+  const std::string clock_floor =
+      m.throttle_fraction > 0 ? fmt::format("samples under {:g}% of the SM clock set aside", 100 * m.throttle_fraction)
+                              : "no sample set aside for its clock";
   line("measured", fmt::format("{}, until the median's noise is under {:g}% or {:g} s of samples, at least {} samples "
-                               "after {} warm-up launches; samples under {:g}% of the SM clock set aside",
-                               m.hot ? "L2 warm (--hot)"
-                                     : fmt::format("L2 cold ({:.0f} MiB flushed before each sample)",
-                                                   static_cast<double>(m.l2_flush_bytes) / (1 << 20)),
-                               100 * m.noise_target, m.budget_s, m.min_samples, m.warmup_launches,
-                               100 * m.throttle_fraction));
+                               "after {} warm-up launches; {}",
+                               cache, 100 * m.noise_target, m.budget_s, m.min_samples, m.warmup_launches, clock_floor));
   int timed = 0, failed = 0, throttled = 0;
   for (const auto& b : results.benchmarks) {
     timed += b.timed;

@@ -348,7 +348,7 @@ def run_peers(like_doc, args):
                 out.append(peer_record(t, impl, samples, v, why, chip))
     versions = {"torch": torch.__version__, "torch_cuda": torch.version.cuda or "",
                 "cudnn": str(torch.backends.cudnn.version())}
-    return out, versions
+    return out, versions, 0 if flush is None else flush.numel() * flush.element_size()
 
 
 def main(argv):
@@ -365,13 +365,13 @@ def main(argv):
         if os.path.exists(a.out) and not a.force:
             raise InputError(f"{a.out} exists; pass --force to overwrite it, or choose another --out")
         like = load_like(a.like)
-        benchmarks, versions = run_peers(like, a)
+        benchmarks, versions, flush_bytes = run_peers(like, a)
         if not benchmarks:
             print(f"torch_peer.py: {a.like} holds no op the peer covers (copy, bf16 gemm, attention, e4m3 "
                   "scaled_gemm): nothing written")
             return 0
         measurement = {"hot": a.hot, "noise_target": a.noise, "budget_s": a.budget, "min_samples": a.min_samples,
-                       "throttle_fraction": 0.0, "l2_flush_bytes": 0, "warmup_launches": 3}
+                       "throttle_fraction": 0.0, "l2_flush_bytes": flush_bytes, "warmup_launches": 3}
         doc = peer_document(like, benchmarks, " ".join(["torch_peer.py", *argv]), measurement, versions)
         tmp = a.out + ".tmp"
         with open(tmp, "w") as f:

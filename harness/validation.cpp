@@ -1,5 +1,6 @@
 #include "harness/validation.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include <fmt/format.h>
@@ -249,6 +250,21 @@ std::string metric_unit(const std::string& metric) {
 const std::vector<PublishedRun>& published_runs() {
   static const std::vector<PublishedRun> runs = make_runs();
   return runs;
+}
+
+ValidationSummary summarize_validation(const std::vector<ValidationRow>& rows) {
+  ValidationSummary s;
+  std::vector<double> abs_errors;
+  for (const auto& r : rows) abs_errors.push_back(std::fabs(r.error));
+  if (abs_errors.empty()) return s;
+  std::sort(abs_errors.begin(), abs_errors.end());
+  const std::size_t n = abs_errors.size();
+  s.figures = n;
+  s.within_20pct = static_cast<std::size_t>(std::count_if(abs_errors.begin(), abs_errors.end(),
+                                                          [](double e) { return e <= 0.2; }));
+  s.median_abs_error = n % 2 ? abs_errors[n / 2] : (abs_errors[n / 2 - 1] + abs_errors[n / 2]) / 2;
+  s.max_abs_error = abs_errors.back();
+  return s;
 }
 
 std::vector<ValidationRow> validate_published_runs() {

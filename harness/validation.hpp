@@ -45,4 +45,12 @@ const std::vector<PublishedRun>& published_runs();
 std::vector<ValidationRow> validate_published_runs();
 std::string metric_unit(const std::string& metric);
 
+// How far the predictions land from the published figures, sign aside (the metrics differ in which way
+// is faster): the figure a projection's reader weighs it by.
+struct ValidationSummary {
+  std::size_t figures = 0, within_20pct = 0;  // within: |error| <= 20%
+  double median_abs_error = 0, max_abs_error = 0;
+};
+ValidationSummary summarize_validation(const std::vector<ValidationRow>& rows);
+
 }  // namespace trainbench

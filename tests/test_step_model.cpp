@@ -548,19 +548,42 @@ TEST(Validation, EveryPublishedRunIsPredictedWithoutPerRowTuning) {
   }
 }
 
+// The error a projection prints beside its answer: |error| over the rows, sign aside.
+TEST(Validation, SummaryTakesTheMedianAndLargestAbsoluteError) {
+  const auto rows_with = [](std::vector<double> errors) {
+    std::vector<ValidationRow> rows(errors.size());
+    for (std::size_t i = 0; i < errors.size(); ++i) rows[i].error = errors[i];
+    return rows;
+  };
+  ValidationSummary s = summarize_validation(rows_with({-0.1, 0.05, 0.3, -0.2}));
+  EXPECT_EQ(s.figures, 4u);
+  EXPECT_EQ(s.within_20pct, 3u);  // 20% itself is within
+  EXPECT_DOUBLE_EQ(s.median_abs_error, 0.15);
+  EXPECT_DOUBLE_EQ(s.max_abs_error, 0.3);
+  s = summarize_validation(rows_with({0.4, -0.02, 0.1}));
+  EXPECT_DOUBLE_EQ(s.median_abs_error, 0.1);
+  EXPECT_DOUBLE_EQ(s.max_abs_error, 0.4);
+  EXPECT_EQ(summarize_validation({}).figures, 0u);
+}
+
 TEST(ProjectCommand, PrintsTheAnswerAndTheJsonKeys) {
   const auto o = testing::run_trainbench("project --model llama-3-70b --chips 1024 --tokens 15T");
   EXPECT_EQ(o.code, 0) << o.output;
   for (const char* s : {"step time", "tokens/s per chip", "MFU", "HFU", "days", "GPU-hours", "MWh", "exposed comm",
-                        "gemm_efficiency", "mamf-finder", "searched"})
+                        "gemm_efficiency", "mamf-finder", "searched", "model error", "published figures"})
     EXPECT_TRUE(contains(o.output, s)) << s << "\n" << o.output;
   const auto j = testing::run_trainbench("project --model llama-3-8b --chips 64 --tokens 1T --tp 1 --pp 1 --dp 64 --json");
   EXPECT_EQ(j.code, 0) << j.output;
   const auto doc = nlohmann::json::parse(j.output);
   for (const char* k : {"step_time_s", "tokens_per_s_per_chip", "mfu", "hfu", "days", "gpu_hours", "energy_mwh",
-                        "layout", "breakdown", "assumptions"})
+                        "layout", "breakdown", "assumptions", "model_error"})
     EXPECT_TRUE(doc.contains(k)) << k;
   EXPECT_EQ(doc["layout"]["dp"], 64);
+  // The model error is the --validate table's, summarised.
+  const ValidationSummary v = summarize_validation(validate_published_runs());
+  EXPECT_EQ(doc["model_error"]["published_figures"], published_runs().size());
+  EXPECT_EQ(doc["model_error"]["within_20pct"], v.within_20pct);
+  EXPECT_DOUBLE_EQ(doc["model_error"]["max_abs_error"].get<double>(), v.max_abs_error);
 }
 
 TEST(ProjectCommand, UnknownNamesAndBadLayoutsExitTwoWithTheChoices) {

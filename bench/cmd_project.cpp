@@ -323,8 +323,14 @@ Projection project_on(const ProjectOptions& o, const Overrides& overrides, const
 }
 
 // What a projection is worth, measured: the step model against public runs' published figures, with the
-// default assumptions (`--validate` gives the rows).
-std::string model_error_text(const ValidationSummary& v) {
+// default assumptions (`--validate` gives the rows). The same for every projection: predicted once.
+const ValidationSummary& model_error() {
+  static const ValidationSummary summary = summarize_validation(validate_published_runs());
+  return summary;
+}
+
+std::string model_error_text() {
+  const ValidationSummary& v = model_error();
   return fmt::format("on the {} published figures of public training runs that `trainbench project --validate` "
                      "predicts: median |error| {}, largest {}, {} within 20%",
                      v.figures, pct(v.median_abs_error), pct(v.max_abs_error), v.within_20pct);
@@ -345,7 +351,7 @@ nlohmann::ordered_json projection_json(const Projection& p, const ModelSpec& mod
   out["days_steady_state"] = t.steady_days;
   out["gpu_hours_steady_state"] = t.steady_gpu_hours;
   out["energy_mwh"] = t.energy_mwh ? nlohmann::ordered_json(*t.energy_mwh) : nlohmann::ordered_json("unknown");
-  const ValidationSummary v = summarize_validation(validate_published_runs());
+  const ValidationSummary& v = model_error();
   out["model_error"] = {{"published_figures", v.figures},
                         {"within_20pct", v.within_20pct},
                         {"median_abs_error", v.median_abs_error},
@@ -386,7 +392,7 @@ void print_projection(const ProjectOptions& o, const Projection& p, const ModelS
              t.energy_mwh ? fmt::format("{:.0f} MWh at TDP ({:g} W x GPU-hours; GPUs only: no host, network, "
                                         "cooling)", *t.energy_mwh, *chip.tdp_w)
                           : std::string("unknown (no TDP for this chip in harness/data/chips.json)"));
-  fmt::print("  model error           {}\n", model_error_text(summarize_validation(validate_published_runs())));
+  fmt::print("  model error           {}\n", model_error_text());
 
   fmt::print("\nwhere a step's time goes (the slowest pipeline stage)\n");
   std::vector<std::pair<std::string, double>> parts(e.breakdown_s.begin(), e.breakdown_s.end());
@@ -442,7 +448,7 @@ void print_chip_table(const ProjectOptions& o, const std::vector<Projection>& ps
   }
   fmt::print("\n  tok/s: tokens per second per chip; vs first: that over the first chip's. days and GPU-hours: wall clock at each chip's goodput "
              "assumption. op times: measured at the exact shape / nearest measured shape / roofline.\n");
-  fmt::print("  model error: {}.\n", model_error_text(summarize_validation(validate_published_runs())));
+  fmt::print("  model error: {}.\n", model_error_text());
   print_conventions(ps.front().estimate);
   // A note every chip has (the results files' own, mostly) is printed once.
   const auto everywhere = [&](const std::string& n) {

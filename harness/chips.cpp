@@ -1,7 +1,6 @@
 #include "harness/chips.hpp"
 
 #include <algorithm>
-#include <cctype>
 
 #include <fmt/format.h>
 
@@ -16,12 +15,6 @@ constexpr const char* kNumericFields[] = {"bf16_dense_tflops", "fp8_dense_tflops
                                           "int8_dense_tops",   "hbm_tbps",         "memory_gb",
                                           "scale_up_gbps",     "scale_out_gbps",   "tdp_w",
                                           "sm_count",          "scale_up_domain"};
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
-  return out;
-}
 
 std::optional<double>* field(ChipSpec& c, std::string_view name) {
   if (name == "bf16_dense_tflops") return &c.bf16_dense_tflops;
@@ -91,12 +84,12 @@ const ChipTable& ChipTable::builtin() {
 }
 
 const ChipSpec* ChipTable::match(std::string_view device_name) const {
-  const std::string name = lower(device_name);
+  const std::string name = lowercase(device_name);
   const ChipSpec* best = nullptr;
   std::size_t best_len = 0;
   for (const auto& chip : chips_) {
     for (const auto& m : chip.match) {
-      if (m.size() > best_len && name.find(lower(m)) != std::string::npos) {
+      if (m.size() > best_len && name.find(lowercase(m)) != std::string::npos) {
         best = &chip;
         best_len = m.size();
       }

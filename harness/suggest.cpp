@@ -5,20 +5,15 @@
 #include <cstdint>
 
 namespace trainbench {
-namespace {
-
-char folded(char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
-
-std::string lower(std::string_view s) {
+std::string lowercase(std::string_view s) {
   std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), folded);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return out;
 }
 
-}  // namespace
-
 std::size_t edit_distance(std::string_view a_in, std::string_view b_in) {
-  const std::string a = lower(a_in), b = lower(b_in);
+  const std::string a = lowercase(a_in), b = lowercase(b_in);
   // Optimal string alignment: Levenshtein plus the swap of two neighbours ("lamma" for "llama"
   // costs one substitution pair otherwise).
   std::vector<std::vector<std::size_t>> d(a.size() + 1, std::vector<std::size_t>(b.size() + 1));
@@ -48,9 +43,9 @@ std::vector<std::string> closest_names(std::string_view given, const std::vector
     if (d == best) out.push_back(name);
   }
   if (!out.empty()) return out;
-  const std::string needle = lower(given);
+  const std::string needle = lowercase(given);
   for (const auto& name : known)
-    if (lower(name).find(needle) != std::string::npos && out.size() < 4) out.push_back(name);
+    if (lowercase(name).find(needle) != std::string::npos && out.size() < 4) out.push_back(name);
   return out;
 }
 

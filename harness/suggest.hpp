@@ -6,6 +6,9 @@
 
 namespace trainbench {
 
+// `s` in lower case (ASCII): names compared without regard to case.
+std::string lowercase(std::string_view s);
+
 // Edits (insert, delete, substitute, swap two neighbours) turning `a` into `b`, case-insensitive.
 std::size_t edit_distance(std::string_view a, std::string_view b);
 

@@ -46,8 +46,12 @@ Gemm Gemm::from_shape(const nlohmann::json& shape) {
 }
 
 double Attention::flops() const {
-  const double fwd = 4.0 * double(batch) * double(heads_q) * double(seq_q) * double(seq_kv) * double(head_dim) *
-                     (causal ? 0.5 : 1.0);
+  const double sq = double(seq_q), sk = double(seq_kv);
+  // The causal mask is aligned bottom-right (the last query sees every key), so the visible part of the
+  // Sq x Sk score matrix is Sq Sk - Sq^2 / 2 when Sq <= Sk, and Sk^2 / 2 when queries outnumber keys
+  // (the first Sq - Sk rows see nothing): half when Sq = Sk, the FlashAttention convention.
+  const double visible = !causal ? sq * sk : sq <= sk ? sq * sk - sq * sq / 2 : sk * sk / 2;
+  const double fwd = 4.0 * double(batch) * double(heads_q) * visible * double(head_dim);
   return pass == "bwd" ? 2.5 * fwd : fwd;
 }
 

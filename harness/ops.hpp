@@ -59,8 +59,8 @@ struct Attention {
 
   static constexpr const char* family = "attention";
   static constexpr Roof roof = Roof::Bf16;
-  // Forward 4 B Hq Sq Sk D (two matmuls), halved when causal; backward 2.5x the forward
-  // (five matmuls to two).
+  // Forward 4 B Hq Sq Sk D (two matmuls); causal counts the pairs the bottom-right-aligned mask keeps
+  // (half when Sq = Sk; Sq Sk - Sq^2/2 when Sq < Sk); backward 2.5x the forward (five matmuls to two).
   double flops() const;
   double bytes_moved() const;
   nlohmann::ordered_json shape() const {

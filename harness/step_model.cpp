@@ -706,12 +706,16 @@ StepEstimate estimate_step(const ModelSpec& m, const Layout& l, const ChipSpec& 
   }
   if (l.attention == "flash") {
     // MLA's QK^T contracts over 192 and PV over 128: head_dim (qk + v) / 2 gives the same FLOPs.
-    Attention fwd{mb, heads_l, kv_l, l.seq / l.cp, l.seq, (m.qk_dim() + m.v_dim()) / 2, true, "fwd"};
+    // Context parallelism splits the sequence into 2 x CP chunks, each rank holding one from each end (Megatron-LM's
+    // load balancing), so every rank does 1 / CP of the whole causal attention: counted as the full-sequence op,
+    // CP times fewer. (seq/CP queries against seq keys would be the unbalanced shard, up to twice the work.)
+    Attention fwd{mb, heads_l, kv_l, l.seq, l.seq, (m.qk_dim() + m.v_dim()) / 2, true, "fwd"};
     Attention bwd = fwd;
     bwd.pass = "bwd";
-    b.add("attn.core", "attention", "fwd", fwd, layers_d);
-    b.add("attn.core.bwd", "attention", "bwd", bwd, layers_d);
-    if (l.recompute != Recompute::None) b.add("attn.core", "attention", "recompute", fwd, layers_d);
+    const double per_mb = layers_d / double(l.cp);
+    b.add("attn.core", "attention", "fwd", fwd, per_mb);
+    b.add("attn.core.bwd", "attention", "bwd", bwd, per_mb);
+    if (l.recompute != Recompute::None) b.add("attn.core", "attention", "recompute", fwd, per_mb);
   } else {
     // Scores in memory (Megatron-LM 2021): two batched GEMMs over the full s x s (the mask is applied, not
     // skipped), a fused scale-mask-softmax and dropout reading and writing the scores (Korthikanti et al. 2022
@@ -862,8 +866,10 @@ StepEstimate estimate_step(const ModelSpec& m, const Layout& l, const ChipSpec& 
   }
   if (l.pp > 1) {
     const Link link = link_for(double(t * l.cp * l.dp * l.pp), "PP");
+    // Each of a stage's vpp chunks sends its activations on and receives their gradients back: the interleaved
+    // schedule moves vpp times the traffic of plain 1F1B (Narayanan et al. 2021, arXiv 2104.04473 §2.2.2).
     const double bytes = double(Tn) * double(h) * 2;
-    per_mb_exposed += comm("PP send/recv", link, 2 * p2p_s(bytes, link) * mbs, per_mb_compute * mbs,
+    per_mb_exposed += comm("PP send/recv", link, 2 * double(l.vpp) * p2p_s(bytes, link) * mbs, per_mb_compute * mbs,
                            a["pp_overlap"]) / mbs;
   }
   double dp_exposed = 0;

@@ -48,6 +48,19 @@ TEST(AttentionOp, FlopsFollowTheConventions) {
   EXPECT_DOUBLE_EQ(a.flops(), 2.5 * full / 2);
 }
 
+// With fewer queries than keys the causal mask (bottom-right aligned, as the kernels and cuDNN compute it)
+// keeps more than half the scores: 2048 queries against 8192 keys see 6144 + (0..2047) keys each, 7/8 of the
+// rectangle. With more queries than keys the first rows see nothing.
+TEST(AttentionOp, CausalFlopsCountTheVisibleScoresWhenSeqQAndSeqKvDiffer) {
+  const Attention a{1, 8, 1, 2048, 8192, 128, true, "fwd"};
+  const double rect = 4.0 * 8 * 2048.0 * 8192.0 * 128;
+  EXPECT_DOUBLE_EQ(a.flops(), rect * 7 / 8);
+  const Attention b{1, 8, 1, 8192, 2048, 128, true, "fwd"};
+  EXPECT_DOUBLE_EQ(b.flops(), rect / 8);  // the last 2048 rows see a 2048 x 2048 triangle
+  Attention one{1, 1, 1, 1, 4096, 64, true, "fwd"};  // decoding: one query sees every key
+  EXPECT_NEAR(one.flops() / (4.0 * 4096 * 64), 1.0, 1.0 / 4096);
+}
+
 TEST(AttentionOp, BytesCountQkvOutputsAndLse) {
   const Attention f{2, 16, 4, 1024, 1024, 64, true, "fwd"};
   const double q = 2.0 * 1024 * 16 * 64 * 2, kv = 2.0 * 1024 * 4 * 64 * 2, lse = 2.0 * 16 * 1024 * 4;

@@ -46,17 +46,22 @@ std::string describe_results(const std::string& path, const Results& results) {
   const std::string clock_floor =
       m.throttle_fraction > 0 ? fmt::format("samples under {:g}% of the SM clock set aside", 100 * m.throttle_fraction)
                               : "no sample set aside for its clock";
-  line("measured", fmt::format("{}, until the median's noise is under {:g}% or {:g} s of samples, at least {} samples "
+  line("measured", fmt::format("{}, until the samples' noise (stdev / mean) is under {:g}% or {:g} s of samples, at "
+                               "least {} samples "
                                "after {} warm-up launches; {}",
                                cache, 100 * m.noise_target, m.budget_s, m.min_samples, m.warmup_launches, clock_floor));
-  int timed = 0, failed = 0, throttled = 0;
+  int timed = 0, failed = 0, throttled = 0, slowed = 0;
   for (const auto& b : results.benchmarks) {
     timed += b.timed;
     failed += b.error_occurred;
     throttled += b.throttled;
+    slowed += b.timed && slowdown_reasons_seen(b);
   }
-  line("benchmarks", fmt::format("{}: {} timed, {} failed or not run{}", results.benchmarks.size(), timed, failed,
-                                 throttled ? fmt::format(", {} taken while THROTTLED", throttled) : ""));
+  line("benchmarks", fmt::format("{}: {} timed, {} failed or not run{}{}", results.benchmarks.size(), timed, failed,
+                                 throttled ? fmt::format(", {} taken while THROTTLED", throttled) : "",
+                                 slowed ? fmt::format(", {} with an NVML slowdown reason (power cap, thermal) before "
+                                                      "or after (status column)", slowed)
+                                        : ""));
   return text;
 }
 

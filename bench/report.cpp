@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "bench/impls.hpp"
+#include "harness/nvml.hpp"
 #include "harness/ops.hpp"
 
 namespace trainbench {
@@ -157,6 +158,11 @@ void print_vendor_geomeans(const Results& results, std::FILE* out) {
                  std::exp(a.log_sum / a.n), a.n, a.n == 1 ? "" : "s", a.lo, a.hi);
 }
 
+std::uint64_t slowdown_reasons_seen(const BenchmarkResult& b) {
+  return slowdown_reasons(b.conditions_before.throttle_reasons.value_or(0) |
+                          b.conditions_after.throttle_reasons.value_or(0));
+}
+
 void print_table(const Results& results, std::FILE* out) {
   register_all_impls();
   // The vendor baseline of each (op, shape): the first vendor impl that was timed.
@@ -182,6 +188,7 @@ void print_table(const Results& results, std::FILE* out) {
     std::string status = b.verified ? "verified" : "UNVERIFIED";
     if (b.accuracy) status += " (accuracy benchmark: error below)";
     if (b.throttled) status += ", THROTTLED";
+    if (const auto slow = slowdown_reasons_seen(b)) status += ", NVML " + throttle_reason_names(slow);
     if (b.stop_reason != "noise_target") status += ", noise target not met (" + b.stop_reason + ")";
     rows.push_back({b.op, shape, b.impl, fmt::format("{:.2f}", b.median_s * 1e6),
                     fmt::format("{:.1f} {}", headline_throughput(b), headline_unit(b)),

@@ -1,5 +1,6 @@
 // The tables `trainbench run` prints.
 #pragma once
+#include <cstdint>
 #include <cstdio>
 #include <optional>
 #include <utility>
@@ -10,8 +11,12 @@
 namespace trainbench {
 
 // One row per benchmark: op, shape, impl, median, throughput, % of the spec peak, ratio to the
-// vendor impl of the same op and shape, noise, samples, SM clock, status.
+// vendor impl of the same op and shape, noise, samples, SM clock, status. The status names the
+// NVML slowdown reasons (power cap, thermal) in force before or after the benchmark, if any.
 void print_table(const Results& results, std::FILE* out);
+
+// The NVML clock slowdown reasons (harness/nvml.hpp) set before or after a benchmark; 0 for none.
+std::uint64_t slowdown_reasons_seen(const BenchmarkResult& b);
 
 // Per impl of ours, the geometric mean of its throughput over the vendor baseline's across the
 // shapes where both were timed (the figure a target such as ">= 0.95x cuBLAS over the model

@@ -51,9 +51,7 @@ std::string throttle_reason_names(std::uint64_t mask) {
   return out;
 }
 
-bool throttle_is_slowdown(std::uint64_t mask) {
-  return (mask & (0x4 | 0x8 | 0x20 | 0x40 | 0x80)) != 0;
-}
+std::uint64_t slowdown_reasons(std::uint64_t mask) { return mask & (0x4 | 0x8 | 0x20 | 0x40 | 0x80); }
 
 Nvml::Nvml(const std::string& pci_bus_id) {
   lib_ = dlopen("libnvidia-ml.so.1", RTLD_NOW | RTLD_LOCAL);

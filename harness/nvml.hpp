@@ -19,8 +19,9 @@ struct GpuConditions {
 // Names of the bits set in an NVML clocks-event (throttle) reason mask, comma-separated;
 // "none" for 0. Idle and application-clock settings are reported but are not slowdowns.
 std::string throttle_reason_names(std::uint64_t mask);
-// True when the mask holds a reason that slows the clock down (power, thermal, HW slowdown).
-bool throttle_is_slowdown(std::uint64_t mask);
+// The reasons in the mask that slow the clock down (software power cap, thermal, HW slowdown, power brake);
+// 0 when there are none.
+std::uint64_t slowdown_reasons(std::uint64_t mask);
 
 // One GPU seen through NVML. If the library or the GPU cannot be found, `available()` is false
 // and every query returns empty; `why_unavailable()` says what was missing.

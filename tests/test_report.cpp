@@ -38,6 +38,26 @@ TEST(RunTable, OneAlignedRowPerBenchmarkWithRatioToTheVendor) {
   EXPECT_NE(out.find("1.000x"), std::string::npos) << out;  // the vendor impl against itself
 }
 
+// NVML's clock-event reasons recorded around a benchmark: a power cap or a thermal slowdown is named in its
+// status; idle and application-clock settings are not slowdowns and are not.
+TEST(RunTable, StatusNamesTheNvmlSlowdownReasons) {
+  auto r = testing::synthetic_results("NVIDIA H100 80GB HBM3", testing::synthetic_suite(), 1);
+  ASSERT_GE(r.benchmarks.size(), 3u);
+  r.benchmarks[0].conditions_after.throttle_reasons = 0x4;         // sw_power_cap
+  r.benchmarks[1].conditions_before.throttle_reasons = 0x1 | 0x2;  // idle, applications clocks
+  r.benchmarks[2].conditions_before.throttle_reasons = 0x20;       // sw_thermal_slowdown ...
+  r.benchmarks[2].conditions_after.throttle_reasons = 0x4;         // ... then the power cap
+  EXPECT_EQ(slowdown_reasons_seen(r.benchmarks[0]), 0x4u);
+  EXPECT_EQ(slowdown_reasons_seen(r.benchmarks[1]), 0u);
+  EXPECT_EQ(slowdown_reasons_seen(r.benchmarks[2]), 0x24u);
+  const std::string out = render(r);
+  const auto first = out.find("NVML sw_power_cap");
+  ASSERT_NE(first, std::string::npos) << out;
+  EXPECT_NE(out.find("NVML sw_power_cap", first + 1), std::string::npos) << out;
+  EXPECT_NE(out.find("NVML sw_power_cap,sw_thermal_slowdown"), std::string::npos) << out;
+  EXPECT_EQ(out.find("idle"), std::string::npos) << out;
+}
+
 // The synthetic H100 file: gemm.mma at 2.30 ms and gemm.cublas at 1.45 ms on 8192^3 (medians scatter
 // a little), the only shape with both; memory.copy against cudaMemcpy on 1 GiB.
 TEST(RunTable, GeometricMeanOfOursOverTheVendor) {

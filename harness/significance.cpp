@@ -7,28 +7,20 @@
 namespace trainbench {
 namespace {
 
-// Number of arrangements with each value of U for samples of sizes n1, n2 (no ties), by the
-// recurrence f(n1, n2, u) = f(n1 - 1, n2, u - n2) + f(n1, n2 - 1, u).
-std::vector<double> u_distribution(int n1, int n2) {
-  // table[i][j] = counts vector for sizes (i, j)
-  std::vector<std::vector<std::vector<double>>> table(n1 + 1, std::vector<std::vector<double>>(n2 + 1));
-  for (int i = 0; i <= n1; ++i) {
-    for (int j = 0; j <= n2; ++j) {
-      auto& f = table[i][j];
-      f.assign(static_cast<std::size_t>(i * j + 1), 0.0);
-      if (i == 0 || j == 0) {
-        f[0] = 1;
-        continue;
-      }
-      const auto& left = table[i - 1][j];  // the largest value belongs to sample 1: it beats all j
-      const auto& down = table[i][j - 1];  // ... or to sample 2
-      for (std::size_t u = 0; u < f.size(); ++u) {
-        if (u >= static_cast<std::size_t>(j) && u - j < left.size()) f[u] += left[u - j];
-        if (u < down.size()) f[u] += down[u];
-      }
-    }
+// Number of arrangements with each value of U for samples of sizes n1, n2 (no ties): the coefficients of the
+// Gaussian binomial [n1 + n2 choose m]_q = prod_{i=1..m} (1 - q^(n+i)) / (1 - q^i), m = min(n1, n2), n = max.
+// Each step multiplies by (1 - q^(n+i)) and divides by (1 - q^i) (a running sum with stride i); the partial
+// product is the distribution for sizes (i, n). O(m^2 n) work, so one sample of 8 against thousands is cheap.
+std::vector<double> u_distribution(std::size_t n1, std::size_t n2) {
+  const std::size_t m = std::min(n1, n2), n = std::max(n1, n2);
+  std::vector<double> f(m * n + 1, 0.0);
+  f[0] = 1;
+  for (std::size_t i = 1; i <= m; ++i) {
+    const std::size_t degree = i * n;
+    for (std::size_t u = degree; u >= n + i; --u) f[u] -= f[u - n - i];
+    for (std::size_t u = i; u <= degree; ++u) f[u] += f[u - i];
   }
-  return table[n1][n2];
+  return f;
 }
 
 }  // namespace
@@ -63,13 +55,14 @@ MannWhitney mann_whitney_u(const std::vector<double>& a, const std::vector<doubl
   r.u = rank_sum_a - dn1 * (dn1 + 1) / 2;
   const double mean_u = dn1 * dn2 / 2;
 
-  if (!ties && n1 <= 8 && n2 <= 8) {
-    const std::vector<double> f = u_distribution(static_cast<int>(n1), static_cast<int>(n2));
+  if (!ties && (n1 <= 8 || n2 <= 8)) {
+    const std::vector<double> f = u_distribution(n1, n2);
     const double total = std::accumulate(f.begin(), f.end(), 0.0);
-    // Two-sided: twice the tail beyond the larger of U and n1 n2 - U.
-    const auto u_big = static_cast<std::size_t>(std::llround(std::max(r.u, dn1 * dn2 - r.u)));
+    // Two-sided: twice the tail beyond the smaller of U and n1 n2 - U (the distribution is symmetric). The
+    // lower tail's counts come from sums without cancellation; the upper tail's from large differences.
+    const auto u_small = static_cast<std::size_t>(std::llround(std::min(r.u, dn1 * dn2 - r.u)));
     double tail = 0;
-    for (std::size_t u = u_big; u < f.size(); ++u) tail += f[u];
+    for (std::size_t u = 0; u <= u_small; ++u) tail += f[u];
     r.p_value = std::min(1.0, 2 * tail / total);
     r.exact = true;
     return r;

@@ -11,7 +11,7 @@ struct MannWhitney {
   bool exact = false;  // exact distribution (small samples without ties) or normal approximation
 };
 
-// Exact p-value when both samples have at most 8 values and there are no ties (scipy's rule);
+// Exact p-value when either sample has at most 8 values and there are no ties (scipy's rule);
 // otherwise the normal approximation with tie correction and continuity correction.
 // Either sample empty: p_value = 1.
 MannWhitney mann_whitney_u(const std::vector<double>& a, const std::vector<double>& b);

@@ -18,6 +18,26 @@ TEST(MannWhitney, ExactForSmallSamplesWithoutTies) {
   EXPECT_NEAR(s.p_value, 0.4126984126984127, 1e-12);
 }
 
+// scipy takes the exact distribution when either sample has at most 8 values, however large the other.
+TEST(MannWhitney, ExactWhenOneSampleIsSmall) {
+  std::vector<double> b;
+  for (int i = 1; i <= 30; ++i) b.push_back(i);
+  // scipy: mannwhitneyu([1.5, 4.5, 30.5], range(1, 31)) -> U = 35, p = 0.5714809384164222
+  const auto r = mann_whitney_u({1.5, 4.5, 30.5}, b);
+  EXPECT_TRUE(r.exact);
+  EXPECT_DOUBLE_EQ(r.u, 35);
+  EXPECT_NEAR(r.p_value, 0.5714809384164222, 1e-12);
+  // scipy: mannwhitneyu([i + 0.5 for i in range(1, 9)], range(0, 2000, 2)) -> U = 24, p = 3.84703666139301e-16
+  std::vector<double> a8, many;
+  for (int i = 1; i <= 8; ++i) a8.push_back(i + 0.5);
+  for (int i = 0; i < 2000; i += 2) many.push_back(i);
+  const auto s = mann_whitney_u(a8, many);
+  EXPECT_TRUE(s.exact);
+  EXPECT_DOUBLE_EQ(s.u, 24);
+  EXPECT_NEAR(s.p_value / 3.84703666139301e-16, 1.0, 1e-9);
+  EXPECT_NEAR(mann_whitney_u(many, a8).p_value / s.p_value, 1.0, 1e-12);
+}
+
 TEST(MannWhitney, NormalApproximationForLargerSamples) {
   // scipy: mannwhitneyu(range(1, 11), range(11, 21)) -> U = 0, p = 0.00018267179110955002
   std::vector<double> a, b;

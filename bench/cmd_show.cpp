@@ -1,6 +1,7 @@
 #include "bench/cmd_show.hpp"
 
 #include <cstdio>
+#include <map>
 #include <regex>
 
 #include <fmt/format.h>
@@ -73,10 +74,17 @@ int run_show(const ShowOptions& o) {
     throw Error(fmt::format("--filter \"{}\" is not a regular expression ({})", o.filter, e.what()));
   }
   std::vector<Results> all;
+  for (const auto& path : o.files) all.push_back(read_results_file(path));
+  // The roofs each GPU was seen to reach, over every file from it (before --filter).
+  std::map<std::string, std::vector<const Results*>> by_gpu;
+  for (const auto& r : all) by_gpu[r.context.device.name].push_back(&r);
+  std::map<std::string, MeasuredRoofs> roofs;
+  for (const auto& [gpu, files] : by_gpu) roofs[gpu] = measured_roofs(files);
   std::vector<std::string> headers;
   std::size_t shown = 0;
-  for (const auto& path : o.files) {
-    Results r = read_results_file(path);
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    const std::string& path = o.files[i];
+    Results& r = all[i];
     headers.push_back(describe_results(path, r));
     const std::size_t total = r.benchmarks.size();
     std::erase_if(r.benchmarks, [&](const BenchmarkResult& b) { return !std::regex_search(b.name, filter); });
@@ -84,7 +92,6 @@ int run_show(const ShowOptions& o) {
     if (!o.filter.empty())
       headers.back() +=
           fmt::format("  {:<11} {} of the {} (--filter {})\n", "shown", r.benchmarks.size(), total, o.filter);
-    all.push_back(std::move(r));
   }
   if (!o.filter.empty() && shown == 0)
     throw Error(fmt::format("--filter \"{}\" matches no benchmark of {}; benchmark names read "
@@ -98,7 +105,9 @@ int run_show(const ShowOptions& o) {
       continue;
     }
     std::fputc('\n', stdout);
-    print_table(all[i], stdout);
+    const MeasuredRoofs& file_roofs = roofs.at(all[i].context.device.name);
+    print_table(all[i], stdout, file_roofs);
+    print_measured_roofs(file_roofs, stdout);
     print_vendor_geomeans(all[i], stdout);
     print_accuracy_table(all[i], stdout);
   }

@@ -163,7 +163,30 @@ std::uint64_t slowdown_reasons_seen(const BenchmarkResult& b) {
                           b.conditions_after.throttle_reasons.value_or(0));
 }
 
-void print_table(const Results& results, std::FILE* out) {
+MeasuredRoofs measured_roofs(const std::vector<const Results*>& files) {
+  MeasuredRoofs roofs;
+  for (const Results* r : files)
+    for (const auto& b : r->benchmarks) {
+      if (!b.timed || !b.verified || b.accuracy || (b.op != "copy" && b.op != "gemm" && b.op != "scaled_gemm")) continue;
+      const double v = headline_throughput(b);
+      auto& roof = roofs[b.roof];
+      if (v > roof.value) roof = {v, b.impl, op_label(op_from_json(b.op, b.shape)), b.peak};
+    }
+  return roofs;
+}
+
+void print_measured_roofs(const MeasuredRoofs& roofs, std::FILE* out) {
+  std::string line;
+  for (const auto& [name, roof] : roofs)
+    line += fmt::format("{}{} {:.1f} {} ({} at {}{})", line.empty() ? "" : "; ", name, roof.value,
+                        name == "hbm" ? "GB/s" : "TFLOP/s", roof.impl, roof.shape,
+                        roof.spec ? fmt::format(", {:.1f}% of the spec's {:g}", 100 * roof.value / *roof.spec, *roof.spec)
+                                  : "");
+  if (!line.empty())
+    fmt::print(out, "measured roofs (the fastest verified copy or GEMM; \"% roof\" above): {}\n", line);
+}
+
+void print_table(const Results& results, std::FILE* out, const MeasuredRoofs& roofs) {
   register_all_impls();
   // The vendor baseline of each (op, shape): the first vendor impl that was timed.
   std::map<std::string, double> vendor;
@@ -174,17 +197,22 @@ void print_table(const Results& results, std::FILE* out) {
   // One row of cells per benchmark, then columns as wide as their widest cell (shape labels of
   // attention ops run long).
   std::vector<std::vector<std::string>> rows{
-      {"op", "shape", "impl", "median us", "throughput", "% peak", "/vendor", "noise%", "samples", "MHz", "status"}};
+      {"op", "shape", "impl", "median us", "throughput", "% peak", "% roof", "/vendor", "noise%", "samples", "MHz",
+       "status"}};
   for (const auto& b : results.benchmarks) {
     const std::string shape = op_label(op_from_json(b.op, b.shape));
     if (!b.timed) {
-      rows.push_back({b.op, shape, b.impl, "-", "-", "-", "-", "-", "-", "-",
+      rows.push_back({b.op, shape, b.impl, "-", "-", "-", "-", "-", "-", "-", "-",
                       b.error_message.empty() ? "not timed" : b.error_message});
       continue;
     }
     const auto v = vendor.find(b.op + b.shape.dump());
     const std::string ratio =
         v != vendor.end() && v->second > 0 ? fmt::format("{:.3f}x", headline_throughput(b) / v->second) : "-";
+    const auto roof = roofs.find(b.roof);
+    const std::string pct_roof = roof != roofs.end() && roof->second.value > 0
+                                     ? fmt::format("{:.1f}", 100 * headline_throughput(b) / roof->second.value)
+                                     : "-";
     std::string status = b.verified ? "verified" : "UNVERIFIED";
     if (b.accuracy) status += " (accuracy benchmark: error below)";
     if (b.throttled) status += ", THROTTLED";
@@ -192,7 +220,7 @@ void print_table(const Results& results, std::FILE* out) {
     if (b.stop_reason != "noise_target") status += ", noise target not met (" + b.stop_reason + ")";
     rows.push_back({b.op, shape, b.impl, fmt::format("{:.2f}", b.median_s * 1e6),
                     fmt::format("{:.1f} {}", headline_throughput(b), headline_unit(b)),
-                    b.pct_of_peak ? fmt::format("{:.1f}", *b.pct_of_peak) : "-", ratio,
+                    b.pct_of_peak ? fmt::format("{:.1f}", *b.pct_of_peak) : "-", pct_roof, ratio,
                     fmt::format("{:.2f}", b.noise * 100), std::to_string(b.samples_s.size()),
                     fmt::format("{:.0f}", b.sm_clock_mhz), status});
   }

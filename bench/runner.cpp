@@ -555,7 +555,9 @@ int run_suite(const RunOptions& options) {
     const std::lock_guard lock(records_mutex);
     return assemble();
   }();
-  print_table(results, stdout);
+  const MeasuredRoofs roofs = measured_roofs({&results});
+  print_table(results, stdout, roofs);
+  print_measured_roofs(roofs, stdout);
   print_vendor_geomeans(results, stdout);
   print_accuracy_table(results, stdout);
   write_results_file(out, results, options.force);

@@ -5,6 +5,8 @@
 #include <sstream>
 #include <string>
 
+#include <fmt/format.h>
+
 #include "bench/report.hpp"
 #include "tests/printed.hpp"
 #include "tests/synthetic_results.hpp"
@@ -56,6 +58,38 @@ TEST(RunTable, StatusNamesTheNvmlSlowdownReasons) {
   EXPECT_NE(out.find("NVML sw_power_cap", first + 1), std::string::npos) << out;
   EXPECT_NE(out.find("NVML sw_power_cap,sw_thermal_slowdown"), std::string::npos) << out;
   EXPECT_EQ(out.find("idle"), std::string::npos) << out;
+}
+
+// The roofs the GPU was seen to reach: the fastest verified copy and GEMM. With cuBLAS's 8192^3 failing
+// verification, the BF16 roof is cuBLAS at 4096^3 (0.20 ms, 687 TFLOP/s), faster than gemm.mma at 8192^3;
+// attention sets no roof but is read against the BF16 one.
+TEST(RunTable, MeasuredRoofsAreTheFastestVerifiedCopyAndGemm) {
+  auto suite = testing::synthetic_suite();
+  suite[2].failed = true;  // gemm.cublas at 8192^3
+  const auto r = testing::synthetic_results("NVIDIA H100 80GB HBM3", suite, 1);
+  const MeasuredRoofs roofs = measured_roofs({&r});
+  ASSERT_EQ(roofs.size(), 2u) << "hbm and bf16";
+  EXPECT_EQ(roofs.at("hbm").impl, "memory.copy");
+  const MeasuredRoof& bf16 = roofs.at("bf16");
+  EXPECT_EQ(bf16.impl, "gemm.cublas");
+  EXPECT_EQ(bf16.shape.rfind("m:4096/", 0), 0u) << bf16.shape;
+  EXPECT_NEAR(bf16.value, 2.0 * 4096 * 4096 * 4096 / 0.20e-3 / 1e12, 0.05 * bf16.value);
+  ASSERT_TRUE(bf16.spec.has_value());
+  const BenchmarkResult& attention = r.benchmarks.back();
+  ASSERT_EQ(attention.op, "attention");
+  const std::string out = testing::printed([&](std::FILE* f) {
+    print_table(r, f, roofs);
+    print_measured_roofs(roofs, f);
+  });
+  const std::string want = fmt::format("{:.1f}", 100 * attention.tflops / bf16.value);
+  const auto row = out.find("attention.cudnn");
+  ASSERT_NE(row, std::string::npos) << out;
+  EXPECT_NE(out.substr(row, out.find('\n', row) - row).find(" " + want + " "), std::string::npos) << want << "\n" << out;
+  EXPECT_NE(out.find(" 100.0 "), std::string::npos) << out;  // the roof's own row
+  EXPECT_NE(out.find(fmt::format("bf16 {:.1f} TFLOP/s (gemm.cublas at m:4096/", bf16.value)), std::string::npos) << out;
+  EXPECT_NE(out.find(fmt::format("% of the spec's {:g})", *bf16.spec)), std::string::npos) << out;
+  // Nothing measured, nothing printed.
+  EXPECT_TRUE(testing::printed([&](std::FILE* f) { print_measured_roofs({}, f); }).empty());
 }
 
 // The synthetic H100 file: gemm.mma at 2.30 ms and gemm.cublas at 1.45 ms on 8192^3 (medians scatter

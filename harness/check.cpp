@@ -1,6 +1,7 @@
 #include "harness/check.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <string>
 #include <vector>
@@ -187,6 +188,26 @@ std::string check_markdown(const CheckReport& r) {
   out += fmt::format("Baseline on {}, current on {}. A regression: median slower by more than {:.1f}%, Mann-Whitney "
                      "p < {:g}, also in cycles (time x SM clock).\n\n",
                      r.baseline_device, r.current_device, 100 * r.options.max_regression, r.options.alpha);
+  // Google Benchmark compare.py's OVERALL_GEOMEAN: the geometric mean of current / baseline median time.
+  double log_sum = 0;
+  int timed_both = 0, one_process = 0;
+  for (const auto& row : r.rows) {
+    if (row.baseline_median_s <= 0 || row.current_median_s <= 0) continue;
+    log_sum += std::log(row.current_median_s / row.baseline_median_s);
+    ++timed_both;
+    one_process += row.baseline_processes == 1 || row.current_processes == 1;
+  }
+  if (timed_both)
+    out += fmt::format("Overall: {:+.1f}% in time (geometric mean of current / baseline median over {} "
+                       "benchmark{}).\n\n",
+                       100 * (std::exp(log_sum / timed_both) - 1), timed_both, timed_both == 1 ? "" : "s");
+  if (one_process)
+    out += fmt::format("Note: {} of these benchmarks have one process (results file) on a side. Noise within one run "
+                       "understates the drift between CI jobs (one public report: 2.8% within a run, 14.8% between jobs), so a change of "
+                       "a few percent may be the machine, not the code: pass three or more files per side (one per "
+                       "process), and a regression must then be slower in every current process than in every "
+                       "baseline one.\n\n",
+                       one_process);
   out += fmt::format("| regressions | failed | slower clock only | improvements | unchanged | missing | new |\n"
                      "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n"
                      "| {} | {} | {} | {} | {} | {} | {} |\n",

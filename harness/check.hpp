@@ -70,7 +70,8 @@ CheckReport check_results(const std::vector<NamedResults>& baseline, const std::
                           const CheckOptions& options);
 
 // The summary a CI job posts: regressions, improvements, clock-only slowdowns, unchanged count,
-// missing and new benchmarks.
+// missing and new benchmarks, the overall change (geometric mean of current / baseline median
+// time), and a note when benchmarks had one process (results file) on a side.
 std::string check_markdown(const CheckReport& report);
 
 }  // namespace trainbench

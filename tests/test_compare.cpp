@@ -98,7 +98,15 @@ TEST(Check, PlantedTenPercentSlowdownIsARegressionNamingTheBenchmark) {
     EXPECT_NEAR(row.change, 0.10, 0.02);
     EXPECT_LT(row.p_value, 0.01);
   }
-  EXPECT_TRUE(contains(check_markdown(report), "gemm.mma"));
+  const std::string md = check_markdown(report);
+  EXPECT_TRUE(contains(md, "gemm.mma"));
+  // One benchmark of six 10% slower: the overall geometric mean is 1.1^(1/6) - 1 = +1.6%, give or take the
+  // scatter of the medians.
+  const auto overall = md.find("Overall: ");
+  ASSERT_NE(overall, std::string::npos) << md;
+  EXPECT_NEAR(std::stod(md.substr(overall + 9)), 1.6, 0.3) << md;
+  EXPECT_TRUE(contains(md, "% in time (geometric mean of current / baseline median over 6 benchmarks)")) << md;
+  EXPECT_TRUE(contains(md, "6 of these benchmarks have one process")) << md;
 }
 
 TEST(Check, AFileAgainstItselfPasses) {
@@ -206,7 +214,9 @@ TEST(Check, RepetitionsAsProcessesMustAllBeSlower) {
     base.push_back(named("b" + std::to_string(i), synthetic_results(kH100, s, 100 + i)));
     cur.push_back(named("c" + std::to_string(i), synthetic_results(kH100, synthetic_suite(1.07), 200 + i)));
   }
-  EXPECT_FALSE(check_results(base, cur, CheckOptions{}).failed());
+  const auto drifted = check_results(base, cur, CheckOptions{});
+  EXPECT_FALSE(drifted.failed());
+  EXPECT_FALSE(contains(check_markdown(drifted), "one process")) << "three processes a side: no warning";
   // Every current process 20% slower than every baseline process: a regression.
   cur.clear();
   for (int i = 0; i < 3; ++i)

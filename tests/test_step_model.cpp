@@ -5,6 +5,7 @@
 #include <cmath>
 #include <filesystem>
 #include <limits>
+#include <optional>
 
 #include "harness/chips.hpp"
 #include "harness/comm.hpp"
@@ -163,10 +164,11 @@ TEST(StepModel, MoeTokensPerExpertFromTopK) {
   EXPECT_TRUE(has_a2a);
 }
 
-const CommItem* comm_item(const StepEstimate& e, const std::string& prefix) {
+// A copy, not a pointer: the estimate is often a temporary.
+std::optional<CommItem> comm_item(const StepEstimate& e, const std::string& prefix) {
   for (const auto& c : e.comm)
-    if (c.name.rfind(prefix, 0) == 0) return &c;
-  return nullptr;
+    if (c.name.rfind(prefix, 0) == 0) return c;
+  return std::nullopt;
 }
 
 // The EP traffic follows the bytes per dispatched element and the node limit: with the defaults (BF16 both ways,
@@ -180,8 +182,8 @@ TEST(StepModel, EpTrafficFollowsDispatchBytesAndTheNodeLimit) {
     a.set("scale_out_latency_s", 0, "test: bandwidth only");
     a.set("scale_up_latency_s", 0, "test: bandwidth only");
     for (const auto& [name, v] : set) a.set(name, v, "test");
-    const CommItem* item = comm_item(estimate_step(model("deepseek-v3"), layout, c, a), "EP all-to-all");
-    EXPECT_NE(item, nullptr);
+    const auto item = comm_item(estimate_step(model("deepseek-v3"), layout, c, a), "EP all-to-all");
+    EXPECT_TRUE(item);
     return item ? item->total_s : 0.0;
   };
   const double base = ep_total({}, l);
@@ -205,8 +207,8 @@ TEST(StepModel, TpAndPpOverlapHideTrafficBehindCompute) {
   auto exposed = [&](const char* prefix, const char* name, double v) {
     Assumptions a = Assumptions::defaults_for(c);
     a.set(name, v, "test");
-    const CommItem* item = comm_item(estimate_step(model("llama-3-70b"), l, c, a), prefix);
-    EXPECT_NE(item, nullptr) << prefix;
+    const auto item = comm_item(estimate_step(model("llama-3-70b"), l, c, a), prefix);
+    EXPECT_TRUE(item) << prefix;
     return item ? std::pair{item->total_s, item->exposed_s} : std::pair{0.0, 0.0};
   };
   const auto [tp_total, tp_none] = exposed("TP", "tp_overlap", 0);
@@ -231,13 +233,51 @@ TEST(StepModel, InterleavingTradesTheBubbleForPpTraffic) {
   l.vpp = 5;
   const StepEstimate interleaved = estimate_step(model("llama-3-70b"), l, c, a);
   EXPECT_NEAR(interleaved.compute_s / plain.compute_s, 1.0, 1e-12);
-  const CommItem* p = comm_item(plain, "PP");
-  const CommItem* i = comm_item(interleaved, "PP");
+  const auto p = comm_item(plain, "PP");
+  const auto i = comm_item(interleaved, "PP");
   ASSERT_TRUE(p && i);
   EXPECT_NEAR(i->total_s / p->total_s, 5.0, 1e-9);
   EXPECT_NEAR(interleaved.bubble_s * 5 / plain.bubble_s, 1.0, 1e-9);
   const double per_mb = (plain.compute_s - plain.breakdown_s.at("optimizer")) / double(l.micro_batches());
   EXPECT_GE(plain.bubble_s, 3 * per_mb * (1 - 1e-12));  // (pp - 1) micro-batches, plus exposed TP traffic
+}
+
+// The data-parallel gradient sync by ZeRO stage, on ring collectives: stage 0 all-reduces the gradients
+// (2 passes); stage 1 reduce-scatters them and all-gathers the updated BF16 weights (1 + 1 passes: the same
+// traffic with BF16 gradients); stage 3 gathers the weights again for every micro-batch's forward and backward
+// and reduce-scatters every micro-batch's gradients (3 passes per micro-batch).
+TEST(StepModel, DpTrafficByZeroStageFollowsTheRingCollectives) {
+  const auto& c = chip("h100-sxm");
+  const auto a = Assumptions::defaults_for(c);
+  ASSERT_EQ(a["dp_grad_bytes"], 2);
+  Layout l = llama70b_tp8();
+  auto dp_total = [&](int stage) {
+    l.zero_stage = stage;
+    const auto item = comm_item(estimate_step(model("llama-3-70b"), l, c, a), "DP");
+    EXPECT_TRUE(item) << stage;
+    return item ? item->total_s : 0.0;
+  };
+  const double zero0 = dp_total(0), zero1 = dp_total(1), zero3 = dp_total(3);
+  EXPECT_GT(zero0, 0);
+  EXPECT_NEAR(zero1 / zero0, 1.0, 1e-12);
+  EXPECT_NEAR(zero3 / zero1, 1.5 * double(l.micro_batches()), 1e-9);
+}
+
+// Context parallelism's ring: per layer and micro-batch, CP - 1 steps pass a rank's K and V on in the forward,
+// and K, V and their gradients in the backward (3 transfers a step), each a point-to-point transfer of the
+// rank's seq / CP tokens of K and V. TP 8 x CP 4 spans 32 GPUs: the scale-out link.
+TEST(StepModel, CpRingTrafficIsThreeTransfersPerStepPerLayer) {
+  const auto& c = chip("h100-sxm");
+  const auto a = Assumptions::defaults_for(c);
+  Layout l = llama70b_tp8();
+  l.seq = 32768, l.cp = 4, l.dp = 32;
+  const auto item = comm_item(estimate_step(model("llama-3-70b"), l, c, a), "CP");
+  ASSERT_TRUE(item);
+  const Link out{"scale-out", a["scale_out_gbps"], a["scale_out_efficiency"], a["scale_out_latency_s"]};
+  const double kv_bytes = 8192.0 * 2 /* K and V */ * 1 /* KV head per GPU */ * 128 * 2 /* BF16 */;
+  const double want = 3.0 * (4 - 1) * p2p_s(kv_bytes, out) * 80 /* layers */ * double(l.micro_batches());
+  EXPECT_NEAR(item->total_s / want, 1.0, 1e-12);
+  EXPECT_NE(item->link.find("scale-out"), std::string::npos) << item->link;
 }
 
 TEST(StepModel, Fp8GemmsUseTheFp8RoofAndMfuStaysOverBf16Peak) {

@@ -934,6 +934,10 @@ StepEstimate estimate_step(const ModelSpec& m, const Layout& l, const ChipSpec& 
 
 // ---- layout search ---------------------------------------------------------------------------
 
+namespace {
+constexpr std::uint64_t kMinTokensPerCpRank = 8192;
+}  // namespace
+
 LayoutChoice choose_layout(const ModelSpec& m, int chips, const ChipSpec& chip, const Assumptions& a,
                            const LayoutRequest& req, const MeasuredOps* measured) {
   const std::uint64_t seq = req.seq.value_or(m.seq_len);
@@ -947,7 +951,10 @@ LayoutChoice choose_layout(const ModelSpec& m, int chips, const ChipSpec& chip, 
   const int domain = int(a["scale_up_domain"]);
   const std::vector<int> tps = req.tp ? std::vector<int>{*req.tp} : pow2_upto(std::min(8, domain));
   const std::vector<int> pps = req.pp ? std::vector<int>{*req.pp} : pow2_upto(int(std::min<std::uint64_t>(m.layers, 64)));
-  const std::vector<int> cps = req.cp ? std::vector<int>{*req.cp} : std::vector<int>{1};
+  // Context parallelism for long sequences only, down to 8192 tokens a rank (Llama 3's long-context stage:
+  // 131072 over CP 16, arXiv 2407.21783 Table 4).
+  const std::vector<int> cps =
+      req.cp ? std::vector<int>{*req.cp} : pow2_upto(int(std::max<std::uint64_t>(seq / kMinTokensPerCpRank, 1)));
   const std::vector<int> eps = req.ep ? std::vector<int>{*req.ep}
                                       : (m.moe ? pow2_upto(int(m.moe->experts)) : std::vector<int>{1});
   const std::vector<Recompute> recomputes =
@@ -1019,11 +1026,15 @@ LayoutChoice choose_layout(const ModelSpec& m, int chips, const ChipSpec& chip, 
         }
   if (!best)
     throw Error(fmt::format("no layout of {} on {} x {} fits and divides the model ({}); last problem: {}", m.id,
-                            chips, chip.id, "TP in 1..8, PP powers of two, EP dividing the experts", last_problem));
+                            chips, chip.id,
+                            "TP in 1..8, PP powers of two, CP powers of two down to 8192 tokens a rank, EP dividing "
+                            "the experts",
+                            last_problem));
   if (best->searched)
     best->reasons.push_back(
-        "searched TP in {1,2,4,8} (within one scale-up domain), PP and EP over powers of two, recompute none -> "
-        "selective -> full; kept the layout with the most tokens/s per chip whose estimated memory fits");
+        "searched TP in {1,2,4,8} (within one scale-up domain), PP, EP and (for sequences over 8192 tokens) CP over "
+        "powers of two, recompute none -> selective -> full; kept the layout with the most tokens/s per chip whose "
+        "estimated memory fits");
   if (std::fabs(best->layout.global_batch_tokens - gbt_wanted) > 0.5)
     best->reasons.push_back(fmt::format("global batch rounded from {:.0f} to {:.0f} tokens: a whole number of "
                                         "micro-batches per data-parallel rank",

@@ -910,7 +910,8 @@ StepEstimate estimate_step(const ModelSpec& m, const Layout& l, const ChipSpec& 
   // ZeRO), and activations after Korthikanti et al. 2022 eq. (1)-(2): per layer s b h (15 + 19 r) bytes with
   // r the active FFN width over 4h (34 for a GPT layer), + 5 a s^2 b without fused attention, split over TP
   // with sequence parallelism; selective recompute keeps the linear terms, full keeps 2 s b h per layer.
-  // 1F1B keeps PP micro-batches in flight on the first stage.
+  // 1F1B keeps PP micro-batches in flight on the first stage; the interleaved schedule 1 + (PP - 1) / (PP vpp)
+  // times as many (Megatron-LM's interleaved_schedule_memory_penalty, theoretical_memory_usage.py).
   {
     const double states = a["state_bytes_per_param"];
     double per_param = 4 + (states - 4) / shard;
@@ -925,7 +926,9 @@ StepEstimate estimate_step(const ModelSpec& m, const Layout& l, const ChipSpec& 
     if (l.attention != "flash" && l.recompute == Recompute::None)
       layer_act += 5.0 * double(m.heads) * double(l.seq) * double(l.seq) * double(mb) / double(t);
     if (full) layer_act = 2.0 * sbh / split;
-    const double in_flight = double(std::min<std::uint64_t>(l.pp, l.micro_batches()));
+    const double pp = double(l.pp), vpp = double(l.vpp);
+    const double in_flight = std::min(std::ceil(l.vpp > 1 ? (1 + (pp - 1) / (pp * vpp)) * pp : pp),
+                                      double(l.micro_batches()));
     const double logits = 4.0 * double(T) * double(V_l);
     e.memory_gb = (params_gpu * per_param + layer_act * double(stage_layers) * in_flight + logits) / 1e9;
   }
@@ -985,7 +988,6 @@ LayoutChoice choose_layout(const ModelSpec& m, int chips, const ChipSpec& chip, 
           }
           Layout l;
           l.tp = tp, l.pp = pp, l.cp = cp, l.ep = ep, l.dp = dp;
-          l.vpp = req.vpp.value_or(1);
           l.seq = seq;
           l.micro_batch = req.micro_batch.value_or(1);
           l.zero_stage = req.zero_stage.value_or(1);
@@ -998,43 +1000,51 @@ LayoutChoice choose_layout(const ModelSpec& m, int chips, const ChipSpec& chip, 
                                        l.micro_batches(), pp);
             continue;
           }
-          for (Recompute r : recomputes) {
-            l.recompute = r;
-            StepEstimate est;
-            try {
-              est = estimate_step(m, l, chip, a, measured);
-            } catch (const Error& err) {
-              // A missing link bandwidth is the user's to give, not a reason to try another layout.
-              if (std::string(err.what()).find("--assume scale_") != std::string::npos) throw;
-              last_problem = err.what();
-              break;
+          // Interleaving (vpp chunks a stage) where the search picks PP: it divides the bubble by vpp for vpp times
+          // the point-to-point traffic and more activations in flight.
+          const std::vector<int> vpps = req.vpp ? std::vector<int>{*req.vpp}
+                                        : req.pp || pp == 1 ? std::vector<int>{1}
+                                                            : pow2_upto(int(m.layers / std::uint64_t(pp)));
+          for (int vpp : vpps) {
+            l.vpp = vpp;
+            for (Recompute r : recomputes) {
+              l.recompute = r;
+              StepEstimate est;
+              try {
+                est = estimate_step(m, l, chip, a, measured);
+              } catch (const Error& err) {
+                // A missing link bandwidth is the user's to give, not a reason to try another layout.
+                if (std::string(err.what()).find("--assume scale_") != std::string::npos) throw;
+                last_problem = err.what();
+                break;
+              }
+              if (chip.memory_gb && est.memory_gb > *chip.memory_gb) {
+                last_problem = fmt::format("{}: needs about {:.0f} GB of {:g} GB", l.describe(), est.memory_gb,
+                                           *chip.memory_gb);
+                continue;
+              }
+              if (est.tokens_per_s_per_chip > best_tps) {
+                best_tps = est.tokens_per_s_per_chip;
+                LayoutChoice c;
+                c.layout = l;
+                c.searched = !req.complete();
+                best = c;
+              }
+              break;  // the least recomputation that fits is the fastest
             }
-            if (chip.memory_gb && est.memory_gb > *chip.memory_gb) {
-              last_problem = fmt::format("{}: needs about {:.0f} GB of {:g} GB", l.describe(), est.memory_gb,
-                                         *chip.memory_gb);
-              continue;
-            }
-            if (est.tokens_per_s_per_chip > best_tps) {
-              best_tps = est.tokens_per_s_per_chip;
-              LayoutChoice c;
-              c.layout = l;
-              c.searched = !req.complete();
-              best = c;
-            }
-            break;  // the least recomputation that fits is the fastest
           }
         }
   if (!best)
     throw Error(fmt::format("no layout of {} on {} x {} fits and divides the model ({}); last problem: {}", m.id,
                             chips, chip.id,
-                            "TP in 1..8, PP powers of two, CP powers of two down to 8192 tokens a rank, EP dividing "
-                            "the experts",
+                            "TP in 1..8, PP and interleaving powers of two, CP powers of two down to 8192 tokens a "
+                            "rank, EP dividing the experts",
                             last_problem));
   if (best->searched)
     best->reasons.push_back(
-        "searched TP in {1,2,4,8} (within one scale-up domain), PP, EP and (for sequences over 8192 tokens) CP over "
-        "powers of two, recompute none -> selective -> full; kept the layout with the most tokens/s per chip whose "
-        "estimated memory fits");
+        "searched TP in {1,2,4,8} (within one scale-up domain), PP, interleaving, EP and (for sequences over 8192 "
+        "tokens) CP over powers of two, recompute none -> selective -> full; kept the layout with the most tokens/s "
+        "per chip whose estimated memory fits");
   if (std::fabs(best->layout.global_batch_tokens - gbt_wanted) > 0.5)
     best->reasons.push_back(fmt::format("global batch rounded from {:.0f} to {:.0f} tokens: a whole number of "
                                         "micro-batches per data-parallel rank",

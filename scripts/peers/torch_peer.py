@@ -286,6 +286,14 @@ def run_peers(like_doc, args):
                 c.copy_(torch._int_mm(a, bt.t()).float().mul_(sa).mul_(sb))
             out.append(scaled_gemm_peer(t, "torch.int_mm", fn, c, lambda: (a.float() @ bt.float().t()) * sa * sb,
                                         "this PyTorch's _int_mm does not take this shape"))
+        elif op == "attention" and shape["causal"] and shape["seq_q"] != shape["seq_kv"]:
+            # torch's is_causal keeps the top-left triangle; trainbench's kernels and cuDNN align the mask
+            # bottom-right (the last query sees every key): timing torch here would time another computation.
+            v = verification(float("inf"), 0.0, "torch's is_causal aligns the mask top-left where seq_q != seq_kv; "
+                             "trainbench's attention (and cuDNN's) aligns it bottom-right: not the same computation")
+            v["unavailable"] = True
+            for impl in ("torch.sdpa.flash", "torch.sdpa.cudnn"):
+                out.append(peer_record(t, impl, [], v, "", chip))
         elif op == "attention" and shape["pass"] == "bwd":
             bsz, hq, hkv, sq, skv, d = (shape[x] for x in ("batch", "heads_q", "heads_kv", "seq_q", "seq_kv", "head_dim"))
             q, kk, vv = (rand(bsz, h, s_, d).requires_grad_() for h, s_ in ((hq, sq), (hkv, skv), (hkv, skv)))

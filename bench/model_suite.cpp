@@ -43,7 +43,8 @@ Suite model_suite(const std::string& suite, const ModelSuiteOptions& o) {
   };
   Suite s;
   s.name = suite;
-  s.description = fmt::format("the per-GPU GEMM and attention ops of {} at {}", model.name, layout.describe());
+  s.description = fmt::format("the per-GPU GEMM and attention ops of {} at {}{}", model.name, layout.describe(),
+                              layout.cp > 1 ? " (attention over the whole sequence: a CP rank runs 1/CP of it)" : "");
   std::set<std::string> seen;
   for (const auto& op : step.ops) {
     if (!op.op) continue;

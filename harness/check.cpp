@@ -203,7 +203,7 @@ std::string check_markdown(const CheckReport& r) {
                        100 * (std::exp(log_sum / timed_both) - 1), timed_both, timed_both == 1 ? "" : "s");
   if (one_process)
     out += fmt::format("Note: {} of these benchmarks have one process (results file) on a side. Noise within one run "
-                       "understates the drift between CI jobs (one public report: 2.8% within a run, 14.8% between jobs), so a change of "
+                       "understates the drift between CI jobs, so a change of "
                        "a few percent may be the machine, not the code: pass three or more files per side (one per "
                        "process), and a regression must then be slower in every current process than in every "
                        "baseline one.\n\n",

@@ -926,9 +926,9 @@ StepEstimate estimate_step(const ModelSpec& m, const Layout& l, const ChipSpec& 
     if (l.attention != "flash" && l.recompute == Recompute::None)
       layer_act += 5.0 * double(m.heads) * double(l.seq) * double(l.seq) * double(mb) / double(t);
     if (full) layer_act = 2.0 * sbh / split;
-    const double pp = double(l.pp), vpp = double(l.vpp);
-    const double in_flight = std::min(std::ceil(l.vpp > 1 ? (1 + (pp - 1) / (pp * vpp)) * pp : pp),
-                                      double(l.micro_batches()));
+    // (1 + (PP - 1) / (PP vpp)) PP, rounded up, in integers.
+    const std::uint64_t pp = std::uint64_t(l.pp), vpp = std::uint64_t(l.vpp);
+    const double in_flight = double(std::min(vpp > 1 ? pp + ceil_div(pp - 1, vpp) : pp, l.micro_batches()));
     const double logits = 4.0 * double(T) * double(V_l);
     e.memory_gb = (params_gpu * per_param + layer_act * double(stage_layers) * in_flight + logits) / 1e9;
   }
@@ -1001,10 +1001,14 @@ LayoutChoice choose_layout(const ModelSpec& m, int chips, const ChipSpec& chip, 
             continue;
           }
           // Interleaving (vpp chunks a stage) where the search picks PP: it divides the bubble by vpp for vpp times
-          // the point-to-point traffic and more activations in flight.
-          const std::vector<int> vpps = req.vpp ? std::vector<int>{*req.vpp}
-                                        : req.pp || pp == 1 ? std::vector<int>{1}
-                                                            : pow2_upto(int(m.layers / std::uint64_t(pp)));
+          // the point-to-point traffic and more activations in flight. Chunks of equal size (the bubble formula's
+          // premise, and Megatron-LM's rule): vpp divides the stage's layers.
+          std::vector<int> vpps{req.vpp.value_or(1)};
+          if (!req.vpp && !req.pp && pp > 1) {
+            const std::uint64_t stage_layers = ceil_div(m.layers, std::uint64_t(pp));
+            for (std::uint64_t v = 2; v <= stage_layers; ++v)
+              if (stage_layers % v == 0) vpps.push_back(int(v));
+          }
           for (int vpp : vpps) {
             l.vpp = vpp;
             for (Recompute r : recomputes) {

@@ -49,8 +49,9 @@ TEST(AttentionOp, FlopsFollowTheConventions) {
 }
 
 // With fewer queries than keys the causal mask (bottom-right aligned, as the kernels and cuDNN compute it)
-// keeps more than half the scores: 2048 queries against 8192 keys see 6144 + (0..2047) keys each, 7/8 of the
-// rectangle. With more queries than keys the first rows see nothing.
+// keeps more than half the scores: query r of 2048 against 8192 keys sees 6145 + r keys, 7/8 of the rectangle
+// (the count is the continuous area, which leaves out the diagonal's half-cells, as Sq = Sk's halving does).
+// With more queries than keys the first rows see nothing.
 TEST(AttentionOp, CausalFlopsCountTheVisibleScoresWhenSeqQAndSeqKvDiffer) {
   const Attention a{1, 8, 1, 2048, 8192, 128, true, "fwd"};
   const double rect = 4.0 * 8 * 2048.0 * 8192.0 * 128;

@@ -89,6 +89,13 @@ int run_compare(const CompareOptions& o) {
   return kExitOk;
 }
 
+Threshold parse_threshold(const std::string& text) {
+  const auto eq = text.rfind('=');
+  if (eq == std::string::npos || eq == 0)
+    throw Error(fmt::format("--threshold \"{}\" is not REGEX=SLOWDOWN; write it as, e.g., 'attention/=8%'", text));
+  return Threshold{text.substr(0, eq), parse_fraction(text.substr(eq + 1), "--threshold")};
+}
+
 CLI::App* add_check_command(CLI::App& app, CheckCommandOptions& o) {
   auto* cmd = app.add_subcommand(
       "check", "CI regression check: exit 1 when a benchmark got significantly slower than the baseline; prints a "
@@ -99,6 +106,9 @@ CLI::App* add_check_command(CLI::App& app, CheckCommandOptions& o) {
       ->required();
   cmd->add_option("--max-regression", o.max_regression, "Slowdown of the median that counts, e.g. 5% or 0.05")
       ->capture_default_str();
+  cmd->add_option("--threshold", o.thresholds,
+                  "REGEX=SLOWDOWN: the slowdown that counts for benchmarks whose name (op/impl/shape) matches REGEX, "
+                  "e.g. 'memory\\.copy=10%'; repeatable, the first match wins over --max-regression");
   cmd->add_option("--alpha", o.check.alpha, "Significance level of the Mann-Whitney U test")->capture_default_str();
   cmd->add_flag("--allow-different-device", o.check.allow_different_device,
                 "Check files from different GPUs against each other");
@@ -110,6 +120,7 @@ CLI::App* add_check_command(CLI::App& app, CheckCommandOptions& o) {
 
 int run_check(CheckCommandOptions o) {
   o.check.max_regression = parse_fraction(o.max_regression, "--max-regression");
+  for (const auto& t : o.thresholds) o.check.thresholds.push_back(parse_threshold(t));
   const auto baseline = read_all(o.baseline);
   const auto current = read_all(o.current);
   const CheckReport report = check_results(baseline, current, o.check);

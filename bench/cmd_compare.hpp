@@ -21,6 +21,7 @@ int run_compare(const CompareOptions& options);
 struct CheckCommandOptions {
   std::vector<std::string> baseline, current;
   std::string max_regression = "5%";
+  std::vector<std::string> thresholds;  // "REGEX=8%"
   CheckOptions check;
 };
 CLI::App* add_check_command(CLI::App& app, CheckCommandOptions& options);
@@ -29,5 +30,7 @@ int run_check(CheckCommandOptions options);
 
 // "5%" -> 0.05, "0.05" -> 0.05; throws Error for anything else.
 double parse_fraction(const std::string& text, const char* what);
+// "attention/=8%" -> {"attention/", 0.08}: split at the last '='; throws Error without one.
+Threshold parse_threshold(const std::string& text);
 
 }  // namespace trainbench

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -90,6 +91,20 @@ CheckReport check_results(const std::vector<NamedResults>& baseline, const std::
   if (baseline.empty() || current.empty()) throw Error("check needs at least one baseline and one current file");
   if (!(options.max_regression > 0) || !(options.alpha > 0 && options.alpha < 1))
     throw Error("--max-regression must be > 0 and --alpha between 0 and 1");
+  std::vector<std::regex> patterns;
+  for (const auto& t : options.thresholds) {
+    if (!(t.max_regression > 0)) throw Error(fmt::format("--threshold {}: the slowdown must be > 0", t.pattern));
+    try {
+      patterns.emplace_back(t.pattern);
+    } catch (const std::regex_error& e) {
+      throw Error(fmt::format("--threshold \"{}\" is not a regular expression ({})", t.pattern, e.what()));
+    }
+  }
+  const auto threshold_of = [&](const std::string& name) {
+    for (std::size_t i = 0; i < patterns.size(); ++i)
+      if (std::regex_search(name, patterns[i])) return options.thresholds[i].max_regression;
+    return options.max_regression;
+  };
   CheckReport report;
   report.options = options;
   report.baseline_device = device_of(baseline, options.allow_different_device, "baseline");
@@ -136,17 +151,19 @@ CheckReport check_results(const std::vector<NamedResults>& baseline, const std::
       row.cycle_change = relative_change(summarize(b.cycles).median, summarize(c.cycles).median);
       row.cycle_p_value = mann_whitney_u(b.cycles, c.cycles).p_value;
     }
+    row.max_regression = threshold_of(row.name);
+    const double limit = row.max_regression;
     const bool significant = row.p_value < options.alpha;
     const bool processes_apart = *std::min_element(c.process_medians.begin(), c.process_medians.end()) >
                                  *std::max_element(b.process_medians.begin(), b.process_medians.end());
     const bool processes_apart_faster = *std::max_element(c.process_medians.begin(), c.process_medians.end()) <
                                         *std::min_element(b.process_medians.begin(), b.process_medians.end());
-    if (row.change > options.max_regression && significant) {
+    if (row.change > limit && significant) {
       if (!processes_apart) {
         row.verdict = Verdict::Unchanged;
         row.note = "slower overall, but some current process was as fast as a baseline process (between-process noise)";
       } else if (row.cycles_known &&
-                 !(row.cycle_change > options.max_regression && row.cycle_p_value < options.alpha)) {
+                 !(row.cycle_change > limit && row.cycle_p_value < options.alpha)) {
         row.verdict = Verdict::ClockOnly;
         row.note = fmt::format("not slower in cycles ({:+.1f}%): SM clock {:.0f} -> {:.0f} MHz", 100 * row.cycle_change,
                                row.baseline_clock_mhz, row.current_clock_mhz);
@@ -154,7 +171,7 @@ CheckReport check_results(const std::vector<NamedResults>& baseline, const std::
         row.verdict = Verdict::Regression;
         if (!row.cycles_known) row.note = "SM clock not recorded: not confirmed in cycle space";
       }
-    } else if (row.change < -options.max_regression && significant && processes_apart_faster) {
+    } else if (row.change < -limit && significant && processes_apart_faster) {
       row.verdict = Verdict::Improvement;
     } else {
       row.verdict = Verdict::Unchanged;
@@ -173,6 +190,10 @@ CheckReport check_results(const std::vector<NamedResults>& baseline, const std::
     row.baseline_processes = static_cast<int>(base.at(key).process_medians.size());
     report.rows.push_back(row);
   }
+  for (std::size_t i = 0; i < patterns.size(); ++i)
+    if (std::none_of(report.rows.begin(), report.rows.end(),
+                     [&](const CheckRow& row) { return std::regex_search(row.name, patterns[i]); }))
+      report.unmatched_thresholds.push_back(options.thresholds[i].pattern);
   return report;
 }
 
@@ -185,9 +206,14 @@ std::string check_markdown(const CheckReport& r) {
     problems.push_back(fmt::format("{} missing", n));
   out += fmt::format("## trainbench check: {}\n\n",
                      problems.empty() ? std::string("no regression") : fmt::format("{}", fmt::join(problems, ", ")));
-  out += fmt::format("Baseline on {}, current on {}. A regression: median slower by more than {:.1f}%, Mann-Whitney "
+  std::string limits = fmt::format("{:.1f}%", 100 * r.options.max_regression);
+  for (const auto& t : r.options.thresholds)
+    limits += fmt::format(" ({:.1f}% for benchmarks matching `{}`)", 100 * t.max_regression, t.pattern);
+  out += fmt::format("Baseline on {}, current on {}. A regression: median slower by more than {}, Mann-Whitney "
                      "p < {:g}, also in cycles (time x SM clock).\n\n",
-                     r.baseline_device, r.current_device, 100 * r.options.max_regression, r.options.alpha);
+                     r.baseline_device, r.current_device, limits, r.options.alpha);
+  for (const auto& pattern : r.unmatched_thresholds)
+    out += fmt::format("Note: --threshold `{}` matched no benchmark.\n\n", pattern);
   // Google Benchmark compare.py's OVERALL_GEOMEAN: the geometric mean of current / baseline median time.
   double log_sum = 0;
   int timed_both = 0, one_process = 0;
@@ -216,13 +242,14 @@ std::string check_markdown(const CheckReport& r) {
                      r.count(Verdict::New));
   auto timed_table = [&](Verdict v, const char* title) {
     if (!r.count(v)) return;
-    out += fmt::format("\n### {}\n\n| benchmark | baseline us | current us | change | p | change in cycles | "
-                       "processes | note |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n",
+    out += fmt::format("\n### {}\n\n| benchmark | baseline us | current us | change | threshold | p | change in "
+                       "cycles | processes | note |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n",
                        title);
     for (const auto& row : r.rows) {
       if (row.verdict != v) continue;
-      out += fmt::format("| {} | {:.2f} | {:.2f} | {:+.1f}% | {:.2g} | {} | {} vs {} | {} |\n", row.name,
-                         row.baseline_median_s * 1e6, row.current_median_s * 1e6, 100 * row.change, row.p_value,
+      out += fmt::format("| {} | {:.2f} | {:.2f} | {:+.1f}% | {:.1f}% | {:.2g} | {} | {} vs {} | {} |\n", row.name,
+                         row.baseline_median_s * 1e6, row.current_median_s * 1e6, 100 * row.change,
+                         100 * row.max_regression, row.p_value,
                          row.cycles_known ? fmt::format("{:+.1f}%", 100 * row.cycle_change) : "-",
                          row.baseline_processes, row.current_processes, row.note);
     }

@@ -18,8 +18,16 @@
 
 namespace trainbench {
 
+// A threshold of its own for the benchmarks whose names (op/impl/shape) match a regular expression: one
+// threshold rarely fits all (a 10 us kernel is noisier than a 10 ms GEMM).
+struct Threshold {
+  std::string pattern;  // ECMAScript regular expression, searched in the benchmark name
+  double max_regression = 0.05;
+};
+
 struct CheckOptions {
   double max_regression = 0.05;  // fraction: 0.05 = 5% slower
+  std::vector<Threshold> thresholds{};  // the first whose pattern matches wins over max_regression
   double alpha = 0.01;
   bool allow_different_device = false;
   // A benchmark of the baseline that the current results lack fails the check (a kernel that
@@ -50,6 +58,7 @@ struct CheckRow {
   double baseline_clock_mhz = 0, current_clock_mhz = 0;
   std::size_t baseline_samples = 0, current_samples = 0;
   int baseline_processes = 0, current_processes = 0;
+  double max_regression = 0;  // the threshold this benchmark was judged by
   std::string note;
 };
 
@@ -57,6 +66,7 @@ struct CheckReport {
   CheckOptions options;
   std::string baseline_device, current_device;
   std::vector<CheckRow> rows;
+  std::vector<std::string> unmatched_thresholds;  // --threshold patterns no benchmark matched (a typo?)
   int count(Verdict v) const;
   // Regressions, failures, and (unless options.allow_missing) benchmarks missing from the current results.
   bool failed() const {
@@ -65,7 +75,8 @@ struct CheckReport {
 };
 
 // Throws Error (exit 2) when the files come from different GPUs and that is not allowed, when
-// a side is empty, or when no benchmark is in both (different suites: nothing was checked).
+// a side is empty, when no benchmark is in both (different suites: nothing was checked), or when a
+// threshold's pattern is not a regular expression or its value not a positive fraction.
 CheckReport check_results(const std::vector<NamedResults>& baseline, const std::vector<NamedResults>& current,
                           const CheckOptions& options);
 

@@ -109,6 +109,34 @@ TEST(Check, PlantedTenPercentSlowdownIsARegressionNamingTheBenchmark) {
   EXPECT_TRUE(contains(md, "6 of these benchmarks have one process")) << md;
 }
 
+// One threshold rarely fits all: --threshold REGEX=SLOWDOWN gives the benchmarks it matches their own, the
+// first match winning; a pattern that matches nothing is named in the summary.
+TEST(Check, ThresholdsPerBenchmarkOverrideTheDefault) {
+  const auto base = synthetic_results(kH100, synthetic_suite(), 1);
+  const auto cur = synthetic_results(kH100, with_slowdown(synthetic_suite(), "gemm.mma", 1.10), 2);
+  CheckOptions o;
+  o.thresholds = {{"gemm\\.mma/", 0.15}, {"gemm", 0.01}, {"nonesuch", 0.01}};
+  const auto report = check_results({named("b", base)}, {named("c", cur)}, o);
+  EXPECT_FALSE(report.failed()) << check_markdown(report);
+  for (const auto& row : report.rows) {
+    const double want = contains(row.name, "gemm.mma/") ? 0.15 : contains(row.name, "gemm") ? 0.01 : 0.05;
+    EXPECT_DOUBLE_EQ(row.max_regression, want) << row.name;
+  }
+  ASSERT_EQ(report.unmatched_thresholds, std::vector<std::string>{"nonesuch"});
+  const std::string md = check_markdown(report);
+  EXPECT_TRUE(contains(md, "15.0% for benchmarks matching `gemm\\.mma/`")) << md;
+  EXPECT_TRUE(contains(md, "--threshold `nonesuch` matched no benchmark")) << md;
+  // Without the override the 10% slowdown fails the 5% default.
+  o.thresholds = {{"memory", 0.5}};
+  EXPECT_TRUE(check_results({named("b", base)}, {named("c", cur)}, o).failed());
+  o.thresholds = {{"(", 0.1}};
+  EXPECT_THROW(check_results({named("b", base)}, {named("c", cur)}, o), Error);
+  const Threshold t = parse_threshold("attention/.*causal:true=8%");
+  EXPECT_EQ(t.pattern, "attention/.*causal:true");
+  EXPECT_DOUBLE_EQ(t.max_regression, 0.08);
+  for (const char* bad : {"gemm", "=5%", "gemm=lots", "gemm=5"}) EXPECT_THROW(parse_threshold(bad), Error) << bad;
+}
+
 TEST(Check, AFileAgainstItselfPasses) {
   const auto base = synthetic_results(kH100, synthetic_suite(), 1);
   const auto report = check_results({named("a.json", base)}, {named("a.json", base)}, CheckOptions{});
@@ -272,6 +300,13 @@ TEST_F(CheckCli, ExitCodesAndSummary) {
   EXPECT_TRUE(contains(o.output, "gemm/gemm.mma/m:8192")) << o.output;
   o = testing::run_trainbench("check --baseline " + base + " --current " + slow + " --max-regression 15%");
   EXPECT_EQ(o.code, 0) << o.output;
+  o = testing::run_trainbench("check --baseline " + base + " --current " + slow + " --threshold 'gemm\\.mma/=15%'");
+  EXPECT_EQ(o.code, 0) << o.output;
+  for (const char* bad : {"'(=5%'", "gemm", "gemm=lots"}) {
+    o = testing::run_trainbench("check --baseline " + base + " --current " + slow + " --threshold " + bad);
+    EXPECT_EQ(o.code, 2) << bad << "\n" << o.output;
+    EXPECT_TRUE(contains(o.output, "--threshold")) << bad << "\n" << o.output;
+  }
   o = testing::run_trainbench("check --baseline " + base + " --current " + other);
   EXPECT_EQ(o.code, 2) << o.output;
   EXPECT_TRUE(contains(o.output, "--allow-different-device")) << o.output;

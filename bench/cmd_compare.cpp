@@ -91,7 +91,7 @@ int run_compare(const CompareOptions& o) {
 
 Threshold parse_threshold(const std::string& text) {
   const auto eq = text.rfind('=');
-  if (eq == std::string::npos || eq == 0)
+  if (eq == std::string::npos || eq == 0 || eq + 1 == text.size())
     throw Error(fmt::format("--threshold \"{}\" is not REGEX=SLOWDOWN; write it as, e.g., 'attention/=8%'", text));
   return Threshold{text.substr(0, eq), parse_fraction(text.substr(eq + 1), "--threshold")};
 }

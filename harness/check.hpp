@@ -1,6 +1,7 @@
 // The CI regression check: did the current results get slower than the baseline, for real?
 //
-// A benchmark regresses when its median time grows by more than `max_regression` AND the
+// A benchmark regresses when its median time grows by more than `max_regression` (or the threshold
+// of the first `thresholds` pattern its name matches) AND the
 // two-sided Mann-Whitney U test on the stored samples gives p < alpha (Google Benchmark's
 // compare.py test) AND the slowdown also holds in cycle space (each sample's seconds x its
 // measured SM clock): a card that merely ran at a lower clock is reported as such, not as a code

@@ -1001,8 +1001,8 @@ LayoutChoice choose_layout(const ModelSpec& m, int chips, const ChipSpec& chip, 
             continue;
           }
           // Interleaving (vpp chunks a stage) where the search picks PP: it divides the bubble by vpp for vpp times
-          // the point-to-point traffic and more activations in flight. Chunks of equal size (the bubble formula's
-          // premise, and Megatron-LM's rule): vpp divides the stage's layers.
+          // the point-to-point traffic and more activations in flight. A stage's chunks of equal size (the bubble
+          // formula's premise): vpp divides the stage's layers.
           std::vector<int> vpps{req.vpp.value_or(1)};
           if (!req.vpp && !req.pp && pp > 1) {
             const std::uint64_t stage_layers = ceil_div(m.layers, std::uint64_t(pp));
@@ -1041,14 +1041,14 @@ LayoutChoice choose_layout(const ModelSpec& m, int chips, const ChipSpec& chip, 
   if (!best)
     throw Error(fmt::format("no layout of {} on {} x {} fits and divides the model ({}); last problem: {}", m.id,
                             chips, chip.id,
-                            "TP in 1..8, PP and interleaving powers of two, CP powers of two down to 8192 tokens a "
-                            "rank, EP dividing the experts",
+                            "TP in 1..8, PP powers of two with interleaving dividing a stage's layers, CP powers of "
+                            "two down to 8192 tokens a rank, EP dividing the experts",
                             last_problem));
   if (best->searched)
     best->reasons.push_back(
-        "searched TP in {1,2,4,8} (within one scale-up domain), PP, interleaving, EP and (for sequences over 8192 "
-        "tokens) CP over powers of two, recompute none -> selective -> full; kept the layout with the most tokens/s "
-        "per chip whose estimated memory fits");
+        "searched TP in {1,2,4,8} (within one scale-up domain), PP, EP and (for sequences over 8192 tokens) CP over "
+        "powers of two, interleaving over the divisors of a stage's layers, recompute none -> selective -> full; kept "
+        "the layout with the most tokens/s per chip whose estimated memory fits");
   if (std::fabs(best->layout.global_batch_tokens - gbt_wanted) > 0.5)
     best->reasons.push_back(fmt::format("global batch rounded from {:.0f} to {:.0f} tokens: a whole number of "
                                         "micro-batches per data-parallel rank",
